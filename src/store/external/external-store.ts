@@ -1,0 +1,20 @@
+/**
+ * External stores (`-e ENDPOINT`): where evicted objects go instead of being deleted, to be restored
+ * transparently on Get (plasma-protocol §3.6, §9). Synchronous on purpose: the store is one event
+ * loop and an eviction must be complete before the memory it frees is reused.
+ */
+export interface SpilledObject {
+  data: Uint8Array;
+  metadata: Uint8Array;
+  digest: Uint8Array;
+}
+
+export interface ExternalStore {
+  readonly endpoint: string;
+  /** Write an object's bytes; they are copied before this returns. */
+  put(key: string, object: SpilledObject): void;
+  /** Read it back, verified; throws if the stored bytes do not match their checksum. */
+  get(key: string): SpilledObject | undefined;
+  delete(key: string): void;
+  close(): void;
+}

@@ -1,0 +1,102 @@
+/**
+ * An LRU list of evictable objects with a byte capacity, as the reference store keeps one globally
+ * and one per client with a quota (plasma-protocol §9, §10). It only orders and counts: freeing
+ * memory is the store's job.
+ */
+export class LruCache {
+  /** Insertion order is recency: the first key is the least recently used. */
+  private readonly items = new Map<string, number>();
+  private usedBytes = 0;
+  private capacityBytes: number;
+  evictions = 0;
+  bytesEvicted = 0;
+
+  constructor(
+    readonly name: string,
+    readonly originalCapacity: number,
+  ) {
+    this.capacityBytes = originalCapacity;
+  }
+
+  get capacity(): number {
+    return this.capacityBytes;
+  }
+
+  get remaining(): number {
+    return this.capacityBytes - this.usedBytes;
+  }
+
+  get size(): number {
+    return this.items.size;
+  }
+
+  has(key: string): boolean {
+    return this.items.has(key);
+  }
+
+  adjustCapacity(delta: number): void {
+    this.capacityBytes += delta;
+  }
+
+  /** Insert at the most-recently-used end (re-inserting moves it there). */
+  add(key: string, bytes: number): void {
+    this.remove(key);
+    this.items.set(key, bytes);
+    this.usedBytes += bytes;
+  }
+
+  remove(key: string): boolean {
+    const bytes = this.items.get(key);
+    if (bytes === undefined) return false;
+    this.items.delete(key);
+    this.usedBytes -= bytes;
+    return true;
+  }
+
+  /** Move to the most-recently-used end if present (RefreshLRU). */
+  touch(key: string): void {
+    const bytes = this.items.get(key);
+    if (bytes !== undefined) this.add(key, bytes);
+  }
+
+  /**
+   * Pick objects from the least-recently-used end until at least `bytesRequired` are covered,
+   * removing them from the list. Zero-size objects are picked too and count 0 bytes (§3.11).
+   */
+  chooseToEvict(bytesRequired: number): { keys: string[]; bytes: number } {
+    const keys: string[] = [];
+    let bytes = 0;
+    for (const [key, size] of this.items) {
+      if (bytes >= bytesRequired) break;
+      keys.push(key);
+      bytes += size;
+    }
+    for (const key of keys) this.remove(key);
+    this.evictions += keys.length;
+    this.bytesEvicted += bytes;
+    return { keys, bytes };
+  }
+
+  keys(): IterableIterator<string> {
+    return this.items.keys();
+  }
+
+  /** The reference store's debug lines for this cache (§10.2). */
+  debugString(): string {
+    const used = 100 * (1 - this.remaining / this.originalCapacity);
+    return (
+      `\n(${this.name}) capacity: ${this.capacity}` +
+      `\n(${this.name}) used: ${formatLikeCppStream(used)}%` +
+      `\n(${this.name}) num objects: ${this.items.size}` +
+      `\n(${this.name}) num evictions: ${this.evictions}` +
+      `\n(${this.name}) bytes evicted: ${this.bytesEvicted}`
+    );
+  }
+}
+
+/** C++ ostream default formatting of a double: 6 significant digits, no trailing zeros. */
+export function formatLikeCppStream(value: number): string {
+  if (value === 0) return '0';
+  const text = Number(value.toPrecision(6)).toString();
+  return text.includes('e') ? value.toPrecision(6) : text;
+}

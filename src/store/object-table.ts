@@ -1,0 +1,64 @@
+/**
+ * The object table: what the store knows about each id (plasma-protocol §3).
+ */
+import type { ObjectId } from '../protocol/object-id.js';
+
+/** created: writable by its creator; sealed: immutable and visible; evicted: bytes live in the external store. */
+export type ObjectState = 'created' | 'sealed' | 'evicted';
+
+/** Anything that can pin an object: a local client session or a remote store's lease. */
+export interface Holder {
+  readonly label: string;
+}
+
+export interface StoredObject {
+  readonly id: ObjectId;
+  readonly key: string;
+  state: ObjectState;
+  /** Offset of the data in the region (file offset); -1 while evicted. */
+  offset: number;
+  readonly dataSize: number;
+  readonly metadataSize: number;
+  /** Unix seconds. */
+  readonly createTime: number;
+  /** Seconds from create to seal; -1 until sealed. */
+  constructDuration: number;
+  /** 8 bytes once sealed, empty before. */
+  digest: Uint8Array;
+  /** Who pins it (at most one reference per holder, §3.6). */
+  readonly holders: Set<Holder>;
+  /** The session that created it, while unsealed (aborted if it disconnects). */
+  creator: Holder | null;
+  /** Delete requested while in use or unsealed: delete on the last release (§3.8). */
+  deletePending: boolean;
+  /** Whether the eviction policy currently counts it as accessed (pinned). */
+  accessed: boolean;
+}
+
+export function objectBytes(object: StoredObject): number {
+  return object.dataSize + object.metadataSize;
+}
+
+export class ObjectTable {
+  private readonly objects = new Map<string, StoredObject>();
+
+  get size(): number {
+    return this.objects.size;
+  }
+
+  get(key: string): StoredObject | undefined {
+    return this.objects.get(key);
+  }
+
+  add(object: StoredObject): void {
+    this.objects.set(object.key, object);
+  }
+
+  remove(key: string): void {
+    this.objects.delete(key);
+  }
+
+  values(): IterableIterator<StoredObject> {
+    return this.objects.values();
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * A running store: the region, the allocator, the listening socket and one session per client.
+ * `startStore` is what `plasmapool store` runs and what embedders call in-process.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { native, type NativeChannel, type NativeListener, type NativeRegion } from '../native/index.js';
+import { ProtocolError } from '../protocol/messages.js';
+import { decodeRequest } from '../protocol/store-codec.js';
+import { createLogger, type Logger } from '../util/log.js';
+import { formatSize } from '../util/size.js';
+import type { ExternalStore } from './external/external-store.js';
+import { openExternalStore } from './external/open-external-store.js';
+import { PlasmaStore } from './plasma-store.js';
+import { ClientSession } from './session.js';
+
+export interface StoreOptions {
+  /** Unix socket to listen on (plasma_store -s). */
+  socketPath: string;
+  /** Capacity in bytes (plasma_store -m). */
+  memory: number;
+  /** Directory for the region file (plasma_store -d); /dev/shm by default. */
+  directory?: string;
+  /** Use an existing file or device (e.g. /dev/dax0.0) as the region instead of a new file in `directory`. */
+  regionPath?: string;
+  /** `directory` is a hugetlbfs mount (plasma_store -h). */
+  hugepages?: boolean;
+  /** External store endpoint (plasma_store -e): hashtable://NAME or file:///DIR. */
+  externalStore?: string;
+  /** This store's node name (cluster); the host name by default. */
+  nodeName?: string;
+  /** Largest accepted request frame body. */
+  maxFrameBytes?: number;
+  log?: Logger;
+}
+
+export interface StoreHandle {
+  readonly socketPath: string;
+  readonly regionPath: string;
+  readonly capacity: number;
+  readonly store: PlasmaStore;
+  readonly region: NativeRegion;
+  /** Close every client, stop listening, remove the socket and the region file. */
+  close(): Promise<void>;
+}
+
+/** Longest Unix socket path Linux accepts (sun_path is 108 bytes with the NUL). */
+export const MAX_SOCKET_PATH_BYTES = 107;
+
+/**
+ * Room in the region beyond the -m capacity: the allocator aligns every object to 64 bytes and
+ * fragments, while capacity accounting counts exact sizes (§9), so an object of exactly the
+ * capacity must still fit.
+ */
+export function regionSizeFor(capacity: number): number {
+  const slack = Math.max(Math.ceil(capacity / 16), 4 * 1024 * 1024);
+  return Math.ceil((capacity + slack) / 4096) * 4096;
+}
+
+export async function startStore(options: StoreOptions): Promise<StoreHandle> {
+  const log = options.log ?? createLogger('store');
+  validate(options);
+  const nodeName = options.nodeName ?? os.hostname();
+  const directory = options.directory ?? '/dev/shm';
+  const regionPath =
+    options.regionPath ??
+    path.join(directory, `plasmapool-${sanitize(nodeName)}-${process.pid}-${crypto.randomBytes(4).toString('hex')}.region`);
+  const ownsRegionFile = !options.regionPath;
+
+  let external: ExternalStore | null = null;
+  if (options.externalStore) external = await openExternalStore(options.externalStore);
+
+  const region = native.createRegion({
+    path: regionPath,
+    capacity: regionSizeFor(options.memory),
+    nodeName,
+    hugepages: options.hugepages ?? false,
+  });
+  const allocator = native.createAllocator(region.dataOffset, region.capacity);
+  const store = new PlasmaStore({ capacity: options.memory, region, allocator, external, log });
+
+  const sessions = new Set<ClientSession>();
+  let nextSessionId = 1;
+  let listener: NativeListener;
+  try {
+    listener = native.listen(options.socketPath, 'plasma', (channel: NativeChannel) => {
+      const session = new ClientSession(nextSessionId++, channel);
+      sessions.add(session);
+      if (options.maxFrameBytes) channel.maxFrameBytes = options.maxFrameBytes;
+      const clientLog = log.child({ client: session.label });
+      channel.start({
+        onFrame: (type, body) => {
+          if (session.closed) return;
+          let request;
+          try {
+            request = decodeRequest(type, body);
+          } catch (error) {
+            if (!(error instanceof ProtocolError)) throw error;
+            clientLog.warn('closing connection: bad request', { reason: error.message, type });
+            store.disconnect(session);
+            channel.close();
+            sessions.delete(session);
+            return;
+          }
+          try {
+            store.handle(session, request);
+          } catch (error) {
+            // A bug must cost one connection, never the store and everyone else's objects.
+            clientLog.error('internal error while handling a request; closing this connection', {
+              request: request.kind,
+              error: (error as Error).stack ?? String(error),
+            });
+            store.disconnect(session);
+            channel.close();
+            sessions.delete(session);
+          }
+        },
+        onFd: (fd) => store.receiveFd(session, fd),
+        onClose: (reason) => {
+          if (reason) clientLog.info('connection closed', { reason });
+          store.disconnect(session);
+          sessions.delete(session);
+        },
+      });
+    });
+    fs.chmodSync(options.socketPath, 0o600);
+  } catch (error) {
+    region.close();
+    if (ownsRegionFile) fs.rmSync(regionPath, { force: true });
+    external?.close();
+    throw error;
+  }
+
+  log.info('store ready', { socket: options.socketPath, capacity: options.memory, region: regionPath });
+  let closed = false;
+  return {
+    socketPath: options.socketPath,
+    regionPath,
+    capacity: options.memory,
+    store,
+    region,
+    async close() {
+      if (closed) return;
+      closed = true;
+      listener.close();
+      for (const session of sessions) {
+        store.disconnect(session);
+        session.channel.close();
+      }
+      sessions.clear();
+      store.notifier.closeAll();
+      fs.rmSync(options.socketPath, { force: true });
+      region.close();
+      if (ownsRegionFile) fs.rmSync(regionPath, { force: true });
+      external?.close();
+      log.info('store closed', { socket: options.socketPath });
+    },
+  };
+}
+
+/** Check what can be checked before touching memory, with errors that name the fix. */
+function validate(options: StoreOptions): void {
+  if (!Number.isSafeInteger(options.memory) || options.memory <= 0) {
+    throw new Error(`memory must be a positive number of bytes, got ${options.memory}: start with -m 1GiB, for example`);
+  }
+  const socketBytes = Buffer.byteLength(options.socketPath);
+  if (socketBytes > MAX_SOCKET_PATH_BYTES) {
+    throw new Error(
+      `socket path is too long (${socketBytes} bytes, the limit is ${MAX_SOCKET_PATH_BYTES}): use a shorter -s path such as /tmp/plasma.sock`,
+    );
+  }
+  const socketDir = path.dirname(path.resolve(options.socketPath));
+  if (!fs.existsSync(socketDir)) {
+    throw new Error(`the directory of socket ${options.socketPath} does not exist: create ${socketDir} or choose another -s`);
+  }
+  if (!options.regionPath) {
+    const directory = options.directory ?? '/dev/shm';
+    if (!fs.existsSync(directory) || !fs.statSync(directory).isDirectory()) {
+      throw new Error(`region directory ${directory} does not exist: create it or pass another -d`);
+    }
+    const free = native.freeSpace(directory);
+    const needed = regionSizeFor(options.memory);
+    if (needed > free) {
+      throw new Error(
+        `not enough space in ${directory}: the store needs ${formatSize(needed)} for -m ${options.memory} but only ${formatSize(free)} is free; lower -m or free space`,
+      );
+    }
+  }
+}
+
+function sanitize(name: string): string {
+  return name.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 40);
+}

@@ -1,0 +1,46 @@
+/**
+ * One client connection: its channel, what it holds, which segments it has been sent (§4.2),
+ * its pending gets and its subscription.
+ */
+import type { NativeChannel } from '../native/index.js';
+import type { Reply } from '../protocol/messages.js';
+import { encodeReply } from '../protocol/store-codec.js';
+import type { Holder } from './object-table.js';
+import type { Segment } from './segments.js';
+import type { PendingGet } from './pending-gets.js';
+
+export class ClientSession implements Holder {
+  readonly label: string;
+  /** Name given by SetOptions (labels its quota LRU). */
+  name = '';
+  /** Keys of objects this client holds a reference to. */
+  readonly held = new Set<string>();
+  /** Keys of unsealed objects this client created (aborted if it disconnects, §8). */
+  readonly creating = new Set<string>();
+  /** Segment ids whose descriptor this connection has received; only grows (§4.2). */
+  private readonly sentSegments = new Set<number>();
+  readonly pendingGets = new Set<PendingGet>();
+  /** What each descriptor still expected on the stream is for: a SubscribeRequest is followed by one (§5.1). */
+  readonly expectedFds: ('subscribe' | 'discard')[] = [];
+  subscription: NativeChannel | null = null;
+  closed = false;
+
+  constructor(
+    readonly id: number,
+    readonly channel: NativeChannel,
+  ) {
+    this.label = `client-${id}`;
+  }
+
+  /** Send one reply frame, then the descriptors of the given segments this connection lacks (§4.1, §4.2). */
+  reply(reply: Reply, segments: readonly Segment[] = []): void {
+    if (this.closed) return;
+    const { type, body } = encodeReply(reply);
+    this.channel.sendFrame(type, body);
+    for (const segment of segments) {
+      if (this.sentSegments.has(segment.id)) continue;
+      this.channel.sendFd(segment.fd);
+      this.sentSegments.add(segment.id);
+    }
+  }
+}
