@@ -1,0 +1,40 @@
+/**
+ * Errors a client call can throw, one class per Plasma error, with messages that name the fix.
+ */
+import { PlasmaError, type ReplyErrorCode } from '../protocol/messages.js';
+import type { ObjectId } from '../protocol/object-id.js';
+import { formatSize } from '../util/size.js';
+
+export class PlasmaStoreError extends Error {
+  override name = 'PlasmaStoreError';
+}
+
+export class PlasmaObjectExistsError extends PlasmaStoreError {
+  override name = 'PlasmaObjectExistsError';
+}
+
+export class PlasmaObjectNotFoundError extends PlasmaStoreError {
+  override name = 'PlasmaObjectNotFoundError';
+}
+
+export class PlasmaStoreFullError extends PlasmaStoreError {
+  override name = 'PlasmaStoreFullError';
+}
+
+export function errorForCode(code: ReplyErrorCode, id?: ObjectId, size?: number, capacity?: number): PlasmaStoreError {
+  const name = id ? `object ${id.hex}` : 'the object';
+  switch (code) {
+    case PlasmaError.ObjectExists:
+      return new PlasmaObjectExistsError(`${name} already exists: object ids are unique, pick another id or delete the old object first`);
+    case PlasmaError.ObjectNotFound:
+      return new PlasmaObjectNotFoundError(`${name} was not found in the store`);
+    case PlasmaError.OutOfMemory:
+      return new PlasmaStoreFullError(
+        size !== undefined && capacity !== undefined
+          ? `${name} needs ${formatSize(size)} but the store (capacity ${formatSize(capacity)}) cannot free enough unpinned memory: release objects you hold or start the store with a larger -m`
+          : `the store is out of memory for ${name}`,
+      );
+    default:
+      return new PlasmaStoreError(`the store answered error ${code} for ${name}`);
+  }
+}

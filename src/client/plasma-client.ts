@@ -1,0 +1,352 @@
+/**
+ * The TypeScript Plasma client: every operation of the protocol over the native channel, with
+ * segments mapped once per connection and zero-copy object buffers that release themselves.
+ */
+import { native, type NativeMapping } from '../native/index.js';
+import { PlasmaError, type ObjectInfo, type ObjectSpec, type Reply } from '../protocol/messages.js';
+import { ObjectId } from '../protocol/object-id.js';
+import { loadDigest, plasmaDigest } from '../protocol/digest.js';
+import { Connection } from './connection.js';
+import { ObjectBuffer, type ReleaseTarget } from './object-buffer.js';
+import { PlasmaStoreError, errorForCode } from './errors.js';
+import { NotificationStream, type Notification } from './notifications.js';
+
+export interface ConnectOptions {
+  /** Connection attempts after the first while the store is not accepting (default 50). */
+  retries?: number;
+  /** Delay between attempts in ms (default 100). */
+  retryDelayMs?: number;
+}
+
+export interface GetOptions {
+  /** −1 waits until every object is sealed (default), 0 answers at once, k > 0 waits up to k ms. */
+  timeoutMs?: number;
+}
+
+export interface CreateOptions {
+  /** Metadata bytes written right after the data (the client copies them in, §3.2). */
+  metadata?: Uint8Array;
+  /** Evict unpinned objects to make room (default true, as every Plasma client does). */
+  evictIfFull?: boolean;
+}
+
+/** An entry of `list()`. */
+export interface ObjectListing {
+  id: ObjectId;
+  dataSize: number;
+  metadataSize: number;
+  refCount: number;
+  /** Unix seconds. */
+  createTime: number;
+  /** Seconds between create and seal; −1 while unsealed. */
+  constructDuration: number;
+  state: 'created' | 'sealed';
+}
+
+interface MappedSegment {
+  mapping: NativeMapping;
+}
+
+/** What this client holds of an object: one reference at the store, counted locally (§3.7). */
+interface LocalObject {
+  spec: ObjectSpec;
+  sealed: boolean;
+  count: number;
+}
+
+/**
+ * Connect to a store. The returned client speaks the Plasma protocol like the C++ client does:
+ * one request in flight per connection; open several clients for parallelism.
+ */
+export async function connect(socketPath: string, options: ConnectOptions = {}): Promise<PlasmaClient> {
+  await loadDigest();
+  const connection = await Connection.open(socketPath, options.retries ?? 50, options.retryDelayMs ?? 100);
+  const { reply } = await connection.request({ kind: 'connect' });
+  if (reply.kind !== 'connect') throw new PlasmaStoreError('unexpected reply to connect');
+  return new PlasmaClient(socketPath, connection, reply.memoryCapacity);
+}
+
+export class PlasmaClient implements ReleaseTarget, Disposable {
+  private readonly segments = new Map<number, MappedSegment>();
+  private readonly local = new Map<string, LocalObject>();
+
+  /** @internal use connect(). */
+  constructor(
+    readonly socketPath: string,
+    private readonly connection: Connection,
+    /** The store's capacity in bytes, as its -m flag says. */
+    readonly capacity: number,
+  ) {}
+
+  get closed(): boolean {
+    return this.connection.closed;
+  }
+
+  // ------------------------------------------------------------ create / seal / abort
+
+  /**
+   * Create an object of `dataSize` bytes and return a writable buffer over it. Write, then seal().
+   * Throws PlasmaObjectExistsError or PlasmaStoreFullError.
+   */
+  async create(id: ObjectId, dataSize: number, options: CreateOptions = {}): Promise<ObjectBuffer> {
+    checkSize(dataSize, 'dataSize');
+    const metadata = options.metadata ?? new Uint8Array(0);
+    const { reply, fds } = await this.connection.request(
+      {
+        kind: 'create',
+        objectId: id,
+        evictIfFull: options.evictIfFull ?? true,
+        dataSize,
+        metadataSize: metadata.byteLength,
+        deviceNum: 0,
+      },
+      (r) => (r.kind === 'create' && r.error === PlasmaError.OK && !this.segments.has(r.storeFd) ? 1 : 0),
+    );
+    if (reply.kind !== 'create') throw new PlasmaStoreError('unexpected reply to create');
+    if (reply.error !== PlasmaError.OK) throw errorForCode(reply.error, id, dataSize + metadata.byteLength, this.capacity);
+    this.mapSegments([reply.storeFd], [reply.mmapSize], fds);
+    const spec = reply.object;
+    if (spec.dataSize !== dataSize || spec.metadataSize !== metadata.byteLength) {
+      throw new PlasmaStoreError(`the store allocated ${spec.dataSize}+${spec.metadataSize} bytes for ${id.hex}, not ${dataSize}+${metadata.byteLength}`);
+    }
+    // One reference for the returned buffer, one held until seal (as the C++ client counts).
+    this.local.set(id.hex, { spec, sealed: false, count: 2 });
+    const buffer = this.bufferOf(id, spec, true);
+    if (metadata.byteLength > 0) buffer.metadata.set(metadata);
+    return buffer;
+  }
+
+  /** Make the object immutable and visible: computes its digest, then tells the store. */
+  async seal(id: ObjectId): Promise<void> {
+    const entry = this.local.get(id.hex);
+    if (!entry) throw new PlasmaStoreError(`cannot seal ${id.hex}: this client did not create it (or released it)`);
+    if (entry.sealed) throw new PlasmaStoreError(`object ${id.hex} is already sealed`);
+    const bytes = this.view(entry.spec);
+    const digest = plasmaDigest(bytes.subarray(0, entry.spec.dataSize), bytes.subarray(entry.spec.dataSize));
+    const { reply } = await this.connection.request({ kind: 'seal', objectId: id, digest });
+    if (reply.kind !== 'seal') throw new PlasmaStoreError('unexpected reply to seal');
+    if (reply.error !== PlasmaError.OK) throw errorForCode(reply.error, id);
+    entry.sealed = true;
+    this.releaseReference(id.hex);
+  }
+
+  /** Create and seal in one round trip, copying the bytes through the socket (best for small objects). */
+  async createAndSeal(id: ObjectId, data: Uint8Array, metadata: Uint8Array = new Uint8Array(0)): Promise<void> {
+    const { reply } = await this.connection.request({
+      kind: 'createAndSeal',
+      objectId: id,
+      evictIfFull: true,
+      data,
+      metadata,
+      digest: plasmaDigest(data, metadata),
+    });
+    if (reply.kind !== 'createAndSeal') throw new PlasmaStoreError('unexpected reply to createAndSeal');
+    if (reply.error !== PlasmaError.OK) throw errorForCode(reply.error, id, data.byteLength + metadata.byteLength, this.capacity);
+  }
+
+  /** Create and seal many small objects at once: all or nothing. */
+  async createAndSealBatch(objects: { id: ObjectId; data: Uint8Array; metadata?: Uint8Array }[]): Promise<void> {
+    const metadata = objects.map((o) => o.metadata ?? new Uint8Array(0));
+    const { reply } = await this.connection.request({
+      kind: 'createAndSealBatch',
+      objectIds: objects.map((o) => o.id),
+      evictIfFull: true,
+      data: objects.map((o) => o.data),
+      metadata,
+      digests: objects.map((o, i) => plasmaDigest(o.data, metadata[i]!)),
+    });
+    if (reply.kind !== 'createAndSealBatch') throw new PlasmaStoreError('unexpected reply to createAndSealBatch');
+    if (reply.error !== PlasmaError.OK) throw errorForCode(reply.error, objects[0]?.id);
+  }
+
+  /** Throw away an object this client created and has not sealed. Its buffers become unusable. */
+  async abort(id: ObjectId): Promise<void> {
+    const entry = this.local.get(id.hex);
+    if (!entry || entry.sealed) throw new PlasmaStoreError(`cannot abort ${id.hex}: it is not an unsealed object of this client`);
+    this.local.delete(id.hex);
+    await this.connection.request({ kind: 'abort', objectId: id });
+  }
+
+  // ------------------------------------------------------------ get / release
+
+  /**
+   * Get sealed objects: one buffer per id, or null where it is not available within the timeout.
+   * Each buffer pins its object until released (explicitly, with `using`, or by garbage collection).
+   */
+  async get(ids: readonly ObjectId[], options: GetOptions = {}): Promise<(ObjectBuffer | null)[]> {
+    const timeoutMs = options.timeoutMs ?? -1;
+    if (!Number.isInteger(timeoutMs) || timeoutMs < -1) throw new TypeError(`timeoutMs must be -1, 0 or a positive integer, got ${timeoutMs}`);
+    if (timeoutMs === -1 && ids.some((id) => this.local.get(id.hex)?.sealed === false)) {
+      throw new PlasmaStoreError('get with timeoutMs -1 would wait forever for an object this client created but has not sealed');
+    }
+    // Everything already held and sealed: answer locally, as the C++ client does.
+    if (ids.every((id) => this.local.get(id.hex)?.sealed)) {
+      return ids.map((id) => this.take(id));
+    }
+    const { reply, fds } = await this.connection.request({ kind: 'get', objectIds: [...ids], timeoutMs }, (r) =>
+      r.kind === 'get' ? r.storeFds.filter((fd) => !this.segments.has(fd)).length : 0,
+    );
+    if (reply.kind !== 'get') throw new PlasmaStoreError('unexpected reply to get');
+    this.mapSegments(reply.storeFds, reply.mmapSizes, fds);
+    return ids.map((id, i) => {
+      const spec = reply.objects[i];
+      if (!spec) return null;
+      let entry = this.local.get(id.hex);
+      if (!entry) {
+        entry = { spec, sealed: true, count: 0 };
+        this.local.set(id.hex, entry);
+      } else if (!entry.sealed) {
+        entry.sealed = true;
+      }
+      // The store holds one reference per client and object (§3.6); we count buffers locally.
+      return this.take(id);
+    });
+  }
+
+  /** Get one object; null if not available in time. */
+  async getOne(id: ObjectId, options: GetOptions = {}): Promise<ObjectBuffer | null> {
+    return (await this.get([id], options))[0]!;
+  }
+
+  /** @internal a buffer's reference went away (explicit release or garbage collection). */
+  releaseReference(key: string): void {
+    const entry = this.local.get(key);
+    if (!entry) return;
+    entry.count -= 1;
+    if (entry.count > 0) return;
+    this.local.delete(key);
+    this.connection.send({ kind: 'release', objectId: ObjectId.fromHex(key) });
+  }
+
+  // ------------------------------------------------------------ other operations
+
+  /** Delete objects; ones in use are deleted when their last reader releases them. */
+  async delete(ids: readonly ObjectId[]): Promise<void> {
+    if (ids.length === 0) return;
+    const { reply } = await this.connection.request({ kind: 'delete', objectIds: [...ids] });
+    if (reply.kind !== 'delete') throw new PlasmaStoreError('unexpected reply to delete');
+  }
+
+  /** Whether the store has this object sealed. */
+  async contains(id: ObjectId): Promise<boolean> {
+    if (this.local.get(id.hex)?.sealed) return true;
+    const { reply } = await this.connection.request({ kind: 'contains', objectId: id });
+    if (reply.kind !== 'contains') throw new PlasmaStoreError('unexpected reply to contains');
+    return reply.hasObject;
+  }
+
+  async list(): Promise<ObjectListing[]> {
+    const { reply } = await this.connection.request({ kind: 'list' });
+    if (reply.kind !== 'list') throw new PlasmaStoreError('unexpected reply to list');
+    return reply.objects.map(listingOf);
+  }
+
+  /** Evict at least `bytes` of unpinned objects, least recently used first; returns bytes evicted. */
+  async evict(bytes: number): Promise<number> {
+    checkSize(bytes, 'bytes');
+    const { reply } = await this.connection.request({ kind: 'evict', numBytes: bytes });
+    if (reply.kind !== 'evict') throw new PlasmaStoreError('unexpected reply to evict');
+    return reply.numBytes;
+  }
+
+  /** Move objects to the most-recently-used end of the store's LRU. */
+  async refreshLru(ids: readonly ObjectId[]): Promise<void> {
+    await this.connection.request({ kind: 'refreshLru', objectIds: [...ids] });
+  }
+
+  /** Name this client and reserve an output quota (bytes); throws if the store refuses. */
+  async setOptions(clientName: string, outputMemoryQuota: number): Promise<void> {
+    const { reply } = await this.connection.request({ kind: 'setOptions', clientName, outputMemoryQuota });
+    if (reply.kind !== 'setOptions') throw new PlasmaStoreError('unexpected reply to setOptions');
+    if (reply.error !== PlasmaError.OK) {
+      throw new PlasmaStoreError(`the store refused a quota of ${outputMemoryQuota} bytes (a client may set one quota, and 30 % must stay global)`);
+    }
+  }
+
+  async debugString(): Promise<string> {
+    const { reply } = await this.connection.request({ kind: 'debugString' });
+    if (reply.kind !== 'debugString') throw new PlasmaStoreError('unexpected reply to debugString');
+    return reply.debugString;
+  }
+
+  /**
+   * Subscribe to seal and deletion notifications: an async iterator that starts with every object
+   * already sealed. Close it (or break out of the loop) to stop.
+   */
+  subscribe(): NotificationStream {
+    const [mine, theirs] = native.socketPair();
+    try {
+      this.connection.sendWithFd({ kind: 'subscribe' }, theirs);
+    } finally {
+      native.closeFd(theirs);
+    }
+    return new NotificationStream(mine);
+  }
+
+  /** Close the connection. Buffers already handed out stay readable (their memory stays mapped). */
+  close(): void {
+    this.connection.close();
+    for (const segment of this.segments.values()) segment.mapping.close();
+    this.segments.clear();
+    this.local.clear();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  // ------------------------------------------------------------ internals
+
+  private take(id: ObjectId): ObjectBuffer {
+    const entry = this.local.get(id.hex)!;
+    entry.count += 1;
+    return this.bufferOf(id, entry.spec, false);
+  }
+
+  private bufferOf(id: ObjectId, spec: ObjectSpec, writable: boolean): ObjectBuffer {
+    const segment = this.segments.get(spec.segmentIndex);
+    if (!segment) throw new PlasmaStoreError(`object ${id.hex} lies in segment ${spec.segmentIndex}, which the store never sent`);
+    const memory = segment.mapping.slice(spec.dataOffset, spec.dataSize + spec.metadataSize);
+    return new ObjectBuffer(id, memory, spec.dataSize, spec.metadataSize, writable, this);
+  }
+
+  private view(spec: ObjectSpec): Uint8Array {
+    const segment = this.segments.get(spec.segmentIndex)!;
+    const length = spec.dataSize + spec.metadataSize;
+    const window = segment.mapping.window(spec.dataOffset, length);
+    return new Uint8Array(window.buffer, window.byteOffset, length);
+  }
+
+  /** Map the descriptors that followed a reply, in the order of the segment ids the store listed (§4.3). */
+  private mapSegments(segmentIds: readonly number[], mmapSizes: readonly number[], fds: number[]): void {
+    let next = 0;
+    segmentIds.forEach((segmentId, i) => {
+      if (this.segments.has(segmentId)) return;
+      const fd = fds[next++]!;
+      try {
+        // §4.4: clients map mmap_size − 8 bytes from offset 0.
+        this.segments.set(segmentId, { mapping: native.mapFd(fd, mmapSizes[i]! - 8, false) });
+      } finally {
+        native.closeFd(fd);
+      }
+    });
+  }
+}
+
+function listingOf(info: ObjectInfo): ObjectListing {
+  return {
+    id: info.objectId,
+    dataSize: info.dataSize,
+    metadataSize: info.metadataSize,
+    refCount: info.refCount,
+    createTime: info.createTime,
+    constructDuration: info.constructDuration,
+    state: info.digest.byteLength === 0 ? 'created' : 'sealed',
+  };
+}
+
+function checkSize(value: number, name: string): void {
+  if (!Number.isSafeInteger(value) || value < 0) throw new TypeError(`${name} must be a whole number of bytes >= 0, got ${value}`);
+}
+
+export type { Notification, Reply };

@@ -1,0 +1,98 @@
+/**
+ * plasmapool: a Plasma-compatible, memory-disaggregated object store for Apache Arrow data.
+ *
+ * ```ts
+ * import { startStore, connect, ObjectId, putTable, getTable } from 'plasmapool';
+ * const store = await startStore({ memory: '256MiB' });
+ * const client = await connect(store.socketPath);
+ * ```
+ *
+ * @packageDocumentation
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startStore as startStoreProcessLocal, type StoreHandle } from './store/server.js';
+import { parseSize } from './util/size.js';
+
+export { connect, PlasmaClient } from './client/plasma-client.js';
+export type { ConnectOptions, CreateOptions, GetOptions, ObjectListing } from './client/plasma-client.js';
+export { ObjectBuffer, ObjectReleasedError } from './client/object-buffer.js';
+export { NotificationStream, type Notification } from './client/notifications.js';
+export {
+  PlasmaStoreError,
+  PlasmaObjectExistsError,
+  PlasmaObjectNotFoundError,
+  PlasmaStoreFullError,
+} from './client/errors.js';
+export { PlasmaConnectionError } from './client/connection.js';
+export { ObjectId } from './protocol/object-id.js';
+export {
+  putTable,
+  getTable,
+  putRecordBatches,
+  getRecordBatches,
+  ipcStreamSize,
+  ARROW_STREAM_METADATA,
+  NotArrowObjectError,
+  ObjectNotAvailableError,
+} from './arrow/table-objects.js';
+export type { PutTableOptions, GetTableOptions } from './arrow/table-objects.js';
+
+/** Options of an embedded store. */
+export interface EmbeddedStoreOptions {
+  /** Capacity: bytes, or a string with a unit such as '256MiB' or '4GB'. */
+  memory: number | string;
+  /** Unix socket path; a fresh one in a private temporary directory by default. */
+  socketPath?: string;
+  /** Directory for the region file (default /dev/shm). */
+  dir?: string;
+  /** External store for evicted objects: hashtable://NAME or file:///DIR. */
+  externalStore?: string;
+}
+
+/** A store running inside this process. */
+export interface EmbeddedStore {
+  /** Where clients connect (pyarrow.plasma.connect(socketPath) works too). */
+  readonly socketPath: string;
+  /** The region file backing the store's memory. */
+  readonly regionPath: string;
+  /** Capacity in bytes. */
+  readonly capacity: number;
+  /** Stop the store: disconnect clients, remove its socket and region file. */
+  close(): Promise<void>;
+}
+
+/**
+ * Start a store in this process, for tests, notebooks and single-process apps. Standalone stores
+ * are started with `plasmapool store` instead.
+ */
+export async function startStore(options: EmbeddedStoreOptions): Promise<EmbeddedStore> {
+  let temporaryDir: string | null = null;
+  let socketPath = options.socketPath;
+  if (!socketPath) {
+    temporaryDir = fs.mkdtempSync(path.join(os.tmpdir(), 'plasmapool-'));
+    socketPath = path.join(temporaryDir, 'plasma.sock');
+  }
+  let handle: StoreHandle;
+  try {
+    handle = await startStoreProcessLocal({
+      socketPath,
+      memory: parseSize(options.memory),
+      directory: options.dir,
+      externalStore: options.externalStore,
+    });
+  } catch (error) {
+    if (temporaryDir) fs.rmSync(temporaryDir, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    socketPath: handle.socketPath,
+    regionPath: handle.regionPath,
+    capacity: handle.capacity,
+    async close() {
+      await handle.close();
+      if (temporaryDir) fs.rmSync(temporaryDir, { recursive: true, force: true });
+    },
+  };
+}
