@@ -48,6 +48,12 @@ export const MessageType = {
 } as const;
 export type MessageTypeCode = (typeof MessageType)[keyof typeof MessageType];
 
+/** The name of a message type code ('CreateRequest'), or 'unknown': for logs and error messages. */
+export function messageTypeName(code: number): string {
+  for (const [name, value] of Object.entries(MessageType)) if (value === code) return name;
+  return 'unknown';
+}
+
 /** Plasma error codes (§2.2). 4 and 5 are only legal inside DeleteReply.errors. */
 export const PlasmaError = {
   OK: 0,
