@@ -3,7 +3,10 @@
  * (`-s SOCKET -m BYTES [-d DIR] [-h] [-e ENDPOINT]`) and readable long options.
  */
 import type { CommandModule } from 'yargs';
-import { startStore } from '../store/server.js';
+import os from 'node:os';
+import { parsePeerFlag, readClusterFile, StaticMembership, type MemberAddress } from '../cluster/membership.js';
+import type { ClusterOptions } from '../cluster/cluster-node.js';
+import { startStore, type StoreHandle } from '../store/server.js';
 import { createLogger, setLogLevel, type LogLevel } from '../util/log.js';
 import { formatSize, parseSize } from '../util/size.js';
 
@@ -17,6 +20,42 @@ interface StoreArgs {
   'node-name'?: string;
   'log-level': LogLevel;
   'max-frame': string;
+  listen?: string;
+  peer?: string[];
+  cluster?: string;
+  'lease-ms': number;
+  'peer-timeout-ms': number;
+  transport: 'auto' | 'shared' | 'copy';
+  insecure: boolean;
+  'tls-ca'?: string;
+  'tls-cert'?: string;
+  'tls-key'?: string;
+}
+
+/** Cluster options from the command line, or undefined for a single store. */
+function clusterOptions(args: StoreArgs): ClusterOptions | undefined {
+  const nodeName = args['node-name'] ?? os.hostname();
+  let peers: MemberAddress[] = (args.peer ?? []).map(parsePeerFlag);
+  let listen = args.listen;
+  if (args.cluster) {
+    const members = readClusterFile(args.cluster);
+    const self = members.find((m) => m.name === nodeName);
+    if (!self) throw new Error(`node "${nodeName}" is not in cluster file ${args.cluster}: pass --node-name with one of its names`);
+    listen ??= self.address;
+    peers = [...peers, ...members.filter((m) => m.name !== nodeName)];
+  }
+  if (!listen && peers.length === 0) return undefined;
+  if (!listen) throw new Error('--peer needs --listen HOST:PORT for this store\'s own gRPC address');
+  const tlsFlags = [args['tls-ca'], args['tls-cert'], args['tls-key']];
+  if (tlsFlags.some(Boolean) && !tlsFlags.every(Boolean)) throw new Error('TLS needs all of --tls-ca, --tls-cert and --tls-key');
+  return {
+    membership: new StaticMembership({ name: nodeName, address: listen }, peers),
+    leaseMs: args['lease-ms'],
+    peerTimeoutMs: args['peer-timeout-ms'],
+    transport: args.transport,
+    insecure: args.insecure,
+    tls: args['tls-ca'] ? { ca: args['tls-ca'], cert: args['tls-cert']!, key: args['tls-key']! } : undefined,
+  };
 }
 
 export const storeCommand: CommandModule<object, StoreArgs> = {
@@ -47,6 +86,21 @@ export const storeCommand: CommandModule<object, StoreArgs> = {
         describe: 'stderr log level',
       })
       .option('max-frame', { type: 'string', default: '1GiB', describe: 'largest request a client may send' })
+      .option('listen', { type: 'string', describe: 'cluster: this store\'s gRPC address HOST:PORT (127.0.0.1 unless TLS or --insecure)' })
+      .option('peer', { type: 'string', array: true, describe: 'cluster: a peer store NAME=HOST:PORT (repeatable)' })
+      .option('cluster', { type: 'string', describe: 'cluster: JSON file {"nodes":[{"name","address"}]} (this node by --node-name)' })
+      .option('lease-ms', { type: 'number', default: 10_000, describe: 'cluster: how long pins of a silent peer survive' })
+      .option('peer-timeout-ms', { type: 'number', default: 1_000, describe: 'cluster: how fast a call to a dead peer fails' })
+      .option('transport', {
+        type: 'string',
+        choices: ['auto', 'shared', 'copy'] as const,
+        default: 'auto' as const,
+        describe: 'cluster: read peer regions in place (shared), copy over the network (copy), or map when possible (auto)',
+      })
+      .option('insecure', { type: 'boolean', default: false, describe: 'cluster: allow a non-loopback --listen without TLS' })
+      .option('tls-ca', { type: 'string', describe: 'cluster: CA certificate (PEM) that signs every node' })
+      .option('tls-cert', { type: 'string', describe: 'cluster: this node\'s certificate (PEM)' })
+      .option('tls-key', { type: 'string', describe: 'cluster: this node\'s private key (PEM)' })
       .check((args) => {
         if (args.hugepages && !args.dir) throw new Error('--hugepages (-h) needs --dir (-d) pointing at a hugetlbfs mount');
         return true;
@@ -54,7 +108,7 @@ export const storeCommand: CommandModule<object, StoreArgs> = {
   handler: async (args) => {
     setLogLevel(args['log-level']);
     const log = createLogger('store');
-    let handle;
+    let handle: StoreHandle;
     try {
       handle = await startStore({
         socketPath: args.socket,
@@ -65,14 +119,16 @@ export const storeCommand: CommandModule<object, StoreArgs> = {
         regionPath: args.region,
         nodeName: args['node-name'],
         maxFrameBytes: parseSize(args['max-frame']),
+        cluster: clusterOptions(args),
         log,
       });
     } catch (error) {
       process.stderr.write(`plasmapool store: ${(error as Error).message}\n`);
       process.exit(1);
     }
+    const clusterPart = handle.cluster ? `, node ${handle.region.nodeName}, grpc ${handle.cluster.grpcAddress}` : '';
     process.stdout.write(
-      `plasmapool store ready: socket ${handle.socketPath}, capacity ${handle.capacity} bytes (${formatSize(handle.capacity)}), region ${handle.regionPath}\n`,
+      `plasmapool store ready: socket ${handle.socketPath}, capacity ${handle.capacity} bytes (${formatSize(handle.capacity)}), region ${handle.regionPath}${clusterPart}\n`,
     );
     const shutdown = (signal: string) => {
       log.info('shutting down', { signal });

@@ -2,6 +2,8 @@
  * The object table: what the store knows about each id (plasma-protocol §3).
  */
 import type { ObjectId } from '../protocol/object-id.js';
+import type { ClaimResult } from './cluster-port.js';
+import type { Segment } from './segments.js';
 
 /** created: writable by its creator; sealed: immutable and visible; evicted: bytes live in the external store. */
 export type ObjectState = 'created' | 'sealed' | 'evicted';
@@ -33,6 +35,12 @@ export interface StoredObject {
   deletePending: boolean;
   /** Whether the eviction policy currently counts it as accessed (pinned). */
   accessed: boolean;
+  /** Set for a peer's object that this store's clients read in place (shared transport). */
+  remote?: { node: string; segment: Segment };
+  /** Set for a local copy of a peer's object (copy transport): the peer still owns the id. */
+  replicaOf?: string;
+  /** The id's claim at its home node, while it is being settled (cluster only). */
+  claim?: Promise<ClaimResult> | null;
 }
 
 export function objectBytes(object: StoredObject): number {

@@ -6,7 +6,7 @@
 import type { NativeAllocator, NativeRegion } from '../native/index.js';
 import { native } from '../native/index.js';
 import { PlasmaError, type ObjectInfo, type ObjectSpec, type ReplyErrorCode, type Request } from '../protocol/messages.js';
-import type { ObjectId } from '../protocol/object-id.js';
+import { ObjectId } from '../protocol/object-id.js';
 import type { Logger } from '../util/log.js';
 import { EvictionPolicy } from './eviction-policy.js';
 import type { ExternalStore } from './external/external-store.js';
@@ -15,6 +15,7 @@ import { ObjectTable, objectBytes, type Holder, type StoredObject } from './obje
 import { PendingGet, PendingGets } from './pending-gets.js';
 import { reportedMmapSize, SegmentRegistry, type Segment } from './segments.js';
 import type { ClientSession } from './session.js';
+import { PeerHolder, type ClusterPort, type RemoteObject } from './cluster-port.js';
 
 export interface PlasmaStoreConfig {
   /** The -m capacity: what ConnectReply reports and what objects may use in total (§9). */
@@ -50,6 +51,11 @@ export class PlasmaStore {
   private readonly log: Logger;
   /** Sum of data + metadata sizes of every allocated object (§9: exact, no rounding). */
   private allocatedBytes = 0;
+  private cluster: ClusterPort | null = null;
+  /** Connected clients (kept by the server). */
+  clientCount = 0;
+  /** Keys being looked up or fetched at peers, so concurrent gets share one round trip. */
+  private readonly inFlightRemote = new Set<string>();
 
   constructor(config: PlasmaStoreConfig) {
     this.capacity = config.capacity;
@@ -69,6 +75,11 @@ export class PlasmaStore {
     return this.allocatedBytes;
   }
 
+  /** Join a cluster: misses are resolved at peers, ids are claimed at their home node. */
+  attachCluster(cluster: ClusterPort): void {
+    this.cluster = cluster;
+  }
+
   // ---------------------------------------------------------------- dispatch
 
   handle(session: ClientSession, request: Request): void {
@@ -78,14 +89,14 @@ export class PlasmaStore {
       case 'create':
         return this.create(session, request);
       case 'createAndSeal':
-        return session.reply({ kind: 'createAndSeal', error: this.createAndSeal(session, request) });
+        return this.createAndSeal(session, request);
       case 'createAndSealBatch':
-        return session.reply({ kind: 'createAndSealBatch', error: this.createAndSealBatch(session, request) });
+        return this.createAndSealBatch(session, request);
       case 'abort':
         this.abort(session, request.objectId);
         return session.reply({ kind: 'abort', objectId: request.objectId });
       case 'seal':
-        return session.reply({ kind: 'seal', objectId: request.objectId, error: this.seal(session, request.objectId, request.digest) });
+        return this.seal(session, request.objectId, request.digest);
       case 'get':
         return this.get(session, request.objectIds, request.timeoutMs);
       case 'release':
@@ -99,7 +110,10 @@ export class PlasmaStore {
       case 'contains':
         return session.reply({ kind: 'contains', objectId: request.objectId, hasObject: this.contains(request.objectId) });
       case 'list':
-        return session.reply({ kind: 'list', objects: [...this.objects.values()].map((o) => this.info(o)) });
+        return session.reply({
+          kind: 'list',
+          objects: [...this.objects.values()].filter((o) => !o.remote).map((o) => this.info(o)),
+        });
       case 'evict':
         return session.reply({ kind: 'evict', numBytes: this.evictBytes(request.numBytes) });
       case 'subscribe':
@@ -170,35 +184,68 @@ export class PlasmaStore {
       accessed: false,
     };
     this.objects.add(object);
+    if (this.cluster) {
+      const claim = this.cluster.claim(object.key);
+      // Overlapped with the client's write; Seal settles it.
+      object.claim = typeof claim === 'string' ? Promise.resolve(claim) : claim;
+    }
     this.policy.objectCreated(object.key, session, true);
     session.creating.add(object.key);
     this.pin(object, session);
     return object;
   }
 
-  private createAndSeal(session: ClientSession, request: Extract<Request, { kind: 'createAndSeal' }>): ReplyErrorCode {
+  private createAndSeal(session: ClientSession, request: Extract<Request, { kind: 'createAndSeal' }>): void {
     const { objectId, data, metadata } = request;
-    if (this.objects.get(objectId.hex)) return PlasmaError.ObjectExists;
+    const reply = (error: ReplyErrorCode) => session.reply({ kind: 'createAndSeal', error });
+    if (this.objects.get(objectId.hex) || this.cluster?.locate(objectId.hex)) return reply(PlasmaError.ObjectExists);
     const object = this.createObject(session, objectId, data.byteLength, metadata.byteLength, request.evictIfFull);
-    if (!object) return PlasmaError.OutOfMemory;
+    if (!object) return reply(PlasmaError.OutOfMemory);
     this.writeObject(object, data, metadata);
-    this.sealObject(object, request.digest);
+    this.afterClaim(session, object, () => {
+      this.publishSeal(object, request.digest);
+      this.unpin(object, session);
+      reply(PlasmaError.OK);
+    }, () => reply(PlasmaError.ObjectExists));
+  }
+
+  /**
+   * Run `sealed` once the object's id is ours in the whole cluster (at once on a single node);
+   * if another node won the id, abort the object and run `lost`.
+   */
+  private afterClaim(session: ClientSession, object: StoredObject, sealed: () => void, lost: () => void): void {
+    const claim = object.claim;
+    if (!claim) return sealed();
+    void claim.then((result) => {
+      object.claim = null;
+      if (session.closed || this.objects.get(object.key) !== object) return;
+      if (result === 'granted') return sealed();
+      this.log.warn(
+        result === 'denied'
+          ? 'id already taken on another node; aborting the new object'
+          : 'home node of this id is unreachable; refusing to seal so that the id stays unique',
+        { object: object.key },
+      );
+      this.removeObject(object, false);
+      lost();
+    });
+  }
+
+  private publishSeal(object: StoredObject, digest: Uint8Array): void {
+    this.sealObject(object, digest);
     this.notifier.publish([this.sealInfo(object)]);
+    if (!object.replicaOf) this.cluster?.announceSealed(object.key, object.dataSize, object.metadataSize);
     this.wakeGets(object);
-    this.unpin(object, session);
-    return PlasmaError.OK;
   }
 
   /** §3.5: all or nothing; one notification frame for the whole batch. */
-  private createAndSealBatch(
-    session: ClientSession,
-    request: Extract<Request, { kind: 'createAndSealBatch' }>,
-  ): ReplyErrorCode {
+  private createAndSealBatch(session: ClientSession, request: Extract<Request, { kind: 'createAndSealBatch' }>): void {
+    const reply = (error: ReplyErrorCode) => session.reply({ kind: 'createAndSealBatch', error });
     const created: StoredObject[] = [];
     let error: ReplyErrorCode = PlasmaError.OK;
     for (let i = 0; i < request.objectIds.length; i++) {
       const id = request.objectIds[i]!;
-      if (this.objects.get(id.hex)) {
+      if (this.objects.get(id.hex) || this.cluster?.locate(id.hex)) {
         error = PlasmaError.ObjectExists;
         break;
       }
@@ -211,32 +258,44 @@ export class PlasmaStore {
     }
     if (error !== PlasmaError.OK) {
       for (const object of created) this.removeObject(object, false);
-      return error;
+      return reply(error);
     }
-    created.forEach((object, i) => {
-      this.writeObject(object, request.data[i]!, request.metadata[i]!);
-      this.sealObject(object, request.digests[i]!);
+    created.forEach((object, i) => this.writeObject(object, request.data[i]!, request.metadata[i]!));
+    const finish = (claims: string[]) => {
+      if (session.closed) return;
+      if (claims.some((claim) => claim !== 'granted')) {
+        for (const object of created) if (this.objects.get(object.key) === object) this.removeObject(object, false);
+        return reply(PlasmaError.ObjectExists);
+      }
+      created.forEach((object, i) => this.sealObject(object, request.digests[i]!));
+      this.notifier.publish(created.map((object) => this.sealInfo(object)));
+      for (const object of created) {
+        if (!object.replicaOf) this.cluster?.announceSealed(object.key, object.dataSize, object.metadataSize);
+        this.wakeGets(object);
+        this.unpin(object, session);
+      }
+      reply(PlasmaError.OK);
+    };
+    if (!this.cluster) return finish([]);
+    void Promise.all(created.map((object) => object.claim ?? 'granted')).then((claims) => {
+      for (const object of created) object.claim = null;
+      finish(claims);
     });
-    this.notifier.publish(created.map((object) => this.sealInfo(object)));
-    for (const object of created) {
-      this.wakeGets(object);
-      this.unpin(object, session);
-    }
-    return PlasmaError.OK;
   }
 
-  private seal(session: ClientSession, id: ObjectId, digest: Uint8Array): ReplyErrorCode {
+  private seal(session: ClientSession, id: ObjectId, digest: Uint8Array): void {
+    const reply = (error: ReplyErrorCode) => session.reply({ kind: 'seal', objectId: id, error });
     const object = this.objects.get(id.hex);
     // §3.3/§13: the reference crashes here; we answer with codes the client maps safely.
-    if (!object) return PlasmaError.ObjectNotFound;
-    if (object.state !== 'created') return PlasmaError.ObjectExists;
-    if (object.creator !== session) return PlasmaError.ObjectNotFound;
-    this.sealObject(object, digest);
-    this.notifier.publish([this.sealInfo(object)]);
-    this.wakeGets(object);
-    // The creator may have released it before sealing: now it can become evictable.
-    if (this.pinCount(object) === 0) this.unpinned(object);
-    return PlasmaError.OK;
+    if (!object || object.remote) return reply(PlasmaError.ObjectNotFound);
+    if (object.state !== 'created') return reply(PlasmaError.ObjectExists);
+    if (object.creator !== session) return reply(PlasmaError.ObjectNotFound);
+    this.afterClaim(session, object, () => {
+      this.publishSeal(object, digest);
+      // The creator may have released it before sealing: now it can become evictable.
+      if (this.pinCount(object) === 0) this.unpinned(object);
+      reply(PlasmaError.OK);
+    }, () => reply(PlasmaError.ObjectExists));
   }
 
   private sealObject(object: StoredObject, digest: Uint8Array): void {
@@ -267,12 +326,126 @@ export class PlasmaStore {
       if (object?.state === 'sealed') this.pin(object, session);
       else missing.push(key);
     }
+    const immediate = timeoutMs === 0 || (timeoutMs < 0 && timeoutMs !== -1);
+    const atPeers = this.cluster ? missing.filter((key) => this.cluster!.locate(key) !== undefined) : [];
     // §3.6: 0 answers at once; negative values other than −1 behave like 0.
-    if (missing.length === 0 || timeoutMs === 0 || (timeoutMs < 0 && timeoutMs !== -1)) {
+    if (missing.length === 0 || (immediate && atPeers.length === 0)) {
       return this.replyGet(session, ids);
     }
     const pending = new PendingGet(session, ids, missing);
-    this.pending.wait(pending, timeoutMs, (expired) => this.finishGet(expired));
+    this.pending.wait(pending, immediate ? -1 : timeoutMs, (expired) => this.finishGet(expired));
+    if (atPeers.length === 0) return;
+    // One round trip per owner; a zero-timeout get answers as soon as the peers have.
+    void this.resolveAtPeers(atPeers).then(() => {
+      if (immediate) this.finishGet(pending);
+    });
+  }
+
+  /** A peer announced a seal: gets waiting here for that key can now be served. */
+  remoteSealed(key: string): void {
+    if (this.pending.waitingFor(key).length > 0) void this.resolveAtPeers([key]);
+  }
+
+  /**
+   * Bring peers' objects within reach of local clients: a proxy entry over the owner's region
+   * (shared transport, no copy), or a verified local replica (copy transport). Waiting gets are
+   * woken as each object arrives.
+   */
+  private async resolveAtPeers(keys: string[]): Promise<void> {
+    const cluster = this.cluster!;
+    const byNode = new Map<string, string[]>();
+    for (const key of keys) {
+      const node = cluster.locate(key);
+      if (!node || this.inFlightRemote.has(key) || this.objects.get(key)) continue;
+      this.inFlightRemote.add(key);
+      let list = byNode.get(node);
+      if (!list) byNode.set(node, (list = []));
+      list.push(key);
+    }
+    await Promise.all(
+      [...byNode].map(async ([node, nodeKeys]) => {
+        try {
+          if (cluster.segmentOf(node)) await this.lookupShared(node, nodeKeys);
+          else await Promise.all(nodeKeys.map((key) => this.fetchCopy(node, key)));
+        } catch (error) {
+          this.log.warn('cannot reach peer for a get', { node, error: (error as Error).message });
+        } finally {
+          for (const key of nodeKeys) this.inFlightRemote.delete(key);
+        }
+      }),
+    );
+  }
+
+  private async lookupShared(node: string, keys: string[]): Promise<void> {
+    const cluster = this.cluster!;
+    const found = await cluster.lookup(node, keys);
+    const segment = cluster.segmentOf(node)!;
+    for (const remote of found) {
+      if (this.objects.get(remote.key)) {
+        cluster.unpin(node, [remote.key]);
+        continue;
+      }
+      const object = this.proxyOf(remote, segment);
+      this.objects.add(object);
+      this.wakeGets(object);
+      // Nobody waits any more (timed out meanwhile): give the pin back at once.
+      if (this.pinCount(object) === 0) this.unpinned(object);
+    }
+  }
+
+  private proxyOf(remote: RemoteObject, segment: Segment): StoredObject {
+    return {
+      id: ObjectId.fromHex(remote.key),
+      key: remote.key,
+      state: 'sealed',
+      offset: remote.offset,
+      dataSize: remote.dataSize,
+      metadataSize: remote.metadataSize,
+      createTime: nowSeconds(),
+      constructDuration: 0,
+      digest: remote.digest,
+      holders: new Set(),
+      creator: null,
+      deletePending: false,
+      accessed: false,
+      remote: { node: remote.node, segment },
+    };
+  }
+
+  private async fetchCopy(node: string, key: string): Promise<void> {
+    let replica: StoredObject | null = null;
+    const fetched = await this.cluster!.fetch(node, key, (dataSize, metadataSize) => {
+      if (this.objects.get(key)) return null;
+      const offset = this.allocate(null, dataSize + metadataSize, true, false);
+      if (offset < 0) return null;
+      replica = {
+        id: ObjectId.fromHex(key),
+        key,
+        state: 'created',
+        offset,
+        dataSize,
+        metadataSize,
+        createTime: nowSeconds(),
+        constructDuration: -1,
+        digest: new Uint8Array(0),
+        holders: new Set(),
+        creator: null,
+        deletePending: false,
+        accessed: false,
+        replicaOf: node,
+      };
+      this.objects.add(replica);
+      return this.view(offset, dataSize + metadataSize);
+    });
+    const object = replica as StoredObject | null;
+    if (!object) return;
+    if (!fetched) {
+      this.removeObject(object, false);
+      return;
+    }
+    // Evictable like any local object once nobody holds it; the waiting gets pin it now.
+    this.policy.objectCreated(key, null, false);
+    this.publishSeal(object, fetched.digest);
   }
 
   private finishGet(pending: PendingGet): void {
@@ -296,7 +469,8 @@ export class PlasmaStore {
     const objects = ids.map((id) => {
       const object = this.objects.get(id.hex);
       if (!object || object.state !== 'sealed' || !object.holders.has(session)) return null;
-      if (!segments.includes(this.localSegment)) segments.push(this.localSegment);
+      const segment = this.segmentOf(object);
+      if (!segments.includes(segment)) segments.push(segment);
       return this.specOf(object);
     });
     session.reply(
@@ -322,7 +496,8 @@ export class PlasmaStore {
 
   private delete(id: ObjectId): (typeof PlasmaError)[keyof typeof PlasmaError] {
     const object = this.objects.get(id.hex);
-    if (!object) return PlasmaError.ObjectNotFound;
+    // Only the owner deletes; a peer's object read here is not ours to delete.
+    if (!object || object.remote) return PlasmaError.ObjectNotFound;
     if (object.state === 'created') {
       object.deletePending = true;
       return PlasmaError.ObjectNotSealed;
@@ -337,7 +512,7 @@ export class PlasmaStore {
 
   private contains(id: ObjectId): boolean {
     const state = this.objects.get(id.hex)?.state;
-    return state === 'sealed' || state === 'evicted';
+    return state === 'sealed' || state === 'evicted' || this.cluster?.locate(id.hex) !== undefined;
   }
 
   private evictBytes(numBytes: number): number {
@@ -404,7 +579,7 @@ export class PlasmaStore {
     if (object.holders.has(holder)) return;
     object.holders.add(holder);
     if (isSession(holder)) holder.held.add(object.key);
-    if (!object.accessed) {
+    if (!object.accessed && !object.remote) {
       object.accessed = true;
       this.policy.beginAccess(object.key);
     }
@@ -418,6 +593,12 @@ export class PlasmaStore {
 
   /** The last reference went away: a deferred delete fires, or the object becomes evictable (§3.7). */
   private unpinned(object: StoredObject): void {
+    if (object.remote) {
+      // Nobody here reads the peer's object any more: forget it and give back the owner's pin.
+      this.objects.remove(object.key);
+      this.cluster?.unpin(object.remote.node, [object.key]);
+      return;
+    }
     // §13: an unsealed object never enters the LRU, even if its creator released it.
     if (object.state !== 'sealed') return;
     if (object.deletePending) {
@@ -461,7 +642,8 @@ export class PlasmaStore {
   }
 
   private freeMemory(object: StoredObject): void {
-    if (object.offset < 0) return;
+    // A proxy's offset is in the owner's region, never ours to free.
+    if (object.offset < 0 || object.remote) return;
     this.allocator.free(object.offset);
     this.allocatedBytes -= objectBytes(object);
     object.offset = -1;
@@ -518,6 +700,10 @@ export class PlasmaStore {
     if (object.creator) (object.creator as ClientSession).creating.delete(object.key);
     object.creator = null;
     if (notify) this.notifier.publish([deletionInfo(object.id)]);
+    if (this.cluster && !object.remote && !object.replicaOf) {
+      if (object.state !== 'created') this.cluster.announceRemoved(object.key);
+      this.cluster.unclaim(object.key);
+    }
   }
 
   private writeObject(object: StoredObject, data: Uint8Array, metadata: Uint8Array): void {
@@ -533,9 +719,13 @@ export class PlasmaStore {
 
   // ---------------------------------------------------------------- encoding helpers
 
+  private segmentOf(object: StoredObject): Segment {
+    return object.remote ? object.remote.segment : this.localSegment;
+  }
+
   private specOf(object: StoredObject): ObjectSpec {
     return {
-      segmentIndex: this.localSegment.id,
+      segmentIndex: this.segmentOf(object).id,
       dataOffset: object.offset,
       dataSize: object.dataSize,
       metadataOffset: object.offset + object.dataSize,
@@ -570,9 +760,65 @@ export class PlasmaStore {
     };
   }
 
-  /** Numbers for `cluster status`, logs and benchmarks. */
-  stats(): { objects: number; allocated: number; capacity: number; subscribers: number } {
+  // ---------------------------------------------------------------- what peers ask of this store
+
+  /** Lookup from a peer: pin each sealed local object for that peer and say where it lies. */
+  lookupForPeer(holder: PeerHolder, keys: readonly string[]): RemoteObject[] {
+    const found: RemoteObject[] = [];
+    for (const key of keys) {
+      const object = this.objects.get(key);
+      if (object?.state === 'evicted') this.restore(object);
+      if (!object || object.state !== 'sealed' || object.remote || object.replicaOf) continue;
+      this.pin(object, holder);
+      holder.keys.add(key);
+      found.push({
+        key,
+        node: this.region.nodeName,
+        offset: object.offset,
+        dataSize: object.dataSize,
+        metadataSize: object.metadataSize,
+        digest: object.digest,
+      });
+    }
+    return found;
+  }
+
+  unpinForPeer(holder: PeerHolder, keys: readonly string[]): void {
+    for (const key of keys) {
+      if (!holder.keys.delete(key)) continue;
+      const object = this.objects.get(key);
+      if (object) this.unpin(object, holder);
+    }
+  }
+
+  /** A peer's lease expired (it died or was cut off): drop every pin it held. */
+  expirePeer(holder: PeerHolder): void {
+    this.unpinForPeer(holder, [...holder.keys]);
+  }
+
+  /** Copy transport, owner side: pin while streaming, then call `done`. */
+  readForPeer(holder: PeerHolder, key: string): { data: Uint8Array; metadata: Uint8Array; digest: Uint8Array; done(): void } | null {
+    const [found] = this.lookupForPeer(holder, [key]);
+    if (!found) return null;
     return {
+      data: this.view(found.offset, found.dataSize),
+      metadata: this.view(found.offset + found.dataSize, found.metadataSize),
+      digest: found.digest,
+      done: () => this.unpinForPeer(holder, [key]),
+    };
+  }
+
+  /** Sealed objects owned here (for a peer's initial directory). */
+  *ownedSealed(): IterableIterator<StoredObject> {
+    for (const object of this.objects.values()) {
+      if ((object.state === 'sealed' || object.state === 'evicted') && !object.remote && !object.replicaOf) yield object;
+    }
+  }
+
+  /** Numbers for `cluster status`, logs and benchmarks. */
+  stats(): { objects: number; allocated: number; capacity: number; subscribers: number; clients: number } {
+    return {
+      clients: this.clientCount,
       objects: this.objects.size,
       allocated: this.allocatedBytes,
       capacity: this.capacity,

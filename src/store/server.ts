@@ -14,6 +14,7 @@ import { formatSize } from '../util/size.js';
 import type { ExternalStore } from './external/external-store.js';
 import { openExternalStore } from './external/open-external-store.js';
 import { PlasmaStore } from './plasma-store.js';
+import { ClusterNode, type ClusterOptions } from '../cluster/cluster-node.js';
 import { ClientSession } from './session.js';
 
 export interface StoreOptions {
@@ -33,6 +34,8 @@ export interface StoreOptions {
   nodeName?: string;
   /** Largest accepted request frame body. */
   maxFrameBytes?: number;
+  /** Join a cluster of stores (gRPC); a single node without it. */
+  cluster?: ClusterOptions;
   log?: Logger;
 }
 
@@ -42,6 +45,8 @@ export interface StoreHandle {
   readonly capacity: number;
   readonly store: PlasmaStore;
   readonly region: NativeRegion;
+  /** Set when the store is part of a cluster. */
+  readonly cluster: ClusterNode | null;
   /** Close every client, stop listening, remove the socket and the region file. */
   close(): Promise<void>;
 }
@@ -88,6 +93,7 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
     listener = native.listen(options.socketPath, 'plasma', (channel: NativeChannel) => {
       const session = new ClientSession(nextSessionId++, channel);
       sessions.add(session);
+      store.clientCount = sessions.size;
       if (options.maxFrameBytes) channel.maxFrameBytes = options.maxFrameBytes;
       const clientLog = log.child({ client: session.label });
       channel.start({
@@ -122,6 +128,7 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
           if (reason) clientLog.info('connection closed', { reason });
           store.disconnect(session);
           sessions.delete(session);
+          store.clientCount = sessions.size;
         },
       });
     });
@@ -133,6 +140,22 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
     throw error;
   }
 
+  let cluster: ClusterNode | null = null;
+  if (options.cluster) {
+    cluster = new ClusterNode(store, region, options.socketPath, options.cluster, log);
+    try {
+      await cluster.start();
+    } catch (error) {
+      listener.close();
+      fs.rmSync(options.socketPath, { force: true });
+      region.close();
+      if (ownsRegionFile) fs.rmSync(regionPath, { force: true });
+      external?.close();
+      throw error;
+    }
+    store.attachCluster(cluster);
+  }
+
   log.info('store ready', { socket: options.socketPath, capacity: options.memory, region: regionPath });
   let closed = false;
   return {
@@ -141,9 +164,11 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
     capacity: options.memory,
     store,
     region,
+    cluster,
     async close() {
       if (closed) return;
       closed = true;
+      await cluster?.close();
       listener.close();
       for (const session of sessions) {
         store.disconnect(session);

@@ -1,0 +1,494 @@
+/**
+ * A store's membership in a cluster: the gRPC server peers call, the links to every peer, the
+ * directory of objects sealed elsewhere, id claims at home nodes, and leases on pins.
+ *
+ * Data path: a get for a peer's object costs one Lookup per owner node (which pins it there);
+ * the client then reads the owner's region in place. Where the region cannot be mapped, Fetch
+ * streams the bytes into a local replica instead.
+ */
+import fs from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+import xxhash, { type XXHashAPI } from 'xxhash-wasm';
+import type { NativeRegion } from '../native/index.js';
+import type { ClaimResult, ClusterPort, FetchedObject, RemoteObject } from '../store/cluster-port.js';
+import { PeerHolder } from '../store/cluster-port.js';
+import type { PlasmaStore } from '../store/plasma-store.js';
+import type { Segment } from '../store/segments.js';
+import type { Logger } from '../util/log.js';
+import { homeNodeOf } from './home-node.js';
+import type { MemberAddress, Membership } from './membership.js';
+import { PeerLink } from './peer-link.js';
+import {
+  peerService,
+  type ClaimRequest,
+  type FetchChunk,
+  type LookupRequest,
+  type NodeIdentity,
+  type ObjectEvent,
+  type PinRequest,
+  type StatusReply,
+} from './peer-service.js';
+
+export interface TlsFiles {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+export interface ClusterOptions {
+  membership: Membership;
+  /** How long a peer's pins live without renewal (default 10 s). */
+  leaseMs?: number;
+  /** Deadline of calls a client waits for; a dead peer fails this fast (default 1 s). */
+  peerTimeoutMs?: number;
+  transport?: 'auto' | 'shared' | 'copy';
+  tls?: TlsFiles;
+  /** Allow a non-loopback listen address without TLS (logged as a warning). */
+  insecure?: boolean;
+  /** Bytes per Fetch message (copy transport). */
+  chunkBytes?: number;
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]|::1)$/;
+
+export class ClusterNode implements ClusterPort {
+  private readonly links = new Map<string, PeerLink>();
+  /** key → the peer that sealed it (learnt from event streams). */
+  private readonly directory = new Map<string, string>();
+  /** At this node as home: key → the node whose object holds the id. */
+  private readonly claims = new Map<string, string>();
+  /** Peers holding pins or claims here. */
+  private readonly holders = new Map<string, PeerHolder>();
+  private readonly subscribers = new Set<grpc.ServerWritableStream<{ node: string }, ObjectEvent>>();
+  private readonly pendingUnpins = new Map<string, Set<string>>();
+  private unpinFlush: NodeJS.Immediate | null = null;
+  private readonly server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly leaseMs: number;
+  private readonly timeoutMs: number;
+  private readonly chunkBytes: number;
+  private hash!: XXHashAPI;
+  private identity!: NodeIdentity;
+  readonly self: MemberAddress;
+
+  constructor(
+    private readonly store: PlasmaStore,
+    private readonly region: NativeRegion,
+    private readonly socketPath: string,
+    private readonly options: ClusterOptions,
+    private readonly log: Logger,
+  ) {
+    this.self = options.membership.self;
+    this.leaseMs = options.leaseMs ?? 10_000;
+    this.timeoutMs = options.peerTimeoutMs ?? 1_000;
+    this.chunkBytes = options.chunkBytes ?? 4 * 1024 * 1024;
+  }
+
+  /** Listen for peers and start connecting to them. */
+  async start(): Promise<void> {
+    this.hash = await xxhash();
+    const host = this.self.address.replace(/:\d+$/, '');
+    const secure = this.options.tls !== undefined;
+    if (!LOOPBACK.test(host) && !secure && !this.options.insecure) {
+      throw new Error(
+        `refusing to listen on ${this.self.address} without TLS: pass --tls-ca/--tls-cert/--tls-key (a cluster CA), or --insecure on a trusted network`,
+      );
+    }
+    if (!LOOPBACK.test(host) && !secure) {
+      this.log.warn('cluster traffic is unauthenticated and unencrypted (--insecure)', { listen: this.self.address });
+    }
+    const { service, Client } = peerService();
+    this.server.addService(service, this.handlers());
+    const port = await new Promise<number>((resolve, reject) =>
+      this.server.bindAsync(this.self.address, this.serverCredentials(), (error, bound) => (error ? reject(error) : resolve(bound))),
+    );
+    this.identity = {
+      node: this.self.name,
+      regionPath: this.region.path,
+      regionUuid: this.region.uuid,
+      mapLength: this.region.mapLength,
+      grpcAddress: this.self.address.replace(/:\d+$/, `:${port}`),
+      socketPath: this.socketPath,
+    };
+    for (const member of this.options.membership.peers()) {
+      const link = new PeerLink(member, Client, {
+        self: this.identity,
+        credentials: this.channelCredentials(),
+        timeoutMs: this.timeoutMs,
+        transport: this.options.transport ?? 'auto',
+        registerSegment: (region, node) => this.store.segments.register(region.fd, region.mapLength, node),
+        onEvent: (node, event) => this.onPeerEvent(node, event),
+        onDown: (node) => this.forgetPeerObjects(node),
+        log: this.log,
+      });
+      this.links.set(member.name, link);
+      link.connect();
+    }
+    this.every(Math.max(50, Math.floor(this.leaseMs / 3)), () => this.renewLeases());
+    this.every(Math.max(50, Math.floor(this.leaseMs / 4)), () => this.expireLeases());
+  }
+
+  get grpcAddress(): string {
+    return this.identity.grpcAddress;
+  }
+
+  /** Transport and state of every peer, for status output. */
+  peerStates(): { node: string; address: string; connected: boolean; transport: string }[] {
+    return [...this.links.values()].map((link) => ({
+      node: link.name,
+      address: link.member.address,
+      connected: link.connected,
+      transport: link.transport ?? 'unknown',
+    }));
+  }
+
+  // ------------------------------------------------------------ ClusterPort (the store calls these)
+
+  locate(key: string): string | undefined {
+    return this.directory.get(key);
+  }
+
+  segmentOf(node: string): Segment | undefined {
+    const link = this.links.get(node);
+    return link?.connected && link.transport === 'shared' ? link.segment : undefined;
+  }
+
+  lookup(node: string, keys: string[]): Promise<RemoteObject[]> {
+    const link = this.liveLink(node);
+    const request: LookupRequest = { holder: this.self.name, ids: keys.map((key) => Buffer.from(key, 'hex')) };
+    return new Promise((resolve, reject) =>
+      link.client.lookup(request, link.deadline(), (error, reply) => {
+        if (error) return reject(new Error(`lookup at ${node} failed: ${error.details || error.message}`));
+        resolve(
+          reply.objects
+            .filter((o) => o.found)
+            .map((o) => ({
+              key: o.id.toString('hex'),
+              node,
+              offset: o.offset,
+              dataSize: o.dataSize,
+              metadataSize: o.metadataSize,
+              digest: Uint8Array.from(o.digest),
+            })),
+        );
+      }),
+    );
+  }
+
+  fetch(
+    node: string,
+    key: string,
+    allocate: (dataSize: number, metadataSize: number) => Uint8Array | null,
+  ): Promise<FetchedObject | null> {
+    const link = this.liveLink(node);
+    return new Promise((resolve, reject) => {
+      const stream = link.client.fetch({ holder: this.self.name, id: Buffer.from(key, 'hex') });
+      let target: Uint8Array | null = null;
+      let header: FetchChunk | null = null;
+      let position = 0;
+      let settled = false;
+      const hasher = this.hash.create64(0n);
+      // A transfer may take long; a silent peer may not.
+      let idle = setTimeout(() => fail(new Error(`fetch of ${key} from ${node}: no data for ${this.timeoutMs} ms`)), this.timeoutMs);
+      const touch = () => {
+        clearTimeout(idle);
+        idle = setTimeout(() => fail(new Error(`fetch of ${key} from ${node}: no data for ${this.timeoutMs} ms`)), this.timeoutMs);
+      };
+      const fail = (error: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(idle);
+        stream.cancel();
+        reject(error);
+      };
+      const finish = (value: FetchedObject | null) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(idle);
+        resolve(value);
+      };
+      stream.on('data', (chunk: FetchChunk) => {
+        touch();
+        if (!header) {
+          header = chunk;
+          if (!chunk.found) return finish(null);
+          target = allocate(chunk.dataSize, chunk.metadataSize);
+          if (!target) {
+            stream.cancel();
+            return finish(null);
+          }
+        }
+        if (chunk.bytes.byteLength > 0) {
+          const total = header.dataSize + header.metadataSize;
+          if (position + chunk.bytes.byteLength > total) return fail(new Error(`fetch of ${key} from ${node}: more bytes than announced`));
+          target!.set(chunk.bytes, position);
+          hasher.update(chunk.bytes);
+          position += chunk.bytes.byteLength;
+        }
+        if (chunk.checksum.byteLength === 8) {
+          const total = header.dataSize + header.metadataSize;
+          if (position !== total) return fail(new Error(`fetch of ${key} from ${node}: ${position} of ${total} bytes arrived`));
+          if (hasher.digest() !== chunk.checksum.readBigUInt64LE(0)) {
+            return fail(new Error(`fetch of ${key} from ${node}: checksum mismatch, the copy is corrupt`));
+          }
+          finish({ key, dataSize: header.dataSize, metadataSize: header.metadataSize, digest: Uint8Array.from(header.digest) });
+        }
+      });
+      stream.on('error', (error: grpc.ServiceError) => fail(new Error(`fetch of ${key} from ${node} failed: ${error.details || error.message}`)));
+      stream.on('end', () => fail(new Error(`fetch of ${key} from ${node}: stream ended early`)));
+    });
+  }
+
+  unpin(node: string, keys: string[]): void {
+    let set = this.pendingUnpins.get(node);
+    if (!set) this.pendingUnpins.set(node, (set = new Set()));
+    for (const key of keys) set.add(key);
+    // Releases arrive one by one; send them to each owner in one call.
+    this.unpinFlush ??= setImmediate(() => this.flushUnpins());
+  }
+
+  claim(key: string): ClaimResult | Promise<ClaimResult> {
+    const home = this.homeOf(key);
+    if (home === this.self.name) return this.claimHere(key, this.self.name) ? 'granted' : 'denied';
+    const link = this.links.get(home);
+    if (!link?.connected) return 'unreachable';
+    return new Promise((resolve) =>
+      link.client.claim({ id: Buffer.from(key, 'hex'), node: this.self.name }, link.deadline(), (error, reply) =>
+        resolve(error ? 'unreachable' : reply.granted ? 'granted' : 'denied'),
+      ),
+    );
+  }
+
+  unclaim(key: string): void {
+    const home = this.homeOf(key);
+    if (home === this.self.name) {
+      if (this.claims.get(key) === this.self.name) this.claims.delete(key);
+      return;
+    }
+    const link = this.links.get(home);
+    link?.client.unclaim({ id: Buffer.from(key, 'hex'), node: this.self.name }, link.deadline(), () => undefined);
+  }
+
+  announceSealed(key: string, dataSize: number, metadataSize: number): void {
+    this.broadcast({ kind: 'SEALED', id: Buffer.from(key, 'hex'), dataSize, metadataSize });
+  }
+
+  announceRemoved(key: string): void {
+    this.broadcast({ kind: 'REMOVED', id: Buffer.from(key, 'hex'), dataSize: 0, metadataSize: 0 });
+  }
+
+  // ------------------------------------------------------------ internals
+
+  private homeOf(key: string): string {
+    return homeNodeOf(key, [this.self.name, ...this.links.keys()]);
+  }
+
+  private claimHere(key: string, node: string): boolean {
+    const owner = this.claims.get(key);
+    if (owner !== undefined && owner !== node) return false;
+    this.claims.set(key, node);
+    if (node !== this.self.name) this.holderFor(node);
+    return true;
+  }
+
+  private liveLink(node: string): PeerLink {
+    const link = this.links.get(node);
+    if (!link?.connected) throw new Error(`peer ${node} is not connected`);
+    return link;
+  }
+
+  private holderFor(node: string): PeerHolder {
+    let holder = this.holders.get(node);
+    if (!holder) {
+      holder = new PeerHolder(node);
+      this.holders.set(node, holder);
+    }
+    holder.expiresAt = Date.now() + this.leaseMs;
+    return holder;
+  }
+
+  private onPeerEvent(node: string, event: ObjectEvent): void {
+    const key = event.id.toString('hex');
+    if (event.kind === 'SEALED') {
+      this.directory.set(key, node);
+      this.store.remoteSealed(key);
+    } else if (this.directory.get(key) === node) {
+      this.directory.delete(key);
+    }
+  }
+
+  private forgetPeerObjects(node: string): void {
+    for (const [key, owner] of this.directory) if (owner === node) this.directory.delete(key);
+  }
+
+  private broadcast(event: ObjectEvent): void {
+    for (const call of this.subscribers) call.write(event);
+  }
+
+  private flushUnpins(): void {
+    this.unpinFlush = null;
+    for (const [node, keys] of this.pendingUnpins) {
+      const link = this.links.get(node);
+      const request: PinRequest = { holder: this.self.name, ids: [...keys].map((key) => Buffer.from(key, 'hex')) };
+      // If this fails the owner's lease on these pins runs out instead (see renewLeases).
+      link?.client.unpin(request, link.deadline(), (error) => {
+        if (error) this.log.warn('unpin failed; the owner will expire the lease', { peer: node, error: error.details });
+      });
+    }
+    this.pendingUnpins.clear();
+  }
+
+  private renewLeases(): void {
+    for (const link of this.links.values()) {
+      if (!link.connected) continue;
+      link.client.renew({ holder: this.self.name }, link.deadline(), () => undefined);
+    }
+  }
+
+  /** A peer that stopped renewing (dead, cut off) loses its pins and claims here. */
+  private expireLeases(): void {
+    const now = Date.now();
+    for (const [node, holder] of this.holders) {
+      if (holder.expiresAt > now) continue;
+      if (holder.keys.size > 0) this.log.warn('lease expired: releasing pins of a silent peer', { peer: node, pins: holder.keys.size });
+      this.store.expirePeer(holder);
+      for (const [key, owner] of this.claims) if (owner === node) this.claims.delete(key);
+      this.holders.delete(node);
+    }
+  }
+
+  private every(ms: number, task: () => void): void {
+    const timer = setInterval(task, ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  private serverCredentials(): grpc.ServerCredentials {
+    const tls = this.options.tls;
+    if (!tls) return grpc.ServerCredentials.createInsecure();
+    return grpc.ServerCredentials.createSsl(
+      fs.readFileSync(tls.ca),
+      [{ cert_chain: fs.readFileSync(tls.cert), private_key: fs.readFileSync(tls.key) }],
+      true, // peers must present a certificate of the cluster CA
+    );
+  }
+
+  private channelCredentials(): grpc.ChannelCredentials {
+    const tls = this.options.tls;
+    if (!tls) return grpc.credentials.createInsecure();
+    return grpc.credentials.createSsl(fs.readFileSync(tls.ca), fs.readFileSync(tls.key), fs.readFileSync(tls.cert));
+  }
+
+  private handlers(): grpc.UntypedServiceImplementation {
+    type Unary<Req, Res> = (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => void;
+    const hello: Unary<NodeIdentity, NodeIdentity> = (call, callback) => {
+      this.holderFor(call.request.node);
+      callback(null, this.identity);
+    };
+    const lookup: Unary<LookupRequest, object> = (call, callback) => {
+      const holder = this.holderFor(call.request.holder);
+      const keys = call.request.ids.map((id) => id.toString('hex'));
+      const found = new Map(this.store.lookupForPeer(holder, keys).map((o) => [o.key, o]));
+      callback(null, {
+        leaseMs: this.leaseMs,
+        objects: call.request.ids.map((id) => {
+          const object = found.get(id.toString('hex'));
+          return object
+            ? { id, found: true, offset: object.offset, dataSize: object.dataSize, metadataSize: object.metadataSize, digest: Buffer.from(object.digest) }
+            : { id, found: false };
+        }),
+      });
+    };
+    const unpin: Unary<PinRequest, object> = (call, callback) => {
+      const holder = this.holders.get(call.request.holder);
+      if (holder) this.store.unpinForPeer(holder, call.request.ids.map((id) => id.toString('hex')));
+      callback(null, {});
+    };
+    const renew: Unary<{ holder: string }, object> = (call, callback) => {
+      const holder = this.holderFor(call.request.holder);
+      callback(null, { leaseMs: this.leaseMs, pins: holder.keys.size });
+    };
+    const claim: Unary<ClaimRequest, object> = (call, callback) => {
+      const key = call.request.id.toString('hex');
+      const granted = this.claimHere(key, call.request.node);
+      callback(null, { granted, owner: this.claims.get(key) ?? '' });
+    };
+    const unclaim: Unary<ClaimRequest, object> = (call, callback) => {
+      const key = call.request.id.toString('hex');
+      if (this.claims.get(key) === call.request.node) this.claims.delete(key);
+      callback(null, {});
+    };
+    const status: Unary<object, StatusReply> = (_call, callback) => {
+      const stats = this.store.stats();
+      callback(null, {
+        node: this.self.name,
+        capacity: stats.capacity,
+        allocated: stats.allocated,
+        objects: stats.objects,
+        clients: stats.clients,
+        peers: this.peerStates(),
+      });
+    };
+    const events = (call: grpc.ServerWritableStream<{ node: string }, ObjectEvent>) => {
+      this.holderFor(call.request.node);
+      for (const object of this.store.ownedSealed()) {
+        call.write({ kind: 'SEALED', id: Buffer.from(object.id.bytes), dataSize: object.dataSize, metadataSize: object.metadataSize });
+      }
+      this.subscribers.add(call);
+      const drop = () => this.subscribers.delete(call);
+      call.on('cancelled', drop);
+      call.on('close', drop);
+      call.on('error', drop);
+    };
+    const fetch = (call: grpc.ServerWritableStream<{ holder: string; id: Buffer }, FetchChunk>) => {
+      void this.streamObject(call);
+    };
+    return { hello, lookup, unpin, renew, claim, unclaim, status, events, fetch } as unknown as grpc.UntypedServiceImplementation;
+  }
+
+  /** Copy transport, owner side: header, chunks with back-pressure, checksum; pinned throughout. */
+  private async streamObject(call: grpc.ServerWritableStream<{ holder: string; id: Buffer }, FetchChunk>): Promise<void> {
+    const holder = this.holderFor(call.request.holder);
+    const empty = Buffer.alloc(0);
+    const object = this.store.readForPeer(holder, call.request.id.toString('hex'));
+    if (!object) {
+      call.write({ found: false, dataSize: 0, metadataSize: 0, digest: empty, bytes: empty, checksum: empty });
+      call.end();
+      return;
+    }
+    try {
+      call.write({
+        found: true,
+        dataSize: object.data.byteLength,
+        metadataSize: object.metadata.byteLength,
+        digest: Buffer.from(object.digest),
+        bytes: empty,
+        checksum: empty,
+      });
+      const hasher = this.hash.create64(0n);
+      for (const part of [object.data, object.metadata]) {
+        for (let offset = 0; offset < part.byteLength; offset += this.chunkBytes) {
+          if (call.cancelled) return;
+          const bytes = Buffer.from(part.buffer, part.byteOffset + offset, Math.min(this.chunkBytes, part.byteLength - offset));
+          hasher.update(bytes);
+          const more = call.write({ found: true, dataSize: 0, metadataSize: 0, digest: empty, bytes, checksum: empty });
+          if (!more) await new Promise((resolve) => call.once('drain', resolve));
+        }
+      }
+      const checksum = Buffer.alloc(8);
+      checksum.writeBigUInt64LE(hasher.digest());
+      call.write({ found: true, dataSize: 0, metadataSize: 0, digest: empty, bytes: empty, checksum });
+      call.end();
+    } finally {
+      object.done();
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const timer of this.timers) clearInterval(timer);
+    for (const call of this.subscribers) call.end();
+    this.subscribers.clear();
+    for (const link of this.links.values()) link.close();
+    await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * N stores on one machine, each a separate process with its own region in /dev/shm: the
+ * single-machine stand-in for N hosts sharing a memory fabric. Used by `plasmapool cluster up`,
+ * the tests, the benchmarks and the notebook.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface LocalClusterOptions {
+  nodes: number;
+  /** Capacity per store, bytes or with a unit ('1GiB'). */
+  memory: string | number;
+  /** Where the sockets and cluster.json go (created if missing). */
+  dir: string;
+  /** Region directory (default /dev/shm). */
+  regionDir?: string;
+  transport?: 'auto' | 'shared' | 'copy';
+  leaseMs?: number;
+  peerTimeoutMs?: number;
+  /** Extra flags for every store. */
+  extraArgs?: string[];
+  /** Called with each store's stderr lines (default: discarded). */
+  onLog?: (node: string, line: string) => void;
+}
+
+export interface LocalNode {
+  name: string;
+  socketPath: string;
+  address: string;
+  process: ChildProcess;
+}
+
+export interface LocalCluster {
+  readonly nodes: readonly LocalNode[];
+  readonly clusterFile: string;
+  /** SIGTERM every store and wait for them; removes cluster.json. */
+  close(): Promise<void>;
+}
+
+const cliPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/plasmapool.js');
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function waitReady(child: ChildProcess, name: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let output = '';
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('plasmapool store ready')) {
+        child.stdout!.off('data', onData);
+        child.off('exit', onExit);
+        resolve();
+      }
+    };
+    const onExit = (code: number | null) => reject(new Error(`store ${name} exited with code ${code} before it was ready`));
+    child.stdout!.on('data', onData);
+    child.once('exit', onExit);
+  });
+}
+
+export async function startLocalCluster(options: LocalClusterOptions): Promise<LocalCluster> {
+  fs.mkdirSync(options.dir, { recursive: true });
+  const members = await Promise.all(
+    Array.from({ length: options.nodes }, async (_, i) => ({
+      name: `node-${i}`,
+      address: `127.0.0.1:${await freePort()}`,
+      socketPath: path.join(options.dir, `node-${i}.sock`),
+    })),
+  );
+  const clusterFile = path.join(options.dir, 'cluster.json');
+  fs.writeFileSync(clusterFile, JSON.stringify({ nodes: members }, null, 2));
+  const nodes: LocalNode[] = members.map((member) => {
+    const args = [
+      cliPath,
+      'store',
+      '-s',
+      member.socketPath,
+      '-m',
+      String(options.memory),
+      '--node-name',
+      member.name,
+      '--cluster',
+      clusterFile,
+      '--transport',
+      options.transport ?? 'auto',
+      '--lease-ms',
+      String(options.leaseMs ?? 10_000),
+      '--peer-timeout-ms',
+      String(options.peerTimeoutMs ?? 1_000),
+      ...(options.regionDir ? ['-d', options.regionDir] : []),
+      ...(options.extraArgs ?? []),
+    ];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (text: string) => {
+      for (const line of text.split('\n')) if (line) options.onLog?.(member.name, line);
+    });
+    return { ...member, process: child };
+  });
+  const close = async () => {
+    await Promise.all(
+      nodes.map(
+        (node) =>
+          new Promise<void>((resolve) => {
+            if (node.process.exitCode !== null || node.process.signalCode !== null) return resolve();
+            const timer = setTimeout(() => node.process.kill('SIGKILL'), 5000);
+            node.process.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            node.process.kill('SIGTERM');
+          }),
+      ),
+    );
+    fs.rmSync(clusterFile, { force: true });
+  };
+  try {
+    await Promise.all(nodes.map((node) => waitReady(node.process, node.name)));
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { nodes, clusterFile, close };
+}
