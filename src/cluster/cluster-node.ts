@@ -489,6 +489,7 @@ export class ClusterNode implements ClusterPort {
     for (const call of this.subscribers) call.end();
     this.subscribers.clear();
     for (const link of this.links.values()) link.close();
-    await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+    // Peers' event streams never end on their own: do not wait for them.
+    this.server.forceShutdown();
   }
 }
