@@ -4,10 +4,18 @@
       "target_name": "plasmapool_native",
       "sources": [
         "native/src/addon.cc",
+        "native/src/errors.cc",
+        "native/src/js_args.cc",
+        "native/src/mapped_memory.cc",
+        "native/src/map_shared.cc",
+        "native/src/mapping.cc",
+        "native/src/region_header.cc",
+        "native/src/region_fs.cc",
+        "native/src/region_open.cc",
         "native/src/region.cc",
+        "native/src/allocator_core.cc",
         "native/src/allocator.cc",
-        "native/src/channel.cc",
-        "native/src/mapping.cc"
+        "native/src/fd_utils.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],

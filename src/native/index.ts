@@ -10,6 +10,27 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
+/**
+ * Every Error the addon throws carries a `code`: an errno name for system failures ('ENOSPC',
+ * 'ENOENT', 'EACCES', 'EEXIST', 'ENOMEM', 'ECONNREFUSED', 'ENAMETOOLONG', ...) or one of these.
+ * Argument errors are TypeError/RangeError with code 'ERR_INVALID_ARG_TYPE' / 'ERR_OUT_OF_RANGE'.
+ */
+export type NativeErrorCode =
+  | 'ERR_BAD_MAGIC' // attach: not a plasmapool region
+  | 'ERR_UNSUPPORTED_VERSION' // attach: region layout version this build cannot read
+  | 'ERR_BAD_HEADER' // attach: checksum/consistency/truncation problem
+  | 'ERR_UUID_MISMATCH' // attach: expectUuid differs
+  | 'ERR_MAP_PAST_EOF' // mapFd: length beyond the end of the file (would SIGBUS)
+  | 'ERR_CLOSED' // use after close()
+  | 'ERR_STARTED' // channel.start() twice
+  | 'ERR_NOT_A_BLOCK' // allocator.free()/sizeOf() of an offset that is not a block
+  | 'ERR_DOUBLE_FREE' // allocator.free() of a free block
+  | (string & {});
+
+export interface NativeError extends Error {
+  code: NativeErrorCode;
+}
+
 /** A window of mapped memory as an external ArrayBuffer (never copied, never > 4 GiB). */
 export interface MemoryWindow {
   /** External ArrayBuffer over mapped memory. Keeps the mapping alive while reachable. */
@@ -18,18 +39,36 @@ export interface MemoryWindow {
   readonly byteOffset: number;
 }
 
-/** A mapping of (a prefix of) a file or device. Unmapped when closed AND every window is collected. */
+/**
+ * A MAP_SHARED mapping of (a prefix of) a file or device, from offset 0. Unmapped once it is
+ * closed (or the mapping object itself is collected) AND every window ArrayBuffer is collected.
+ * It never closes the descriptor it was mapped from.
+ */
 export interface NativeMapping {
   readonly length: number;
-  readonly readOnly: boolean;
   /**
-   * A zero-copy window covering [offset, offset + length). Windows are 64-byte aligned views of a
-   * cached per-window ArrayBuffer (stride 2 GiB, span < 4 GiB), so objects up to 2 GiB always fit.
+   * PROT_READ only. Windows of a read-only mapping are ordinary ArrayBuffers to JS: writing into
+   * one is a segmentation fault that kills the process, so hand them out as read-only views.
+   */
+  readonly readOnly: boolean;
+  readonly closed: boolean;
+  /**
+   * A zero-copy window covering [offset, offset + length). Window k is one cached ArrayBuffer over
+   * [k * 2 GiB, k * 2 GiB + min(4 GiB - 64 KiB, rest)), recreated if it was collected; a range up
+   * to 2 GiB - 64 KiB always lies in one of them. A longer range (up to 4 GiB - 64 KiB) gets an
+   * uncached window starting at its page. Window starts are page aligned, so a 64-aligned offset
+   * is 64-aligned in `buffer`. Throws RangeError outside the mapping, ERR_CLOSED after close().
    */
   window(offset: number, length: number): MemoryWindow;
+  /**
+   * A new external ArrayBuffer over exactly [offset, offset + length) (at most 4 GiB - 64 KiB),
+   * not cached: each call makes its own, which keeps the mapping alive until it is collected or
+   * detached (detachArrayBuffer). A 64-aligned offset gives a 64-aligned buffer start.
+   */
+  slice(offset: number, length: number): ArrayBuffer;
   /** Base address of the mapping, for tests that prove zero-copy. */
   address(): bigint;
-  /** Drop the owner's reference. Memory stays valid for windows still reachable from JS. */
+  /** Drop the owner's reference (idempotent). Memory stays valid for windows still reachable. */
   close(): void;
 }
 
@@ -44,8 +83,13 @@ export interface RegionCreateOptions {
   hugepages?: boolean;
   /** Pre-fault every page at creation (default true). */
   prefault?: boolean;
-  /** File mode for a newly created file (default 0o600). */
+  /** File mode for a newly created file (default 0o600, applied regardless of the umask). */
   mode?: number;
+  /**
+   * Replace an existing file (O_TRUNC) or an existing region on a DAX device. Default false:
+   * the file is created with O_EXCL and an existing one is an EEXIST error.
+   */
+  overwrite?: boolean;
 }
 
 export interface RegionAttachOptions {
@@ -54,24 +98,39 @@ export interface RegionAttachOptions {
   expectUuid?: string;
 }
 
-/** A region: one large contiguous memory area owned by one store, with a header page. */
+/**
+ * A region: one large contiguous memory area owned by one store, with a header page.
+ *
+ * createRegion() allocates the whole file up front (posix_fallocate; hugetlbfs reserves at mmap;
+ * a DAX device is used as is), pre-faults it, and writes the header (layout version 1, see
+ * native/src/region_header.h). Errors carry `code` and name the fix: ENOSPC (says how much is
+ * free and how much was asked), ENOENT (missing directory or region), EACCES, EEXIST, EINVAL
+ * (capacity 0), ENOMEM (larger than physical memory for tmpfs, or mmap refused), ERR_BAD_MAGIC,
+ * ERR_UNSUPPORTED_VERSION, ERR_BAD_HEADER, ERR_UUID_MISMATCH.
+ */
 export interface NativeRegion {
   readonly path: string;
-  /** Descriptor owned by the region; valid until close(). Never closed by GC. */
+  /**
+   * Descriptor owned by the region; valid until close(), -1 after. Never closed by GC: a region
+   * dropped without close() leaks its descriptor (its memory is still released).
+   */
   readonly fd: number;
   readonly uuid: string;
   readonly nodeName: string;
   readonly layoutVersion: number;
   /** Offset of the first object byte (the header page size). */
   readonly dataOffset: number;
-  /** Bytes usable for objects. */
+  /** Bytes usable for objects: the requested capacity rounded up to the page (huge page, DAX alignment). */
   readonly capacity: number;
   /** dataOffset + capacity: the length a client maps. */
   readonly mapLength: number;
+  /** Creation time from the header, in ms since the epoch. */
+  readonly createdAt: number;
   readonly readOnly: boolean;
   readonly kind: 'file' | 'hugetlbfs' | 'dax';
   readonly mapping: NativeMapping;
-  /** Close the descriptor and drop the mapping (windows stay valid while reachable). */
+  readonly closed: boolean;
+  /** Close the descriptor and drop the mapping (windows stay valid while reachable). Idempotent. */
   close(): void;
 }
 
@@ -84,51 +143,101 @@ export interface AllocatorStats {
   freeBlocks: number;
 }
 
-/** Best-fit allocator with coalescing; O(log n); metadata lives outside the region. */
+/**
+ * Best-fit allocator with coalescing; O(log n); metadata lives outside the region.
+ *
+ * A request of n bytes takes a block of max(64, roundUp(n, 64)) bytes (so allocate(0) returns a
+ * distinct block), carved from the start of the smallest free block that fits (lowest offset among
+ * equals). Freed blocks merge with free neighbours immediately. Sizes/offsets are exact JS numbers
+ * (base + size <= 2^53); base must be 64-aligned and size is rounded down to a multiple of 64.
+ */
 export interface NativeAllocator {
-  /** Offset (>= base, 64-byte aligned) of a new block of at least max(size, 1) bytes, or -1. */
+  /** Offset (>= base, 64-byte aligned) of a new block, or -1 if no free block fits. */
   allocate(size: number): number;
-  /** Free the block at offset; throws on an offset that is not an allocated block. */
+  /** Free the block at offset; throws ERR_NOT_A_BLOCK / ERR_DOUBLE_FREE otherwise. */
   free(offset: number): void;
+  /** Size of the allocated block at offset (the rounded size); throws ERR_NOT_A_BLOCK. */
+  sizeOf(offset: number): number;
+  /** blocks = allocated blocks, freeBlocks = free blocks; used + free = capacity. */
   stats(): AllocatorStats;
 }
 
 export type FramingMode = 'plasma' | 'length64';
 
+/**
+ * Handlers are called from the event loop with a proper callback scope (napi_make_callback):
+ * microtasks run after each one, and an exception thrown by a handler becomes an uncaught
+ * exception ('uncaughtException'), never a corrupted channel. A handler may call any method of
+ * the channel, including close() and pauseReading(); no further event is delivered after close().
+ */
 export interface ChannelHandlers {
-  /** A complete frame. In 'length64' mode, type is always 0. */
+  /** A complete frame (the body is a copy the handler owns). In 'length64' mode, type is always 0. */
   onFrame(type: number, body: Buffer): void;
-  /** A descriptor received with an fd-carrier byte, in stream order relative to frames. */
+  /**
+   * A descriptor received with an fd-carrier byte (the byte itself is stripped), in stream order
+   * relative to frames. The handler owns the fd (close it with closeFd). A message carrying more
+   * than one descriptor, or a descriptor inside a frame, closes the channel with a reason
+   * (extras are closed), as the Plasma client would fail on it too.
+   */
   onFd(fd: number): void;
-  /** The channel closed: reason is null for an orderly EOF or local close, else why. */
+  /**
+   * Called exactly once, always asynchronously, after the socket is closed: reason is null for an
+   * orderly EOF between frames, close(), or end(); otherwise it says why (bad version, oversized
+   * frame, peer gone mid-frame, EOF with output still queued, EPIPE/ECONNRESET while writing, ...).
+   */
   onClose(reason: string | null): void;
 }
 
-/** A Unix stream socket on Node's event loop: framed reads via recvmsg, one ordered writer. */
+/**
+ * A Unix stream socket on Node's event loop: framed reads via recvmsg, one ordered writer.
+ * While open the channel keeps itself alive (a strong reference dropped after onClose), so
+ * forgetting to close it leaks it, like a socket.
+ */
 export interface NativeChannel {
+  /** The socket descriptor, owned by the channel; -1 once closed. */
   readonly fd: number;
-  /** Start reading and delivering events. */
+  /** Start reading and delivering events (once). Queued writes need no start(). */
   start(handlers: ChannelHandlers): void;
-  /** Queue one frame (header + body) behind everything queued before. */
-  sendFrame(type: number, body: Uint8Array): void;
-  /** Queue one fd-carrier message (1 byte + SCM_RIGHTS). The fd is dup'd now; the caller keeps its own. */
-  sendFd(fd: number): void;
-  /** Bytes queued but not yet written. */
+  /**
+   * Queue one frame (header + body) behind everything queued before; written at once when the
+   * queue is empty, the rest copied. Returns false (and drops the frame) if the channel is closed
+   * or ending.
+   */
+  sendFrame(type: number, body: Uint8Array): boolean;
+  /**
+   * Queue one fd-carrier message (1 byte + SCM_RIGHTS). The fd is dup'd now (the caller keeps its
+   * own); the duplicate is closed once sent or dropped. Returns false if the channel is closed or
+   * ending; throws EBADF if fd is not open.
+   */
+  sendFd(fd: number): boolean;
+  /** Bytes queued but not yet written (1 per queued descriptor). */
   readonly pendingWriteBytes: number;
-  /** Largest accepted frame body; larger frames close the channel with a reason. */
+  /** Largest accepted frame body (default 256 MiB); larger frames close the channel with a reason. */
   maxFrameBytes: number;
+  /** Current size of the receive assembly buffer (it grows only as bytes actually arrive). */
+  readonly readBufferBytes: number;
+  /** True once close()/end() completed or the channel failed; onClose may still be pending. */
+  readonly closed: boolean;
+  /** Stop reading from the socket (the peer feels back-pressure); buffered frames wait. */
   pauseReading(): void;
+  /** Resume; frames read before the pause are delivered from the loop, not from inside this call. */
   resumeReading(): void;
   ref(): void;
   unref(): void;
   /** Close now; queued output is dropped. */
   close(): void;
-  /** Close once the write queue has drained. */
+  /** Close once the write queue has drained; later sends return false. */
   end(): void;
 }
 
+/**
+ * A listening socket. listen() removes a stale socket file (nobody accepting) but refuses a live
+ * one (EADDRINUSE) or a non-socket file (EEXIST); paths longer than 107 bytes throw ENAMETOOLONG.
+ * close() unlinks the socket file if it is still the one bound here.
+ */
 export interface NativeListener {
   readonly path: string;
+  readonly closed: boolean;
   close(): void;
   ref(): void;
   unref(): void;
@@ -140,14 +249,25 @@ export interface NativeAddon {
   /** Map `length` bytes of fd from offset 0 (MAP_SHARED). Does not close fd. */
   mapFd(fd: number, length: number, readOnly: boolean): NativeMapping;
   createAllocator(base: number, size: number): NativeAllocator;
+  /** onConnection receives channels that are not started yet. */
   listen(path: string, mode: FramingMode, onConnection: (channel: NativeChannel) => void): NativeListener;
+  /**
+   * Blocking connect (bounded to 2 s if the listener's backlog is full), then non-blocking.
+   * Throws with code ENOENT (no socket file) or ECONNREFUSED (stale socket, nobody listening).
+   */
   connect(path: string, mode: FramingMode): NativeChannel;
-  /** Wrap an existing socket descriptor (takes ownership). */
+  /** Wrap an existing AF_UNIX stream socket (takes ownership on success; a throw leaves fd to the caller). */
   channelFromFd(fd: number, mode: FramingMode): NativeChannel;
+  /** socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC); the caller owns both. */
   socketPair(): [number, number];
   closeFd(fd: number): void;
-  /** Address of an ArrayBuffer's backing store, for zero-copy proofs. */
-  addressOf(buffer: ArrayBuffer): bigint;
+  /**
+   * Detach an ArrayBuffer (views over it then read as empty). For a mapping.slice() buffer this
+   * also drops its hold on the mapping. Never detach a window() buffer: it is shared and cached.
+   */
+  detachArrayBuffer(buffer: ArrayBuffer): void;
+  /** Address of the first byte of an ArrayBuffer or view, for zero-copy proofs. */
+  addressOf(buffer: ArrayBuffer | ArrayBufferView): bigint;
   /** Free bytes in the filesystem holding path (statvfs). */
   freeSpace(path: string): number;
 }

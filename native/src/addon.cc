@@ -1,0 +1,49 @@
+// Module entry: registers the wrapped classes and exports the factory functions typed in
+// src/native/index.ts (the single declaration of this API).
+#include <napi.h>
+
+#include "addon_data.h"
+#include "allocator.h"
+#include "fd_utils.h"
+#include "mapping.h"
+#include "region.h"
+
+namespace plasmapool {
+
+// A unique object: identity is the check, so JS cannot forge it.
+Napi::Value ConstructToken(Napi::Env env) { return GetAddonData(env)->constructToken.Value(); }
+
+bool IsConstructToken(const Napi::Value& value) {
+  return value.IsObject() && value.StrictEquals(GetAddonData(value.Env())->constructToken.Value());
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  data->constructToken = Napi::Persistent(Napi::Object::New(env));
+  data->mappingCtor = Napi::Persistent(Mapping::Init(env));
+  data->regionCtor = Napi::Persistent(Region::Init(env));
+  data->allocatorCtor = Napi::Persistent(Allocator::Init(env));
+  napi_value script = Napi::String::New(
+      env, "(function (capacity, used, free, largestFree, blocks, freeBlocks) {"
+           " return { capacity, used, free, largestFree, blocks, freeBlocks }; })");
+  napi_value makeStats;
+  if (napi_run_script(env, script, &makeStats) != napi_ok) return exports;  // exception pending
+  data->makeAllocatorStats = Napi::Persistent(Napi::Value(env, makeStats).As<Napi::Function>());
+  env.SetInstanceData(data);
+
+  exports.Set("createRegion", Napi::Function::New<Region::Create>(env, "createRegion"));
+  exports.Set("attachRegion", Napi::Function::New<Region::Attach>(env, "attachRegion"));
+  exports.Set("mapFd", Napi::Function::New<Mapping::MapFd>(env, "mapFd"));
+  exports.Set("detachArrayBuffer", Napi::Function::New<Mapping::DetachArrayBuffer>(env, "detachArrayBuffer"));
+  exports.Set("addressOf", Napi::Function::New<Mapping::AddressOf>(env, "addressOf"));
+  exports.Set("createAllocator", Napi::Function::New<Allocator::Create>(env, "createAllocator"));
+  exports.Set("closeFd", Napi::Function::New<CloseFd>(env, "closeFd"));
+  exports.Set("freeSpace", Napi::Function::New<FreeSpace>(env, "freeSpace"));
+  return exports;
+}
+
+}  // namespace plasmapool
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return plasmapool::Init(env, exports); }
+
+NODE_API_MODULE(plasmapool_native, InitAddon)
