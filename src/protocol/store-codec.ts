@@ -97,8 +97,9 @@ const requestDecoders = new Map<number, RequestDecoder>([
           kind: 'create',
           objectId: objectIdFrom(m.objectId(BYTES), 'PlasmaCreateRequest.object_id'),
           evictIfFull: m.evictIfFull(),
-          dataSize: safeNumber(m.dataSize(), 'PlasmaCreateRequest.data_size'),
-          metadataSize: safeNumber(m.metadataSize(), 'PlasmaCreateRequest.metadata_size'),
+          // uint64 sizes beyond any real object are clamped: the store answers OutOfMemory (§13).
+          dataSize: clampedNumber(m.dataSize()),
+          metadataSize: clampedNumber(m.metadataSize()),
           deviceNum: m.deviceNum(),
         };
       },
