@@ -20,8 +20,8 @@ const cli = yargs(hideBin(process.argv))
   .fail((message, error) => {
     // One line naming the problem and the fix, then a non-zero exit (no usage dump).
     const text = message ?? error?.message ?? 'invalid command line';
-    process.stderr.write(`plasmapool: ${text}\nrun \`plasmapool --help\` for the options\n`);
-    process.exit(2);
+    process.stderr.write(`plasmapool: ${text} (see \`plasmapool --help\`)\n`);
+    process.exit(1);
   });
 
 await cli.parseAsync();

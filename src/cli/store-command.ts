@@ -108,7 +108,18 @@ export const storeCommand: CommandModule<object, StoreArgs> = {
   handler: async (args) => {
     setLogLevel(args['log-level']);
     const log = createLogger('store');
-    let handle: StoreHandle;
+    // Signals may arrive while the store is still starting (the socket exists before we return):
+    // catch them from the first moment, so that SIGTERM always means a clean exit 0.
+    let handle: StoreHandle | null = null;
+    let stopRequested: string | null = null;
+    const shutdown = (signal: string) => {
+      stopRequested ??= signal;
+      if (!handle) return;
+      log.info('shutting down', { signal });
+      void handle.close().then(() => process.exit(0));
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
     try {
       handle = await startStore({
         socketPath: args.socket,
@@ -130,11 +141,6 @@ export const storeCommand: CommandModule<object, StoreArgs> = {
     process.stdout.write(
       `plasmapool store ready: socket ${handle.socketPath}, capacity ${handle.capacity} bytes (${formatSize(handle.capacity)}), region ${handle.regionPath}${clusterPart}\n`,
     );
-    const shutdown = (signal: string) => {
-      log.info('shutting down', { signal });
-      void handle.close().then(() => process.exit(0));
-    };
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
-    process.once('SIGINT', () => shutdown('SIGINT'));
+    if (stopRequested) shutdown(stopRequested);
   },
 };
