@@ -77,67 +77,87 @@ export function checkPartition(table: Table, keys: readonly string[], partition:
 
 // ------------------------------------------------------------ group statistics
 
-/** Reads a numeric column's values as doubles (64-bit integers through their words, exact to 2^53). */
-function numberReader(data: Data): (i: number) => number {
+/** A numeric column chunk's values as doubles (64-bit integers through their words, exact to 2^53). */
+function valuesAsDoubles(data: Data, out: Float64Array): void {
   const type = data.type;
+  const n = data.length;
   if (DataType.isInt(type) && type.bitWidth === 64) {
     const values = data.values as unknown as BigInt64Array;
-    const words = new Int32Array(values.buffer, values.byteOffset, values.length * 2);
-    return type.isSigned
-      ? (i) => words[2 * i + 1]! * 4294967296 + (words[2 * i]! >>> 0)
-      : (i) => (words[2 * i + 1]! >>> 0) * 4294967296 + (words[2 * i]! >>> 0);
+    const words = new Int32Array(values.buffer, values.byteOffset, n * 2);
+    if (type.isSigned) for (let i = 0; i < n; i++) out[i] = words[2 * i + 1]! * 4294967296 + (words[2 * i]! >>> 0);
+    else for (let i = 0; i < n; i++) out[i] = (words[2 * i + 1]! >>> 0) * 4294967296 + (words[2 * i]! >>> 0);
+    return;
   }
-  if (DataType.isInt(type) || DataType.isFloat(type)) {
+  if (DataType.isInt(type) || (DataType.isFloat(type) && !(data.values instanceof Uint16Array))) {
     const values = data.values as unknown as ArrayLike<number>;
-    return (i) => values[i]!;
+    for (let i = 0; i < n; i++) out[i] = values[i]!;
+    return;
   }
   throw new TypeError(`group statistics need a numeric value column, not ${String(type)}`);
 }
 
-function validity(data: Data): (i: number) => boolean {
+/** Validity of each row of a chunk as bytes (1 valid, 0 null), or null when there are no nulls. */
+function validBytes(data: Data): Uint8Array | null {
   const bitmap = data.nullBitmap;
-  if (data.nullCount === 0 || !bitmap || bitmap.byteLength === 0) return () => true;
-  return (i) => {
+  if (data.nullCount === 0 || !bitmap || bitmap.byteLength === 0) return null;
+  const out = new Uint8Array(data.length);
+  for (let i = 0; i < data.length; i++) {
     const bit = data.offset + i;
-    return (bitmap[bit >> 3]! & (1 << (bit & 7))) !== 0;
-  };
+    out[i] = (bitmap[bit >> 3]! >> (bit & 7)) & 1;
+  }
+  return out;
 }
 
-interface Accumulator {
-  key: string | number | null;
-  count: number;
-  values: number;
-  sum: number;
-  min: number;
-  max: number;
+/** Growable per-group accumulators in typed arrays. */
+class Accumulators {
+  keys: (string | number | null)[] = [];
+  count = new Float64Array(256);
+  values = new Float64Array(256);
+  sum = new Float64Array(256);
+  min = new Float64Array(256).fill(Infinity);
+  max = new Float64Array(256).fill(-Infinity);
+
+  add(key: string | number | null): number {
+    const g = this.keys.length;
+    this.keys.push(key);
+    if (g === this.count.length) {
+      const grow = (a: Float64Array, fill: number) => {
+        const b = new Float64Array(a.length * 2).fill(fill);
+        b.set(a);
+        return b;
+      };
+      this.count = grow(this.count, 0);
+      this.values = grow(this.values, 0);
+      this.sum = grow(this.sum, 0);
+      this.min = grow(this.min, Infinity);
+      this.max = grow(this.max, -Infinity);
+    }
+    return g;
+  }
 }
 
 /**
- * Resolves each row of a key column to a group. Strings are grouped by hash, and a row joins a
+ * Resolves each row of a key column to a group. Strings are looked up by hash, and a row joins a
  * group only if its bytes equal the group's first key (so hash collisions cannot merge groups).
  */
 class Grouper {
-  readonly groups: Accumulator[] = [];
   private readonly byHash = new Map<number, number[]>();
   private readonly byNumber = new Map<number, number>();
   private nullGroup = -1;
   private readonly decoder = new TextDecoder();
   private readonly keyBytes: Uint8Array[] = [];
 
-  private newGroup(key: string | number | null): number {
-    this.groups.push({ key, count: 0, values: 0, sum: 0, min: Infinity, max: -Infinity });
-    return this.groups.length - 1;
-  }
+  constructor(readonly groups: Accumulators) {}
 
   nullKey(): number {
-    if (this.nullGroup < 0) this.nullGroup = this.newGroup(null);
+    if (this.nullGroup < 0) this.nullGroup = this.groups.add(null);
     return this.nullGroup;
   }
 
   numberKey(value: number): number {
     let g = this.byNumber.get(value);
     if (g === undefined) {
-      g = this.newGroup(value);
+      g = this.groups.add(value);
       this.byNumber.set(value, g);
     }
     return g;
@@ -158,7 +178,7 @@ class Grouper {
       this.byHash.set(hash, candidates);
     }
     const copy = bytes.slice(begin, end);
-    const g = this.newGroup(this.decoder.decode(copy));
+    const g = this.groups.add(this.decoder.decode(copy));
     this.keyBytes[g] = copy;
     candidates.push(g);
     return g;
@@ -169,21 +189,18 @@ class Grouper {
 function groupIds(grouper: Grouper, data: Data, out: Uint32Array): void {
   const type = data.type;
   const n = data.length;
-  const valid = validity(data);
+  const valid = validBytes(data);
   if (DataType.isDictionary(type)) {
     // Resolve each dictionary entry once, then map the indices.
     const dictionary = data.dictionary!;
-    const entryGroups = new Int32Array(dictionary.length).fill(-1);
-    const dictionaryData = dictionary.data;
+    const entryGroups = new Uint32Array(dictionary.length);
     let base = 0;
-    for (const chunk of dictionaryData) {
-      const ids = new Uint32Array(chunk.length);
-      groupIds(grouper, chunk, ids);
-      entryGroups.set(ids, base);
+    for (const chunk of dictionary.data) {
+      groupIds(grouper, chunk, entryGroups.subarray(base, base + chunk.length));
       base += chunk.length;
     }
     const indices = data.values as unknown as ArrayLike<number | bigint>;
-    for (let i = 0; i < n; i++) out[i] = valid(i) ? entryGroups[Number(indices[i]!)]! : grouper.nullKey();
+    for (let i = 0; i < n; i++) out[i] = !valid || valid[i] ? entryGroups[Number(indices[i]!)]! : grouper.nullKey();
     return;
   }
   if (DataType.isUtf8(type) || DataType.isLargeUtf8(type) || DataType.isBinary(type) || DataType.isLargeBinary(type)) {
@@ -191,18 +208,42 @@ function groupIds(grouper: Grouper, data: Data, out: Uint32Array): void {
     hashData(data, hashes, 0);
     const bytes = data.values as Uint8Array;
     const offsets = data.valueOffsets as unknown as Int32Array | BigInt64Array;
-    const read =
-      offsets instanceof Int32Array
-        ? (i: number) => offsets[i]!
-        : ((words: Int32Array) => (i: number) => (words[2 * i]! >>> 0) + words[2 * i + 1]! * 4294967296)(
-            new Int32Array(offsets.buffer, offsets.byteOffset, offsets.length * 2),
-          );
-    for (let i = 0; i < n; i++) out[i] = valid(i) ? grouper.stringKey(hashes[i]!, bytes, read(i), read(i + 1)) : grouper.nullKey();
+    const large = !(offsets instanceof Int32Array);
+    const words = large ? new Int32Array(offsets.buffer, offsets.byteOffset, offsets.length * 2) : offsets;
+    if (large && (words[2 * n + 1] !== 0 || words[2 * n]! < 0)) throw new RangeError('a string chunk of more than 2 GiB cannot be grouped');
+    const stride = large ? 2 : 1;
+    // Consecutive rows often share a key: remember the last one to skip the lookup.
+    let lastHash = -1;
+    let lastGroup = 0;
+    let lastBegin = 0;
+    let lastEnd = 0;
+    for (let i = 0; i < n; i++) {
+      if (valid && !valid[i]) {
+        out[i] = grouper.nullKey();
+        continue;
+      }
+      const begin = words[stride * i]!;
+      const end = words[stride * (i + 1)]!;
+      const h = hashes[i]!;
+      if (h === lastHash && end - begin === lastEnd - lastBegin) {
+        let same = true;
+        for (let k = 0; k < end - begin && same; k++) same = bytes[begin + k] === bytes[lastBegin + k];
+        if (same) {
+          out[i] = lastGroup;
+          continue;
+        }
+      }
+      lastGroup = out[i] = grouper.stringKey(h, bytes, begin, end);
+      lastHash = h;
+      lastBegin = begin;
+      lastEnd = end;
+    }
     return;
   }
   if (DataType.isInt(type)) {
-    const read = numberReader(data);
-    for (let i = 0; i < n; i++) out[i] = valid(i) ? grouper.numberKey(read(i)) : grouper.nullKey();
+    const numbers = new Float64Array(n);
+    valuesAsDoubles(data, numbers);
+    for (let i = 0; i < n; i++) out[i] = !valid || valid[i] ? grouper.numberKey(numbers[i]!) : grouper.nullKey();
     return;
   }
   throw new TypeError(`group statistics group by strings, dictionaries of strings or integers, not ${String(type)}`);
@@ -210,47 +251,53 @@ function groupIds(grouper: Grouper, data: Data, out: Uint32Array): void {
 
 /**
  * Per-group count, sum, min, max and mean of `value`, grouped by `by`; sorted by key. Exact as
- * long as every partial sum stays within 2^53 (checked).
+ * long as every sum stays within 2^53 (checked).
  */
 export function groupStats(table: Table | { schema: Table['schema']; batches: RecordBatch[] }, by: string, value: string): GroupStat[] {
   const byIndex = table.schema.fields.findIndex((f) => f.name === by);
   const valueIndex = table.schema.fields.findIndex((f) => f.name === value);
   if (byIndex < 0) throw new TypeError(`no column ${JSON.stringify(by)} to group by`);
   if (valueIndex < 0) throw new TypeError(`no column ${JSON.stringify(value)} to summarise`);
-  const grouper = new Grouper();
+  const acc = new Accumulators();
+  const grouper = new Grouper(acc);
   let ids = new Uint32Array(0);
+  let values = new Float64Array(0);
   for (const batch of table.batches) {
     const n = batch.numRows;
-    if (ids.length < n) ids = new Uint32Array(n);
+    if (ids.length < n) {
+      ids = new Uint32Array(n);
+      values = new Float64Array(n);
+    }
     groupIds(grouper, batch.data.children[byIndex]!, ids);
     const valueData = batch.data.children[valueIndex]!;
-    const read = numberReader(valueData);
-    const valid = validity(valueData);
-    const groups = grouper.groups;
+    valuesAsDoubles(valueData, values);
+    const valid = validBytes(valueData);
+    const { count, values: nonNull, sum, min, max } = acc;
     for (let i = 0; i < n; i++) {
-      const g = groups[ids[i]!]!;
-      g.count++;
-      if (!valid(i)) continue;
-      const v = read(i);
-      g.values++;
-      g.sum += v;
-      if (v < g.min) g.min = v;
-      if (v > g.max) g.max = v;
+      const g = ids[i]!;
+      count[g]!++;
+      if (valid && !valid[i]) continue;
+      const v = values[i]!;
+      nonNull[g]!++;
+      sum[g]! += v;
+      if (v < min[g]!) min[g] = v;
+      if (v > max[g]!) max[g] = v;
     }
   }
-  return grouper.groups
-    .map((g): GroupStat => {
-      if (!Number.isSafeInteger(g.sum) && Number.isInteger(g.min)) {
-        throw new RangeError(`the sum of ${value} for ${String(g.key)} left the range where doubles are exact (2^53)`);
+  return acc.keys
+    .map((key, g): GroupStat => {
+      const n = acc.values[g]!;
+      if (!Number.isSafeInteger(acc.sum[g]!) && Number.isInteger(acc.min[g]!)) {
+        throw new RangeError(`the sum of ${value} for ${String(key)} left the range where doubles are exact (2^53)`);
       }
       return {
-        key: g.key,
-        count: g.count,
-        values: g.values,
-        sum: g.sum,
-        min: g.values > 0 ? g.min : null,
-        max: g.values > 0 ? g.max : null,
-        mean: g.values > 0 ? g.sum / g.values : null,
+        key,
+        count: acc.count[g]!,
+        values: n,
+        sum: acc.sum[g]!,
+        min: n > 0 ? acc.min[g]! : null,
+        max: n > 0 ? acc.max[g]! : null,
+        mean: n > 0 ? acc.sum[g]! / n : null,
       };
     })
     .sort(compareKeys);
