@@ -70,7 +70,7 @@ bootstrap_pip() {
   tmp="$(mktemp -d)"
   say "no ensurepip in $PYTHON: fetching $whl from $index"
   "$VENV/bin/python" - "$index" "$whl" "$tmp" <<'PY'
-import hashlib, re, sys, urllib.request
+import hashlib, re, sys, urllib.parse, urllib.request
 index, whl, tmp = sys.argv[1].rstrip("/"), sys.argv[2], sys.argv[3]
 page = urllib.request.urlopen(index + "/pip/", timeout=120).read().decode()
 m = re.search(r'href="([^"]*/' + re.escape(whl) + r')(#sha256=([0-9a-f]+))?"', page)
