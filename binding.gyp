@@ -15,6 +15,11 @@
         "native/src/region.cc",
         "native/src/allocator_core.cc",
         "native/src/allocator.cc",
+        "native/src/frame_reader.cc",
+        "native/src/write_queue.cc",
+        "native/src/channel.cc",
+        "native/src/listener.cc",
+        "native/src/sockets.cc",
         "native/src/fd_utils.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -4,9 +4,12 @@
 
 #include "addon_data.h"
 #include "allocator.h"
+#include "channel.h"
 #include "fd_utils.h"
+#include "listener.h"
 #include "mapping.h"
 #include "region.h"
+#include "sockets.h"
 
 namespace plasmapool {
 
@@ -23,6 +26,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->mappingCtor = Napi::Persistent(Mapping::Init(env));
   data->regionCtor = Napi::Persistent(Region::Init(env));
   data->allocatorCtor = Napi::Persistent(Allocator::Init(env));
+  data->channelCtor = Napi::Persistent(Channel::Init(env));
+  data->listenerCtor = Napi::Persistent(Listener::Init(env));
   napi_value script = Napi::String::New(
       env, "(function (capacity, used, free, largestFree, blocks, freeBlocks) {"
            " return { capacity, used, free, largestFree, blocks, freeBlocks }; })");
@@ -37,6 +42,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("detachArrayBuffer", Napi::Function::New<Mapping::DetachArrayBuffer>(env, "detachArrayBuffer"));
   exports.Set("addressOf", Napi::Function::New<Mapping::AddressOf>(env, "addressOf"));
   exports.Set("createAllocator", Napi::Function::New<Allocator::Create>(env, "createAllocator"));
+  exports.Set("listen", Napi::Function::New<Listener::Listen>(env, "listen"));
+  exports.Set("connect", Napi::Function::New<Connect>(env, "connect"));
+  exports.Set("channelFromFd", Napi::Function::New<Channel::FromFd>(env, "channelFromFd"));
+  exports.Set("socketPair", Napi::Function::New<SocketPair>(env, "socketPair"));
   exports.Set("closeFd", Napi::Function::New<CloseFd>(env, "closeFd"));
   exports.Set("freeSpace", Napi::Function::New<FreeSpace>(env, "freeSpace"));
   return exports;

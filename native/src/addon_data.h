@@ -11,6 +11,8 @@ struct AddonData {
   Napi::FunctionReference mappingCtor;
   Napi::FunctionReference regionCtor;
   Napi::FunctionReference allocatorCtor;
+  Napi::FunctionReference channelCtor;
+  Napi::FunctionReference listenerCtor;
   Napi::ObjectReference constructToken;
   Napi::FunctionReference makeAllocatorStats;  // see Allocator::Stats
 };
