@@ -312,10 +312,13 @@ class RawConnection:
 
     # sending
     def send_raw(self, data: bytes):
-        self.sock.sendall(data)
+        try:
+            self.sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError) as e:
+            raise Closed(str(e)) from e
 
     def send(self, msg_type: int, body: bytes, **kw):
-        self.sock.sendall(frame(msg_type, body, **kw))
+        self.send_raw(frame(msg_type, body, **kw))
 
     def send_fd(self, fd: int):
         socket.send_fds(self.sock, [b"\0"], [fd])

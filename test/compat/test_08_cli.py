@@ -45,7 +45,7 @@ CASES = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_bad_command_line_fails_with_one_line(sock_dir, case):
     build, reference_is_clean = CASES[case]
-    result = run_store_cli(build(sock_dir), timeout=10)
+    result = run_store_cli(build(sock_dir), timeout=5)
     assert result.returncode is not None, f"{case}: the store kept running"
     assert result.returncode != 0, f"{case}: exit status 0"
     lines = [line for line in result.stderr.decode(errors="replace").splitlines() if line.strip()]
@@ -56,7 +56,7 @@ def test_bad_command_line_fails_with_one_line(sock_dir, case):
 
 @pytest.mark.parametrize("value", ["-5", "abc", "12.5", "99999999999999999999999"])
 def test_non_integer_or_negative_memory(sock_dir, value):
-    result = run_store_cli(["-s", f"{sock_dir}/s", "-m", value], timeout=10)
+    result = run_store_cli(["-s", f"{sock_dir}/s", "-m", value], timeout=5)
     assert result.returncode not in (None, 0), f"-m {value} was accepted"
 
 
