@@ -17,11 +17,24 @@ export function shuffleMs(result: ShuffleRunResult): number {
   return result.phases.map + result.phases.reduce;
 }
 
+/**
+ * The exchange alone, on the critical path: the slowest mapper's publish (zero-copy: put into
+ * shared memory; copy: serialize, send, wait for the reducer's receipt) plus the slowest
+ * reducer's gather (zero-copy: get and open the objects; copy: open the received bytes).
+ * Partitioning and the reducers' computation are the same work in both exchanges.
+ */
+export function exchangeMs(result: ShuffleRunResult): number {
+  const publish = Math.max(0, ...result.mapperReports.map((r) => r.timings.publishMs));
+  const gather = Math.max(0, ...result.reducerReports.map((r) => r.timings.gatherMs));
+  return publish + gather;
+}
+
 /** A fixed-width text table: one row per phase, one column per run. */
 export function phaseTable(results: readonly ShuffleRunResult[], phases: readonly ShufflePhase[] = ALL_PHASES): string {
   const header = ['phase', ...results.map((r) => r.exchange)];
   const rows = phases.map((phase) => [phase, ...results.map((r) => formatMs(r.phases[phase]))]);
   rows.push(['map+reduce', ...results.map((r) => formatMs(shuffleMs(r)))]);
+  rows.push(['exchange only', ...results.map((r) => formatMs(exchangeMs(r)))]);
   const widths = header.map((_, c) => Math.max(...[header, ...rows].map((row) => row[c]!.length)));
   const line = (row: string[]) => row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ');
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
@@ -100,11 +113,11 @@ export function phaseChartSvg(results: readonly ShuffleRunResult[], title: strin
   return barChartSvg({
     title,
     unit: 'ms',
-    categories: [...phases, 'map+reduce'],
+    categories: [...phases, 'map+reduce', 'exchange only'],
     series: results.map((r, i) => ({
       name: r.exchange,
       color: colors[i % colors.length]!,
-      values: [...phases.map((p) => r.phases[p]), shuffleMs(r)],
+      values: [...phases.map((p) => r.phases[p]), shuffleMs(r), exchangeMs(r)],
     })),
   });
 }
