@@ -6,12 +6,14 @@ import { hideBin } from 'yargs/helpers';
 import { readPackageVersion } from './version.js';
 import { storeCommand } from './store-command.js';
 import { clusterCommand } from './cluster-command.js';
+import { shuffleCommand } from './shuffle-command.js';
 
 const cli = yargs(hideBin(process.argv))
   .scriptName('plasmapool')
   .usage('$0 <command> [options]')
   .command(storeCommand)
   .command(clusterCommand)
+  .command(shuffleCommand)
   .demandCommand(1, 'name a command: plasmapool store -s /tmp/plasma.sock -m 1GiB')
   .strict()
   .version(readPackageVersion())
