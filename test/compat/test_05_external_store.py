@@ -1,6 +1,5 @@
 """Eviction to an external store and transparent restore on get (docs §3.6, §9)."""
 
-import os
 
 import pytest
 

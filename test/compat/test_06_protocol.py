@@ -9,9 +9,9 @@ import time
 import pytest
 
 from compat_util import new_id, payload, put_bytes, read_bytes, wait_until
-from plasma_wire import (NOT_AVAILABLE, Err, Msg, RawConnection, abort_request,
-                         create_and_seal_batch_request, delete_request, evict_request,
-                         read_notification, refresh_lru_request, set_options_request)
+from plasma_raw import RawConnection, read_notification
+from plasma_wire import (NOT_AVAILABLE, Err, Msg, abort_request, create_and_seal_batch_request,
+                         delete_request, evict_request, refresh_lru_request, set_options_request)
 
 MIB = 1024 * 1024
 
