@@ -18,12 +18,13 @@
         "native/src/frame_reader.cc",
         "native/src/write_queue.cc",
         "native/src/channel.cc",
+        "native/src/channel_io.cc",
         "native/src/listener.cc",
         "native/src/sockets.cc",
         "native/src/fd_utils.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-fno-exceptions"],
       "cflags_cc!": ["-fno-rtti"]
     }

@@ -13,6 +13,18 @@
 
 namespace plasmapool {
 
+bool CanCallJs(napi_env env) {
+  // Any call behind NAPI_PREAMBLE reports whether JS may run; reading a global is side-effect free.
+  // Our own handle scope: libuv callbacks run outside any, and teardown seals the outer one.
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return false;
+  napi_value global, value;
+  bool ok = napi_get_global(env, &global) == napi_ok &&
+            napi_get_named_property(env, global, "undefined", &value) == napi_ok;
+  napi_close_handle_scope(env, scope);
+  return ok;
+}
+
 // A unique object: identity is the check, so JS cannot forge it.
 Napi::Value ConstructToken(Napi::Env env) { return GetAddonData(env)->constructToken.Value(); }
 

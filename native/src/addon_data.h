@@ -19,6 +19,11 @@ struct AddonData {
 
 inline AddonData* GetAddonData(Napi::Env env) { return env.GetInstanceData<AddonData>(); }
 
+// False while the environment is being torn down: Node runs the event loop once more inside
+// FreeEnvironment with JS disallowed, so a libuv callback of ours may fire when it can no longer
+// call into JS (or construct objects). Callbacks check this first and stand down.
+bool CanCallJs(napi_env env);
+
 // Wrapped classes refuse `new` from JS: their constructors require this token as the first
 // argument, which only C++ can pass (JS sees the classes through `obj.constructor`).
 Napi::Value ConstructToken(Napi::Env env);

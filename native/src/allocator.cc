@@ -35,7 +35,7 @@ Napi::Value Allocator::Create(const Napi::CallbackInfo& info) {
     return Napi::Value();
   }
   Napi::Object obj = GetAddonData(env)->allocatorCtor.New({ConstructToken(env)});
-  if (env.IsExceptionPending()) return Napi::Value();
+  if (obj.IsEmpty() || env.IsExceptionPending()) return Napi::Value();
   Allocator::Unwrap(obj)->core_ = std::make_unique<BestFitAllocator>(base, size);
   return obj;
 }

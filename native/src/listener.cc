@@ -133,7 +133,7 @@ Napi::Value Listener::Listen(const Napi::CallbackInfo& info) {
     return Napi::Value();
   }
   Napi::Object obj = GetAddonData(env)->listenerCtor.New({ConstructToken(env)});
-  if (env.IsExceptionPending()) {
+  if (obj.IsEmpty() || env.IsExceptionPending()) {
     uv_close(reinterpret_cast<uv_handle_t*>(poll), FreePoll);
     close(fd);
     unlink(path.c_str());
@@ -159,6 +159,10 @@ Napi::Value Listener::Listen(const Napi::CallbackInfo& info) {
 void Listener::OnPoll(uv_poll_t* handle, int status, int /*events*/) {
   auto* self = static_cast<Listener*>(handle->data);
   if (self == nullptr || status < 0) return;
+  if (!CanCallJs(self->Env())) {
+    uv_poll_stop(handle);  // environment teardown: nobody could take the connection
+    return;
+  }
   self->AcceptSome();
 }
 
@@ -182,8 +186,8 @@ void Listener::AcceptSome() {
     }
     Napi::HandleScope scope(env);
     Napi::Value channel = Channel::NewInstance(env, conn, mode_);
-    if (env.IsExceptionPending()) {
-      env.GetAndClearPendingException();
+    if (channel.IsEmpty()) {
+      if (env.IsExceptionPending()) env.GetAndClearPendingException();
       continue;
     }
     napi_value result;

@@ -46,7 +46,7 @@ Napi::Function Mapping::Init(Napi::Env env) {
 
 Napi::Object Mapping::NewInstance(Napi::Env env, MappedMemory* memory, bool readOnly) {
   Napi::Object obj = GetAddonData(env)->mappingCtor.New({ConstructToken(env)});
-  if (env.IsExceptionPending()) {
+  if (obj.IsEmpty() || env.IsExceptionPending()) {
     memory->Release();
     return Napi::Object();
   }

@@ -70,7 +70,7 @@ Napi::Value Region::Wrap(Napi::Env env, const std::string& path, RegionState* st
     return Napi::Value();
   }
   Napi::Object obj = GetAddonData(env)->regionCtor.New({ConstructToken(env)});
-  if (env.IsExceptionPending()) {
+  if (obj.IsEmpty() || env.IsExceptionPending()) {
     Mapping::Unwrap(mapping)->CloseOwner();
     close(state->fd);
     return Napi::Value();

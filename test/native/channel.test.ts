@@ -465,6 +465,18 @@ describe('channel: handlers and lifetime', () => {
     expect(closed).toBeNull();
   });
 
+  it('keeps the process alive while open unless unref()ed', async () => {
+    const exits = async (unref: boolean) => {
+      const socketPath = path.join(tempDir(), 'unref.sock');
+      const child = forkHelper('channel-peer.ts', [JSON.stringify({ role: 'unref', socketPath, unref })]);
+      const exited = new Promise<string>((r) => child.once('exit', (code, signal) => r(`exit ${code ?? signal}`)));
+      return Promise.race([exited, sleep(3000).then(() => 'still running')]);
+    };
+    // A clean exit, also through the environment teardown that runs the loop once more.
+    expect(await exits(true)).toBe('exit 0');
+    expect(await exits(false)).toBe('still running'); // killed by the cleanup
+  });
+
   it('refuses a second start()', () => {
     const [tx] = channelPair();
     tx.start(recorder().handlers);

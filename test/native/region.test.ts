@@ -4,9 +4,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { native, type NativeRegion } from '../../src/native/index.js';
-import { forkHelper, nextMessage, onCleanup, shmPath, tempDir } from './helpers/cleanup.js';
+import { forkHelper, nextMessage, onCleanup, shmPath, sleep, tempDir } from './helpers/cleanup.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -223,6 +225,32 @@ describe('mappings and windows', () => {
     expect(other.closed).toBe(true);
     expect(() => other.window(0, 1)).toThrow(expect.objectContaining({ code: 'ERR_CLOSED' }));
     expect(new Uint8Array(b.buffer, b.byteOffset + 15, 1)[0]).toBe(42);
+  });
+
+  it('recreates collected windows, and unmaps only after close() and the last window is collected', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const collect = async () => {
+      for (let i = 0; i < 3; i++) {
+        gc();
+        await sleep(20); // Node runs ArrayBuffer finalizers from the loop
+      }
+    };
+    const file = shmPath('lifetime');
+    const region = create(file, MiB);
+    const isMapped = () => fs.readFileSync('/proc/self/maps', 'utf8').includes(file);
+    const weak = new WeakRef(region.mapping.window(0, 1).buffer);
+    await collect();
+    expect(weak.deref()).toBeUndefined(); // the cache holds windows weakly
+    let w: ArrayBuffer | undefined = region.mapping.window(4096, 4).buffer; // recreated
+    new Uint8Array(w, 4096, 4).set([5, 6, 7, 8]);
+    region.close();
+    await collect();
+    expect(isMapped()).toBe(true); // a window is still reachable
+    expect([...new Uint8Array(w, 4096, 4)]).toEqual([5, 6, 7, 8]);
+    w = undefined;
+    await collect();
+    expect(isMapped()).toBe(false);
   });
 
   it('checks ranges and refuses mappings that would fault or cannot exist', () => {

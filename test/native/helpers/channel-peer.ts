@@ -4,6 +4,7 @@
  *           and verify the parent's stream.
  *   map:    receive a region descriptor, map it, check the parent's bytes, write a reply.
  *   throw:  check that a throwing handler becomes an uncaught exception and the channel goes on.
+ *   unref:  open a listener and a connected channel pair, unref them, and let the process exit.
  */
 import { native } from '../../../src/native/index.js';
 import { StreamVerifier, openTaggedFiles, sendStream } from './stream.js';
@@ -11,7 +12,8 @@ import { StreamVerifier, openTaggedFiles, sendStream } from './stream.js';
 type Job =
   | { role: 'stream'; socketPath: string; frames: number; dir: string; stallMs: number }
   | { role: 'map'; socketPath: string }
-  | { role: 'throw' };
+  | { role: 'throw' }
+  | { role: 'unref'; socketPath: string; unref: boolean };
 
 const job = JSON.parse(process.argv[2]!) as Job;
 const send = (message: object) => process.send!(message);
@@ -99,4 +101,19 @@ if (job.role === 'stream') {
   tx.start({ onFrame: () => {}, onFd: () => {}, onClose: () => {} });
   for (const type of [1, 2, 3, 4]) tx.sendFrame(type, Buffer.from('x'));
   tx.end();
+} else if (job.role === 'unref') {
+  // Everything stays open; only unref() decides whether the loop may end.
+  const accepted: ReturnType<typeof native.connect>[] = [];
+  const listener = native.listen(job.socketPath, 'plasma', (channel) => {
+    accepted.push(channel);
+    channel.start({ onFrame: () => {}, onFd: () => {}, onClose: () => {} });
+    if (job.unref) channel.unref();
+  });
+  const client = native.connect(job.socketPath, 'plasma');
+  client.start({ onFrame: () => {}, onFd: () => {}, onClose: () => {} });
+  if (job.unref) {
+    client.unref();
+    listener.unref();
+  }
+  process.disconnect();
 }
