@@ -79,7 +79,10 @@ export interface RegionCreateOptions {
   capacity: number;
   /** Owner node name written into the header (at most 63 bytes of UTF-8). */
   nodeName: string;
-  /** The path is on hugetlbfs: round sizes to the huge page size, no fallocate. */
+  /**
+   * Require hugetlbfs (it is detected from the path anyway): sizes round up to the huge page size
+   * and there is no fallocate, because a MAP_SHARED mapping reserves its huge pages at mmap time.
+   */
   hugepages?: boolean;
   /** Pre-fault every page at creation (default true). */
   prefault?: boolean;

@@ -251,6 +251,17 @@ describe('mappings and windows', () => {
     w = undefined;
     await collect();
     expect(isMapped()).toBe(false);
+
+    // A slice holds the mapping until it is detached, without waiting for GC.
+    const again = attach(file);
+    const slice = again.mapping.slice(4096, 4);
+    expect([...new Uint8Array(slice)]).toEqual([5, 6, 7, 8]);
+    again.close();
+    await sleep(20);
+    expect(isMapped()).toBe(true);
+    native.detachArrayBuffer(slice);
+    await sleep(20);
+    expect(isMapped()).toBe(false);
   });
 
   it('checks ranges and refuses mappings that would fault or cannot exist', () => {
