@@ -1,0 +1,126 @@
+/** The shape of results.json: one run, every figure and the machine it was measured on. */
+import type { MachineInfo } from './machine.js';
+import type { Mode, Workload } from './options.js';
+import type { OpStats, RepeatSamples } from './stats.js';
+
+export type Client = 'ts' | 'pyarrow';
+export type StoreKind = 'plasmapool' | 'reference';
+/** local: client on the owner store; shared / copy: client on another node of a local cluster. */
+export type Placement = 'local' | 'shared' | 'copy';
+
+export type OpName = 'createWriteSeal' | 'get' | 'read' | 'release' | 'getRelease';
+
+export const OP_LABELS: Record<OpName, string> = {
+  createWriteSeal: 'create+write+seal',
+  get: 'get',
+  read: 'read',
+  release: 'release',
+  getRelease: 'get+release',
+};
+
+export interface SeriesKey {
+  client: Client;
+  store: StoreKind;
+  placement: Placement;
+}
+
+export function seriesName(key: SeriesKey): string {
+  return `${key.client === 'ts' ? 'TS' : 'pyarrow'} → ${key.store}${key.placement === 'local' ? '' : ` (remote, ${key.placement})`}`;
+}
+
+/** Raw per-object samples of one workload, as the workloads (and the Python driver) produce them. */
+export interface RawWorkload {
+  count: number;
+  size: number;
+  repeats: number;
+  samplesUs: Partial<Record<OpName, RepeatSamples>>;
+}
+
+export interface MatrixRow extends SeriesKey {
+  count: number;
+  size: number;
+  repeats: number;
+  ops: Partial<Record<OpName, OpStats>>;
+}
+
+export type TableOp = 'putTable' | 'getTable' | 'read' | 'ipcCopy' | 'fromIpcHeap';
+
+export interface TableRow {
+  placement: 'local' | 'shared';
+  count: number;
+  /** Bytes of column data per table. */
+  size: number;
+  /** Bytes of the IPC stream (the object's data). */
+  objectBytes: number;
+  repeats: number;
+  ops: Partial<Record<TableOp, OpStats>>;
+}
+
+export interface ScaleRow {
+  clients: number;
+  processes: number;
+  put: { opsPerSec: number; medianUs: number; p99Us: number; ops: number };
+  get: { opsPerSec: number; medianUs: number; p99Us: number; ops: number };
+}
+
+export interface MemoryResult {
+  objects: number;
+  objectSize: number;
+  seconds: number;
+  objectsPerSec: number;
+  before: ProcMemory;
+  after: ProcMemory;
+  /** (VmRSS after − before) / objects. */
+  rssBytesPerObject: number;
+  /** (RssAnon after − before) / objects: the store's own bookkeeping (JS heap, maps). */
+  anonBytesPerObject: number;
+}
+
+export interface ProcMemory {
+  vmRssKB: number;
+  rssAnonKB: number;
+  rssFileKB: number;
+  rssShmemKB: number;
+}
+
+export interface Baselines {
+  memcpyNode?: { bytes: number; medianUs: number; gbps: number; n: number };
+  memcpyNumpy?: { bytes: number; medianUs: number; gbps: number; n: number };
+  unixPingPong?: { bytes: number; medianUs: number; p99Us: number; n: number };
+  grpcRoundTrip?: { call: string; medianUs: number; p99Us: number; n: number };
+}
+
+export interface Target {
+  id: string;
+  /** What is compared, in words. */
+  title: string;
+  /** The measured figures, in words. */
+  measured: string;
+  ratio: number | null;
+  /** e.g. "≤ 1.00". */
+  goal: string;
+  pass: boolean | null;
+  /** Whose target: issue 6 (benchmarks), 4 (Arrow) or 5 (cluster). */
+  issue: number;
+}
+
+export interface BenchResults {
+  meta: {
+    mode: Mode;
+    startedAt: string;
+    seconds: number;
+    machine: MachineInfo;
+    workloads: Workload[];
+    remoteWorkloads: Workload[];
+    tableWorkloads: Workload[];
+    notes: string[];
+  };
+  baselines: Baselines;
+  matrix: MatrixRow[];
+  tables: TableRow[];
+  scale: ScaleRow[];
+  scaleDescription: string;
+  memory: MemoryResult | null;
+  targets: Target[];
+  skipped: string[];
+}

@@ -1,0 +1,154 @@
+/**
+ * The goals of issues 4, 5 and 6 as pass/fail lines with the measured ratio. These are goals we
+ * hold ourselves to, printed next to the figures; a miss never fails the run.
+ */
+import type { BenchResults, MatrixRow, OpName, Placement, StoreKind, Target, TableRow, Client } from './results.js';
+import { formatBytes } from './svg-chart.js';
+
+function row(matrix: MatrixRow[], client: Client, store: StoreKind, placement: Placement, size: number): MatrixRow | undefined {
+  return matrix.find((r) => r.client === client && r.store === store && r.placement === placement && r.size === size);
+}
+
+function us(value: number): string {
+  if (value >= 10_000) return `${(value / 1000).toFixed(1)} ms`;
+  if (value >= 1000) return `${(value / 1000).toFixed(2)} ms`;
+  return `${value.toFixed(1)} µs`;
+}
+
+function gb(value: number): string {
+  return `${value.toFixed(2)} GB/s`;
+}
+
+type Check = (ratio: number) => boolean;
+const atMost =
+  (limit: number): Check =>
+  (r) =>
+    r <= limit;
+const atLeast =
+  (limit: number): Check =>
+  (r) =>
+    r >= limit;
+
+function target(id: string, issue: number, title: string, goal: string, check: Check, compute: () => { ratio: number; measured: string } | null): Target {
+  const result = compute();
+  if (!result || !Number.isFinite(result.ratio)) return { id, issue, title, goal, measured: 'not measured in this run', ratio: null, pass: null };
+  return { id, issue, title, goal, measured: result.measured, ratio: result.ratio, pass: check(result.ratio) };
+}
+
+function median(r: MatrixRow | undefined, op: OpName): number | undefined {
+  return r?.ops[op]?.medianUs;
+}
+
+export function evaluateTargets(results: Omit<BenchResults, 'targets'>): Target[] {
+  const m = results.matrix;
+  const b = results.baselines;
+  const small = 1e3;
+  const large = Math.max(0, ...results.meta.workloads.map((w) => w.size));
+  const mid = 1e6;
+  const largeName = formatBytes(large);
+  const targets: Target[] = [];
+
+  for (const [op, name] of [
+    ['createWriteSeal', 'create+seal'],
+    ['getRelease', 'get+release'],
+  ] as const) {
+    targets.push(
+      target(`pyarrow-1kB-${op}`, 6, `1 kB ${name}, pyarrow client: plasmapool / reference (median)`, '≤ 1.00', atMost(1), () => {
+        const ours = median(row(m, 'pyarrow', 'plasmapool', 'local', small), op);
+        const ref = median(row(m, 'pyarrow', 'reference', 'local', small), op);
+        return ours && ref ? { ratio: ours / ref, measured: `${us(ours)} vs ${us(ref)}` } : null;
+      }),
+    );
+  }
+
+  targets.push(
+    target('cws-bandwidth', 6, `${largeName} create+write+seal bandwidth, TS client / memcpy`, '≥ 0.90', atLeast(0.9), () => {
+      const r = row(m, 'ts', 'plasmapool', 'local', large)?.ops.createWriteSeal;
+      const mc = b.memcpyNode?.gbps;
+      return r && mc ? { ratio: r.gbps / mc, measured: `${gb(r.gbps)} vs memcpy ${gb(mc)}` } : null;
+    }),
+  );
+  targets.push(
+    target('cws-bandwidth-pyarrow', 6, `${largeName} create+write+seal bandwidth, pyarrow client / numpy copy`, '≥ 0.90', atLeast(0.9), () => {
+      const r = row(m, 'pyarrow', 'plasmapool', 'local', large)?.ops.createWriteSeal;
+      const ref = row(m, 'pyarrow', 'reference', 'local', large)?.ops.createWriteSeal;
+      const mc = b.memcpyNumpy?.gbps;
+      return r && mc
+        ? { ratio: r.gbps / mc, measured: `${gb(r.gbps)} vs numpy copy ${gb(mc)}${ref ? ` (reference store: ${gb(ref.gbps)})` : ''}` }
+        : null;
+    }),
+  );
+
+  for (const [client, store] of [
+    ['ts', 'plasmapool'],
+    ['pyarrow', 'plasmapool'],
+  ] as const) {
+    targets.push(
+      target(`get-flat-${client}`, 6, `get latency independent of size, ${client === 'ts' ? 'TS' : 'pyarrow'} client: ${largeName} / 1 MB (median)`, '≤ 2.00', atMost(2), () => {
+        const big = median(row(m, client, store, 'local', large), 'get');
+        const one = median(row(m, client, store, 'local', mid), 'get');
+        const refBig = median(row(m, client, 'reference', 'local', large), 'get');
+        const refOne = median(row(m, client, 'reference', 'local', mid), 'get');
+        const ref = refBig && refOne ? ` (reference store: ${(refBig / refOne).toFixed(2)})` : '';
+        return big && one ? { ratio: big / one, measured: `${us(big)} vs ${us(one)}${ref}` } : null;
+      }),
+    );
+  }
+
+  targets.push(
+    target('remote-read', 6, `remote (shared) read bandwidth / local, ${largeName}, TS client`, '≥ 0.95', atLeast(0.95), () => {
+      const remote = row(m, 'ts', 'plasmapool', 'shared', large)?.ops.read;
+      const local = row(m, 'ts', 'plasmapool', 'local', large)?.ops.read;
+      return remote && local ? { ratio: remote.gbps / local.gbps, measured: `${gb(remote.gbps)} vs ${gb(local.gbps)}` } : null;
+    }),
+  );
+  for (const size of [small, large]) {
+    targets.push(
+      target(`remote-get-${size}`, 6, `remote (shared) get / (local get + one gRPC round trip), ${formatBytes(size)}, TS client (median)`, '≤ 1.00', atMost(1), () => {
+        const remote = median(row(m, 'ts', 'plasmapool', 'shared', size), 'get');
+        const local = median(row(m, 'ts', 'plasmapool', 'local', size), 'get');
+        const rtt = b.grpcRoundTrip?.medianUs;
+        return remote && local && rtt
+          ? { ratio: remote / (local + rtt), measured: `${us(remote)} vs ${us(local)} + ${us(rtt)}` }
+          : null;
+      }),
+    );
+  }
+  targets.push(
+    target('copy-bandwidth', 6, `copy transport, first get of ${largeName} (the transfer), GB/s`, '≥ 1.00 GB/s', atLeast(1), () => {
+      const get = row(m, 'ts', 'plasmapool', 'copy', large)?.ops.get;
+      return get ? { ratio: large / (get.medianUs * 1e3), measured: `${us(get.medianUs)} per object = ${gb(large / (get.medianUs * 1e3))}` } : null;
+    }),
+  );
+  targets.push(
+    target('cluster-create', 5, '1 kB create+seal in a 3-node cluster / single store, TS client (median)', '≤ 1.50', atMost(1.5), () => {
+      const cluster = median(row(m, 'ts', 'plasmapool', 'shared', small), 'createWriteSeal');
+      const single = median(row(m, 'ts', 'plasmapool', 'local', small), 'createWriteSeal');
+      return cluster && single ? { ratio: cluster / single, measured: `${us(cluster)} vs ${us(single)}` } : null;
+    }),
+  );
+
+  const t = (placement: TableRow['placement'], size: number) => results.tables.find((r) => r.placement === placement && r.size === size);
+  const largeTable = Math.max(0, ...results.meta.tableWorkloads.map((w) => w.size));
+  targets.push(
+    target('gettable-flat', 4, `getTable ${formatBytes(largeTable)} / 1 MB, local (median)`, '≤ 2.00', atMost(2), () => {
+      const big = t('local', largeTable)?.ops.getTable?.medianUs;
+      const one = t('local', mid)?.ops.getTable?.medianUs;
+      return big && one ? { ratio: big / one, measured: `${us(big)} vs ${us(one)}` } : null;
+    }),
+  );
+  targets.push(
+    target('puttable-bandwidth', 4, `putTable ${formatBytes(largeTable)} bandwidth / memcpy, local`, '≥ 0.70', atLeast(0.7), () => {
+      const put = t('local', largeTable)?.ops.putTable;
+      const mc = b.memcpyNode?.gbps;
+      return put && mc ? { ratio: put.gbps / mc, measured: `${gb(put.gbps)} vs memcpy ${gb(mc)}` } : null;
+    }),
+  );
+  return targets;
+}
+
+export function targetLine(t: Target): string {
+  const verdict = t.pass === null ? 'N/A ' : t.pass ? 'PASS' : 'FAIL';
+  const ratio = t.ratio === null ? '—' : t.ratio.toFixed(2);
+  return `${verdict}  ${t.title}: ${ratio} (goal ${t.goal}) — ${t.measured}`;
+}
