@@ -173,7 +173,7 @@ describe('allocator', () => {
       if (wantAlloc) {
         const size = randomSize(rand);
         const need = blockSize(size);
-        const expected = allocations % 8 === 0 ? model.scan(need).bestFit : undefined;
+        const expected = allocations % 16 === 0 ? model.scan(need).bestFit : undefined;
         const offset = allocator.allocate(size);
         allocations++;
         if (expected !== undefined) {
@@ -207,7 +207,7 @@ describe('allocator', () => {
     }
     checkFull(OPS);
     expect(failures).toBeGreaterThan(1000); // the arena really ran full
-    expect(bestFitChecks).toBeGreaterThan(50_000);
+    expect(bestFitChecks).toBeGreaterThan(25_000);
 
     // Free everything in random order: the whole capacity must be one block again.
     while (model.offsets.length > 0) allocator.free(model.remove(Math.floor(rand() * model.offsets.length)));
