@@ -24,6 +24,7 @@ interface Queued {
   start(): void;
 }
 
+/** The connection to the store is gone (or never came up); the message says why. */
 export class PlasmaConnectionError extends Error {
   override readonly name = 'PlasmaConnectionError';
 }
@@ -32,6 +33,7 @@ export class Connection {
   private inFlight: InFlight | null = null;
   private readonly waiting: Queued[] = [];
   private closedReason: string | null = null;
+  private readonly closeListeners: ((reason: string) => void)[] = [];
 
   private constructor(private readonly channel: NativeChannel) {
     channel.start({
@@ -62,6 +64,11 @@ export class Connection {
 
   get closed(): boolean {
     return this.closedReason !== null;
+  }
+
+  /** Call `listener` once when the connection closes, whoever closed it (the store drops our pins then). */
+  onClosed(listener: (reason: string) => void): void {
+    this.closeListeners.push(listener);
   }
 
   /** Send a request and wait for its reply (and the descriptors that follow it). */
@@ -153,6 +160,7 @@ export class Connection {
       this.inFlight = null;
     }
     for (const queued of this.waiting.splice(0)) queued.start();
+    for (const listener of this.closeListeners.splice(0)) listener(reason);
   }
 }
 

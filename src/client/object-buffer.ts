@@ -7,22 +7,27 @@
 import { native } from '../native/index.js';
 import type { ObjectId } from '../protocol/object-id.js';
 
+/** Thrown when a buffer is read after its reference went back to the store. */
 export class ObjectReleasedError extends Error {
   override readonly name = 'ObjectReleasedError';
 }
 
-/** What a buffer needs from its client: one call when its reference goes away. */
-export interface ReleaseTarget {
-  releaseReference(key: string): void;
+/**
+ * @internal What the client tracks of one handed-out buffer: whether its reference is gone, and
+ * (weakly) its memory, so that the client can detach it when the object goes away under it.
+ */
+export interface BufferToken {
+  released: boolean;
+  readonly memory: WeakRef<ArrayBuffer>;
 }
 
-interface BufferToken {
-  released: boolean;
+/** @internal What a buffer needs from its client: one call when its reference goes away. */
+export interface ReleaseTarget {
+  releaseReference(token: BufferToken): void;
 }
 
 interface HeldReference {
   target: ReleaseTarget;
-  key: string;
   token: BufferToken;
 }
 
@@ -30,30 +35,54 @@ interface HeldReference {
 const finalizer = new FinalizationRegistry<HeldReference>((held) => {
   if (held.token.released) return;
   held.token.released = true;
-  held.target.releaseReference(held.key);
+  held.target.releaseReference(held.token);
 });
 
+/**
+ * @internal Invalidate a buffer without giving its reference back (the client already gave it
+ * back: abort, close). Its memory is detached, so every view over it reads as empty instead of
+ * reading memory the store may reuse.
+ */
+export function revokeBuffer(token: BufferToken): void {
+  if (token.released) return;
+  token.released = true;
+  finalizer.unregister(token);
+  const memory = token.memory.deref();
+  if (memory) native.detachArrayBuffer(memory);
+}
+
+/**
+ * One reference to an object in the store's shared memory, from `create()` (writable until
+ * sealed) or `get()` (read-only by convention). Release it with `release()`, with `using`, or let
+ * the garbage collector do it once nothing references its memory any more.
+ */
 export class ObjectBuffer implements Disposable {
-  private readonly token: BufferToken = { released: false };
+  private readonly token: BufferToken;
   private readonly memory: ArrayBuffer;
+  private readonly target: ReleaseTarget;
 
   /** @internal built by the client. */
   constructor(
+    /** The object's id. */
     readonly id: ObjectId,
     memory: ArrayBuffer,
+    /** Bytes of data. */
     readonly dataSize: number,
+    /** Bytes of metadata (stored right after the data). */
     readonly metadataSize: number,
+    /** True for the buffer `create()` returned: write the data, then seal. */
     readonly writable: boolean,
     target: ReleaseTarget,
+    token: BufferToken,
   ) {
     this.memory = memory;
-    finalizer.register(memory, { target, key: id.hex, token: this.token }, this.token);
-    // The registry holds the target strongly only through the held value; keep one for release().
     this.target = target;
+    this.token = token;
+    // The registry holds the target strongly only through the held value; `target` is kept for release().
+    finalizer.register(memory, { target, token }, token);
   }
 
-  private readonly target: ReleaseTarget;
-
+  /** True once this buffer's reference went back to the store (release, abort, close). */
   get released(): boolean {
     return this.token.released;
   }
@@ -81,16 +110,17 @@ export class ObjectBuffer implements Disposable {
 
   /**
    * Give the reference back to the store now. Views taken from this buffer are detached (they
-   * read as empty) rather than left pointing at memory the store may reuse.
+   * read as empty) rather than left pointing at memory the store may reuse. Idempotent.
    */
   release(): void {
     if (this.token.released) return;
     this.token.released = true;
     finalizer.unregister(this.token);
     native.detachArrayBuffer(this.memory);
-    this.target.releaseReference(this.id.hex);
+    this.target.releaseReference(this.token);
   }
 
+  /** Same as release(): `using buffer = await client.getOne(id)` releases at the end of the block. */
   [Symbol.dispose](): void {
     this.release();
   }

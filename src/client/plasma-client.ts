@@ -7,8 +7,9 @@ import { PlasmaError, type ObjectInfo, type ObjectSpec, type Reply } from '../pr
 import { ObjectId } from '../protocol/object-id.js';
 import { loadDigest, plasmaDigest } from '../protocol/digest.js';
 import { Connection } from './connection.js';
-import { ObjectBuffer, type ReleaseTarget } from './object-buffer.js';
+import { ObjectBuffer } from './object-buffer.js';
 import { PlasmaStoreError, errorForCode } from './errors.js';
+import { LocalObjects, type LocalObject } from './local-objects.js';
 import { NotificationStream, type Notification } from './notifications.js';
 
 export interface ConnectOptions {
@@ -47,13 +48,6 @@ interface MappedSegment {
   mapping: NativeMapping;
 }
 
-/** What this client holds of an object: one reference at the store, counted locally (§3.7). */
-interface LocalObject {
-  spec: ObjectSpec;
-  sealed: boolean;
-  count: number;
-}
-
 /**
  * Connect to a store. The returned client speaks the Plasma protocol like the C++ client does:
  * one request in flight per connection; open several clients for parallelism.
@@ -66,18 +60,34 @@ export async function connect(socketPath: string, options: ConnectOptions = {}):
   return new PlasmaClient(socketPath, connection, reply.memoryCapacity);
 }
 
-export class PlasmaClient implements ReleaseTarget, Disposable {
+/**
+ * A connection to a Plasma store (plasmapool's or Arrow's own plasma_store). Every buffer it hands
+ * out pins its object in the store until released; closing the client releases them all.
+ */
+export class PlasmaClient implements Disposable {
   private readonly segments = new Map<number, MappedSegment>();
-  private readonly local = new Map<string, LocalObject>();
+  private readonly local: LocalObjects;
+  private subscription: NotificationStream | null = null;
 
   /** @internal use connect(). */
   constructor(
+    /** The store's Unix socket. */
     readonly socketPath: string,
     private readonly connection: Connection,
     /** The store's capacity in bytes, as its -m flag says. */
     readonly capacity: number,
-  ) {}
+  ) {
+    this.local = new LocalObjects((id) => this.connection.send({ kind: 'release', objectId: id }));
+    // However the connection ends, the store drops this client's pins and may reuse the memory.
+    connection.onClosed(() => this.forgetEverything());
+  }
 
+  /** How many segments (region files) this connection has mapped: each is mapped once. */
+  get mappedSegments(): number {
+    return this.segments.size;
+  }
+
+  /** True once close() was called or the store closed the connection. */
   get closed(): boolean {
     return this.connection.closed;
   }
@@ -110,16 +120,16 @@ export class PlasmaClient implements ReleaseTarget, Disposable {
       throw new PlasmaStoreError(`the store allocated ${spec.dataSize}+${spec.metadataSize} bytes for ${id.hex}, not ${dataSize}+${metadata.byteLength}`);
     }
     // One reference for the returned buffer, one held until seal (as the C++ client counts).
-    this.local.set(id.hex, { spec, sealed: false, count: 2 });
-    const buffer = this.bufferOf(id, spec, true);
+    const entry = this.local.add(id, spec, false, 1);
+    const buffer = this.bufferOf(entry, true);
     if (metadata.byteLength > 0) buffer.metadata.set(metadata);
     return buffer;
   }
 
   /** Make the object immutable and visible: computes its digest, then tells the store. */
   async seal(id: ObjectId): Promise<void> {
-    const entry = this.local.get(id.hex);
-    if (!entry) throw new PlasmaStoreError(`cannot seal ${id.hex}: this client did not create it (or released it)`);
+    const entry = this.local.get(id);
+    if (!entry) throw new PlasmaStoreError(`cannot seal ${id.hex}: this client did not create it (or aborted it)`);
     if (entry.sealed) throw new PlasmaStoreError(`object ${id.hex} is already sealed`);
     const bytes = this.view(entry.spec);
     const digest = plasmaDigest(bytes.subarray(0, entry.spec.dataSize), bytes.subarray(entry.spec.dataSize));
@@ -127,7 +137,7 @@ export class PlasmaClient implements ReleaseTarget, Disposable {
     if (reply.kind !== 'seal') throw new PlasmaStoreError('unexpected reply to seal');
     if (reply.error !== PlasmaError.OK) throw errorForCode(reply.error, id);
     entry.sealed = true;
-    this.releaseReference(id.hex);
+    this.local.unhold(entry);
   }
 
   /** Create and seal in one round trip, copying the bytes through the socket (best for small objects). */
@@ -159,12 +169,17 @@ export class PlasmaClient implements ReleaseTarget, Disposable {
     if (reply.error !== PlasmaError.OK) throw errorForCode(reply.error, objects[0]?.id);
   }
 
-  /** Throw away an object this client created and has not sealed. Its buffers become unusable. */
+  /**
+   * Throw away an object this client created and has not sealed. Its buffers are detached (they
+   * read as empty and throw ObjectReleasedError), so nothing writes into memory the store reuses.
+   * The same id can be created again afterwards.
+   */
   async abort(id: ObjectId): Promise<void> {
-    const entry = this.local.get(id.hex);
+    const entry = this.local.get(id);
     if (!entry || entry.sealed) throw new PlasmaStoreError(`cannot abort ${id.hex}: it is not an unsealed object of this client`);
-    this.local.delete(id.hex);
-    await this.connection.request({ kind: 'abort', objectId: id });
+    this.local.revoke(entry);
+    const { reply } = await this.connection.request({ kind: 'abort', objectId: id });
+    if (reply.kind !== 'abort') throw new PlasmaStoreError('unexpected reply to abort');
   }
 
   // ------------------------------------------------------------ get / release
@@ -176,46 +191,37 @@ export class PlasmaClient implements ReleaseTarget, Disposable {
   async get(ids: readonly ObjectId[], options: GetOptions = {}): Promise<(ObjectBuffer | null)[]> {
     const timeoutMs = options.timeoutMs ?? -1;
     if (!Number.isInteger(timeoutMs) || timeoutMs < -1) throw new TypeError(`timeoutMs must be -1, 0 or a positive integer, got ${timeoutMs}`);
-    if (timeoutMs === -1 && ids.some((id) => this.local.get(id.hex)?.sealed === false)) {
+    if (timeoutMs === -1 && ids.some((id) => this.local.get(id)?.sealed === false)) {
       throw new PlasmaStoreError('get with timeoutMs -1 would wait forever for an object this client created but has not sealed');
     }
     // Everything already held and sealed: answer locally, as the C++ client does.
-    if (ids.every((id) => this.local.get(id.hex)?.sealed)) {
-      return ids.map((id) => this.take(id));
+    if (ids.every((id) => this.local.get(id)?.sealed)) {
+      return ids.map((id) => this.bufferOf(this.local.get(id)!, false));
     }
-    const { reply, fds } = await this.connection.request({ kind: 'get', objectIds: [...ids], timeoutMs }, (r) =>
-      r.kind === 'get' ? r.storeFds.filter((fd) => !this.segments.has(fd)).length : 0,
-    );
-    if (reply.kind !== 'get') throw new PlasmaStoreError('unexpected reply to get');
-    this.mapSegments(reply.storeFds, reply.mmapSizes, fds);
-    return ids.map((id, i) => {
-      const spec = reply.objects[i];
-      if (!spec) return null;
-      let entry = this.local.get(id.hex);
-      if (!entry) {
-        entry = { spec, sealed: true, count: 0 };
-        this.local.set(id.hex, entry);
-      } else if (!entry.sealed) {
+    const pending = this.local.beginGet(ids);
+    try {
+      const { reply, fds } = await this.connection.request({ kind: 'get', objectIds: [...ids], timeoutMs }, (r) =>
+        r.kind === 'get' ? r.storeFds.filter((fd) => !this.segments.has(fd)).length : 0,
+      );
+      if (reply.kind !== 'get') throw new PlasmaStoreError('unexpected reply to get');
+      this.mapSegments(reply.storeFds, reply.mmapSizes, fds);
+      return ids.map((id, i) => {
+        const spec = reply.objects[i];
+        if (!spec) return null;
+        // The store holds one reference per client and object (§3.6); we count buffers locally.
+        let entry = this.local.get(id);
+        if (!entry) entry = this.local.add(id, spec, true, 0);
         entry.sealed = true;
-      }
-      // The store holds one reference per client and object (§3.6); we count buffers locally.
-      return this.take(id);
-    });
+        return this.bufferOf(entry, false);
+      });
+    } finally {
+      this.local.endGet(pending);
+    }
   }
 
   /** Get one object; null if not available in time. */
   async getOne(id: ObjectId, options: GetOptions = {}): Promise<ObjectBuffer | null> {
     return (await this.get([id], options))[0]!;
-  }
-
-  /** @internal a buffer's reference went away (explicit release or garbage collection). */
-  releaseReference(key: string): void {
-    const entry = this.local.get(key);
-    if (!entry) return;
-    entry.count -= 1;
-    if (entry.count > 0) return;
-    this.local.delete(key);
-    this.connection.send({ kind: 'release', objectId: ObjectId.fromHex(key) });
   }
 
   // ------------------------------------------------------------ other operations
@@ -229,12 +235,13 @@ export class PlasmaClient implements ReleaseTarget, Disposable {
 
   /** Whether the store has this object sealed. */
   async contains(id: ObjectId): Promise<boolean> {
-    if (this.local.get(id.hex)?.sealed) return true;
+    if (this.local.get(id)?.sealed) return true;
     const { reply } = await this.connection.request({ kind: 'contains', objectId: id });
     if (reply.kind !== 'contains') throw new PlasmaStoreError('unexpected reply to contains');
     return reply.hasObject;
   }
 
+  /** Every object in the store, sealed or not, with its reference count. */
   async list(): Promise<ObjectListing[]> {
     const { reply } = await this.connection.request({ kind: 'list' });
     if (reply.kind !== 'list') throw new PlasmaStoreError('unexpected reply to list');
@@ -263,6 +270,7 @@ export class PlasmaClient implements ReleaseTarget, Disposable {
     }
   }
 
+  /** The store's free-form description of its state (capacity, LRU, quotas). */
   async debugString(): Promise<string> {
     const { reply } = await this.connection.request({ kind: 'debugString' });
     if (reply.kind !== 'debugString') throw new PlasmaStoreError('unexpected reply to debugString');
@@ -271,24 +279,34 @@ export class PlasmaClient implements ReleaseTarget, Disposable {
 
   /**
    * Subscribe to seal and deletion notifications: an async iterator that starts with every object
-   * already sealed. Close it (or break out of the loop) to stop.
+   * already sealed. Close it (or break out of the loop) to stop. A connection carries one
+   * subscription (the store ignores a second one): connect again for another.
    */
   subscribe(): NotificationStream {
+    if (this.subscription) {
+      throw new PlasmaStoreError('this client already subscribed (a Plasma connection has one notification stream); connect() another client');
+    }
     const [mine, theirs] = native.socketPair();
     try {
       this.connection.sendWithFd({ kind: 'subscribe' }, theirs);
+    } catch (error) {
+      native.closeFd(mine);
+      throw error;
     } finally {
       native.closeFd(theirs);
     }
-    return new NotificationStream(mine);
+    this.subscription = new NotificationStream(mine);
+    return this.subscription;
   }
 
-  /** Close the connection. Buffers already handed out stay readable (their memory stays mapped). */
+  /**
+   * Close the connection; the store drops every reference this client held. Buffers and tables
+   * still holding objects of this client are detached (they read as empty, buffers throw
+   * ObjectReleasedError), because the store may now reuse that memory. The same happens when the
+   * store closes the connection.
+   */
   close(): void {
     this.connection.close();
-    for (const segment of this.segments.values()) segment.mapping.close();
-    this.segments.clear();
-    this.local.clear();
   }
 
   [Symbol.dispose](): void {
@@ -297,17 +315,21 @@ export class PlasmaClient implements ReleaseTarget, Disposable {
 
   // ------------------------------------------------------------ internals
 
-  private take(id: ObjectId): ObjectBuffer {
-    const entry = this.local.get(id.hex)!;
-    entry.count += 1;
-    return this.bufferOf(id, entry.spec, false);
+  private forgetEverything(): void {
+    this.subscription?.close();
+    this.local.revokeAll();
+    for (const segment of this.segments.values()) segment.mapping.close();
+    this.segments.clear();
   }
 
-  private bufferOf(id: ObjectId, spec: ObjectSpec, writable: boolean): ObjectBuffer {
+  /** A new buffer over a held object: its own ArrayBuffer, counted locally until released. */
+  private bufferOf(entry: LocalObject, writable: boolean): ObjectBuffer {
+    const { id, spec } = entry;
     const segment = this.segments.get(spec.segmentIndex);
     if (!segment) throw new PlasmaStoreError(`object ${id.hex} lies in segment ${spec.segmentIndex}, which the store never sent`);
     const memory = segment.mapping.slice(spec.dataOffset, spec.dataSize + spec.metadataSize);
-    return new ObjectBuffer(id, memory, spec.dataSize, spec.metadataSize, writable, this);
+    const { token, target } = this.local.newBuffer(entry, memory);
+    return new ObjectBuffer(id, memory, spec.dataSize, spec.metadataSize, writable, target, token);
   }
 
   private view(spec: ObjectSpec): Uint8Array {
