@@ -6,6 +6,7 @@
  * pinned exactly as long as the table (or any column taken from it) is reachable.
  */
 import {
+  MessageReader,
   RecordBatch,
   RecordBatchReader,
   RecordBatchStreamWriter,
@@ -22,19 +23,23 @@ import { CountingSink, TargetSink } from './ipc-sinks.js';
 /** Metadata of objects that hold an Arrow IPC stream. */
 export const ARROW_STREAM_METADATA = new TextEncoder().encode('plasmapool/arrow-ipc-stream;v=1');
 
+/** The object exists but does not hold an Arrow IPC stream. */
 export class NotArrowObjectError extends PlasmaStoreError {
   override name = 'NotArrowObjectError';
 }
 
+/** getTable/getRecordBatches: the object was not sealed within the timeout. */
 export class ObjectNotAvailableError extends PlasmaStoreError {
   override name = 'ObjectNotAvailableError';
 }
 
+/** Options of putTable / putRecordBatches. */
 export interface PutTableOptions {
   /** Evict unpinned objects to make room (default true). */
   evictIfFull?: boolean;
 }
 
+/** Options of getTable / getRecordBatches. */
 export interface GetTableOptions {
   /** −1 waits until the object is sealed (default), 0 answers at once, k > 0 waits up to k ms. */
   timeoutMs?: number;
@@ -86,42 +91,69 @@ export async function putTable(client: PlasmaClient, id: ObjectId, table: Table,
   return putRecordBatches(client, id, table.schema, table.batches, options);
 }
 
-/** Fail clearly unless the object holds an Arrow IPC stream (ours, or pyarrow's with no marker). */
-function checkArrow(object: ObjectBuffer): void {
+function describe(object: ObjectBuffer): string {
   const metadata = object.metadata;
-  if (metadata.byteLength > 0) {
-    if (equalBytes(metadata, ARROW_STREAM_METADATA)) return;
-    throw new NotArrowObjectError(
-      `object ${object.id.hex} is not an Arrow table: its metadata is ${JSON.stringify(Buffer.from(metadata).toString('latin1').slice(0, 40))}`,
-    );
-  }
+  const marker = metadata.byteLength > 0 ? `, metadata ${JSON.stringify(Buffer.from(metadata.subarray(0, 40)).toString('latin1'))}` : '';
+  return `object ${object.id.hex} (${object.dataSize} bytes of data${marker})`;
+}
+
+/**
+ * Fail clearly unless the object holds an Arrow IPC stream: our marker, or (pyarrow writes no
+ * marker) data that starts like a stream: a continuation marker 0xFFFFFFFF and a positive
+ * metadata length, or the pre-0.15 form with the length first.
+ */
+function checkArrow(object: ObjectBuffer): void {
+  if (equalBytes(object.metadata, ARROW_STREAM_METADATA)) return;
   const data = object.data;
-  // An IPC stream starts with a continuation marker (0xFFFFFFFF) or, in the legacy format, a length.
-  const looksLikeStream = data.byteLength >= 8 && ((data[0] === 0xff && data[1] === 0xff && data[2] === 0xff && data[3] === 0xff) || data[3] === 0);
-  if (!looksLikeStream) {
-    throw new NotArrowObjectError(`object ${object.id.hex} does not hold an Arrow IPC stream (${data.byteLength} bytes of other data)`);
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const continuation = data.byteLength >= 8 && view.getUint32(0, true) === 0xffffffff;
+  const length = data.byteLength >= 8 ? view.getInt32(continuation ? 4 : 0, true) : 0;
+  const headerEnd = (continuation ? 8 : 4) + length;
+  if (length <= 0 || headerEnd > data.byteLength) {
+    throw new NotArrowObjectError(`${describe(object)} does not hold an Arrow IPC stream: write it with putTable or pyarrow's ipc.new_stream`);
   }
 }
 
-async function getArrowObject(client: PlasmaClient, id: ObjectId, options: GetTableOptions): Promise<ObjectBuffer> {
-  const object = await client.getOne(id, { timeoutMs: options.timeoutMs ?? -1 });
-  if (!object) throw new ObjectNotAvailableError(`object ${id.hex} is not available (not sealed within ${options.timeoutMs} ms)`);
+/**
+ * Parse, turning Arrow's errors about malformed input into NotArrowObjectError. Arrow JS reads a
+ * stream whose first message is not a schema as an empty table, so that is checked first.
+ */
+function parseArrow<T>(object: ObjectBuffer, parse: (data: Uint8Array) => T): T {
+  const data = object.data;
+  let problem: string;
+  try {
+    const first = new MessageReader(data).readMessage();
+    if (first?.isSchema()) return parse(data);
+    problem = 'its first message is not a schema';
+  } catch (error) {
+    if (error instanceof NotArrowObjectError) throw error;
+    throw new NotArrowObjectError(`${describe(object)} is not a readable Arrow IPC stream: ${(error as Error).message}`, { cause: error });
+  }
+  throw new NotArrowObjectError(`${describe(object)} is not a readable Arrow IPC stream: ${problem}`);
+}
+
+async function getArrowObject<T>(client: PlasmaClient, id: ObjectId, options: GetTableOptions, parse: (data: Uint8Array) => T): Promise<T> {
+  const timeoutMs = options.timeoutMs ?? -1;
+  const object = await client.getOne(id, { timeoutMs });
+  if (!object) throw new ObjectNotAvailableError(`object ${id.hex} is not available: not sealed within ${timeoutMs} ms`);
   try {
     checkArrow(object);
+    return parseArrow(object, parse);
   } catch (error) {
     object.release();
     throw error;
   }
-  return object;
+  // On success the ObjectBuffer itself is dropped: what parse returned keeps its ArrayBuffer,
+  // and with it the object's pin, alive (see ObjectBuffer).
 }
 
 /**
  * Open an object as an Arrow Table without copying: the column buffers are views of the store's
  * memory. The object stays pinned while the table (or anything taken from it) is reachable.
+ * Throws ObjectNotAvailableError after the timeout, NotArrowObjectError for other data.
  */
 export async function getTable(client: PlasmaClient, id: ObjectId, options: GetTableOptions = {}): Promise<Table> {
-  const object = await getArrowObject(client, id, options);
-  return tableFromIPC(object.data);
+  return getArrowObject(client, id, options, (data) => tableFromIPC(data));
 }
 
 /** Open an object's record batches without copying (each keeps the object pinned). */
@@ -130,11 +162,14 @@ export async function getRecordBatches(
   id: ObjectId,
   options: GetTableOptions = {},
 ): Promise<{ schema: Schema; batches: RecordBatch[] }> {
-  const object = await getArrowObject(client, id, options);
-  const reader = RecordBatchReader.from(object.data);
-  reader.open();
-  const batches = [...reader];
-  return { schema: reader.schema, batches };
+  return getArrowObject(client, id, options, (data) => {
+    const reader = RecordBatchReader.from(data);
+    reader.open();
+    // Read the schema first: the reader forgets it once iterated to the end.
+    const schema = reader.schema;
+    const batches = [...reader];
+    return { schema, batches };
+  });
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
