@@ -1,0 +1,88 @@
+/**
+ * setOptions, debugString, connect errors and close (with what closing means for held buffers).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { connect, ObjectId, ObjectReleasedError, PlasmaConnectionError, PlasmaStoreError } from '../../src/index.js';
+import { tempDir } from '../helpers/processes.js';
+import { connectClient, refCountOf, storeWithClient, waitFor } from './support.js';
+
+describe('setOptions and debugString', () => {
+  it('a client may reserve one quota, which the debug string then shows', async () => {
+    const { client } = await storeWithClient('64MiB');
+    const before = await client.debugString();
+    expect(before).toMatch(/num clients with quota: 0/);
+    expect(before).toMatch(`allocation limit: ${64 * 1024 * 1024}`);
+    await client.setOptions('reader-1', 1024 * 1024);
+    const after = await client.debugString();
+    expect(after).toMatch(/num clients with quota: 1/);
+    expect(after).toContain('reader-1');
+    await expect(client.setOptions('reader-1', 1024)).rejects.toThrow(PlasmaStoreError);
+  });
+
+  it('refuses a quota that leaves less than 30 % of the store global', async () => {
+    const { client } = await storeWithClient('64MiB');
+    await expect(client.setOptions('greedy', 50 * 1024 * 1024)).rejects.toThrow(/30 %/);
+  });
+});
+
+describe('connect and close', () => {
+  it('connect names the fix when no store listens', async () => {
+    const socket = path.join(tempDir(), 'nobody.sock');
+    const failing = connect(socket, { retries: 1, retryDelayMs: 10 });
+    await expect(failing).rejects.toThrow(PlasmaConnectionError);
+    await expect(connect(socket, { retries: 0 })).rejects.toThrow(/plasmapool store -s/);
+  });
+
+  it('reports the store capacity', async () => {
+    const { client } = await storeWithClient('48MiB');
+    expect(client.capacity).toBe(48 * 1024 * 1024);
+    expect(client.socketPath).toMatch(/plasma\.sock$/);
+  });
+
+  it('close: later calls fail, the store drops the client’s references and unsealed objects', async () => {
+    const { store, client } = await storeWithClient();
+    const observer = await connectClient(store.socketPath);
+    const [sealed, unsealed] = [ObjectId.random(), ObjectId.random()];
+    await client.createAndSeal(sealed, new Uint8Array(16).fill(4));
+    const held = (await client.getOne(sealed))!;
+    const view = held.data;
+    const writable = await client.create(unsealed, 16);
+    client.close();
+    client.close(); // idempotent
+    expect(client.closed).toBe(true);
+    await expect(client.list()).rejects.toThrow(PlasmaConnectionError);
+    await expect(client.get([sealed])).rejects.toThrow(PlasmaConnectionError);
+    // The store may now reuse that memory: what the client handed out is detached.
+    expect(() => held.data).toThrow(ObjectReleasedError);
+    expect(view.byteLength).toBe(0);
+    expect(() => writable.data).toThrow(ObjectReleasedError);
+    expect(await waitFor(async () => (await observer.list()).length === 1)).toBe(true);
+    expect(await refCountOf(observer, sealed.hex)).toBe(0);
+  });
+
+  it('a get waiting when the store goes away fails with a connection error; held buffers are detached', async () => {
+    const { store, client } = await storeWithClient();
+    const id = ObjectId.random();
+    await client.createAndSeal(id, new Uint8Array(8).fill(1));
+    const held = (await client.getOne(id))!;
+    const failed = expect(client.get([ObjectId.random()])).rejects.toThrow(PlasmaConnectionError);
+    await sleep(100);
+    await store.stop();
+    await failed;
+    expect(client.closed).toBe(true);
+    expect(held.released).toBe(true);
+    expect(() => held.data).toThrow(ObjectReleasedError);
+  });
+
+  it('an idle client does not keep the process alive; Symbol.dispose closes it', async () => {
+    const { client } = await storeWithClient();
+    {
+      using scoped = await connect(client.socketPath);
+      expect(scoped.closed).toBe(false);
+      var escaped = scoped; // eslint-disable-line no-var
+    }
+    expect(escaped.closed).toBe(true);
+  });
+});
