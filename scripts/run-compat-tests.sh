@@ -2,9 +2,12 @@
 # Runs the Plasma compatibility suite with the real pyarrow 11 client:
 # our tests in test/compat plus pyarrow's own tests/test_plasma.py, unmodified.
 #
-# Usage: scripts/run-compat-tests.sh [--store plasmapool|reference|PATH] [pytest args...]
+# Usage: scripts/run-compat-tests.sh [--store plasmapool|reference|PATH] [--keep-leftovers]
+#                                     [pytest args...]
 #   --store   the store under test (default: $PLASMA_STORE, else plasmapool);
 #             "reference" is the plasma-store-server bundled in the pyarrow wheel
+#   --keep-leftovers  do not delete region files that dead stores of this run
+#             left in /dev/shm (they are always listed)
 #   e.g.      scripts/run-compat-tests.sh -m upstream        (only pyarrow's tests)
 #             scripts/run-compat-tests.sh -m "not upstream"  (only ours)
 #             scripts/run-compat-tests.sh -k evict -x
@@ -15,6 +18,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 STORE="${PLASMA_STORE:-plasmapool}"
+KEEP_LEFTOVERS=0
 RESULTS="${COMPAT_RESULTS_DIR:-$VENV/compat-results}"
 
 args=()
@@ -22,7 +26,8 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --store) STORE="${2:?--store needs a value}"; shift 2 ;;
     --store=*) STORE="${1#--store=}"; shift ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --keep-leftovers) KEEP_LEFTOVERS=1; shift ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) args+=("$1"); shift ;;
   esac
 done
@@ -62,6 +67,29 @@ if [ "$STORE" = "plasmapool" ]; then
   rm -rf "$probe"
 fi
 
+# Region files of dead stores: a store killed with SIGKILL (pyarrow's own
+# start_plasma_store() does that on exit) cannot remove a named file, and a
+# pre-faulted region is real memory. List what this run left; remove it.
+shm_before="$(ls /dev/shm 2>/dev/null | grep '^plasmapool-' || true)"
+report_leftovers() {
+  local f pid left=()
+  for f in $(ls /dev/shm 2>/dev/null | grep '^plasmapool-' || true); do
+    grep -qxF "$f" <<<"$shm_before" && continue
+    pid="$(sed -nE 's/.*-([0-9]+)-[0-9a-f]+\.region$/\1/p' <<<"$f")"
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && continue
+    left+=("$f")
+  done
+  [ ${#left[@]} -eq 0 ] && return
+  say "warning: ${#left[@]} region file(s) left in /dev/shm by stores of this run that are gone" \
+    "($(cd /dev/shm && du -ch "${left[@]}" | tail -n1 | cut -f1)); see test_no_files_left_in_the_directory_after_the_store_ends"
+  if [ "$KEEP_LEFTOVERS" = 1 ]; then
+    printf '  /dev/shm/%s\n' "${left[@]}"
+  else
+    (cd /dev/shm && rm -f -- "${left[@]}")
+    say "removed them (--keep-leftovers keeps them)"
+  fi
+}
+
 mkdir -p "$RESULTS"
 say "store under test: $STORE; results in $RESULTS"
 cd "$ROOT"
@@ -72,6 +100,7 @@ env -u PLASMA_VALGRIND PLASMA_STORE="$STORE" \
   test/compat "$UPSTREAM" ${args[@]+"${args[@]}"} 2>&1 | tee "$RESULTS/pytest.log"
 status=${PIPESTATUS[0]}
 set -e
+report_leftovers
 # The short test summary (failures, errors, skip reasons) and the final count.
 sed -n '/short test summary info/,$p' "$RESULTS/pytest.log" >"$RESULTS/summary.txt"
 [ -s "$RESULTS/summary.txt" ] || tail -n 1 "$RESULTS/pytest.log" >"$RESULTS/summary.txt"

@@ -64,12 +64,17 @@ class _CompatPlugin:
         fired: list[str] = []
 
         def bite():
-            for proc in list(_current_procs):
-                if proc.poll() is None:
-                    proc.send_signal(signal.SIGKILL)
-                    fired.append(str(proc.pid))
+            alive = [p for p in list(_current_procs) if p.poll() is None]
+            fired.extend(str(p.pid) for p in alive)
             if not fired:
                 fired.append("none alive")
+            for proc in alive:  # SIGTERM first, so that a store can remove its files
+                proc.send_signal(signal.SIGTERM)
+            for proc in alive:
+                try:
+                    proc.wait(timeout=3)
+                except subprocess.TimeoutExpired:
+                    proc.send_signal(signal.SIGKILL)
 
         timer = threading.Timer(TEST_TIMEOUT, bite)
         timer.daemon = True

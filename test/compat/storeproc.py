@@ -177,7 +177,12 @@ def run_store_cli(args: list[str], timeout: float = 15.0) -> subprocess.Complete
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
+        # It started after all: stop it gently so that it can remove its files.
+        proc.send_signal(signal.SIGTERM)
+        try:
+            out, err = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
         return subprocess.CompletedProcess(argv, None, out, err)
     return subprocess.CompletedProcess(argv, proc.returncode, out, err)

@@ -125,3 +125,19 @@ def test_sigterm_exits_zero_with_clients_connected(start):
     assert store.proc.wait(10) == 0
     store.stop()  # only cleans up now
     del buf
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_no_files_left_in_the_directory_after_the_store_ends(start, tmp_path, how):
+    # The reference creates its backing file with mkstemp and unlinks it at once
+    # (§4.1), so nothing is left even after SIGKILL, which is how pyarrow's own
+    # start_plasma_store() ends a store that is still running.
+    shm = tmp_path / "shm"
+    shm.mkdir()
+    store = start(2_000_000, directory=str(shm))
+    store.client().create_and_seal(new_id(), b"x" * 1000)
+    store.proc.send_signal(how)
+    store.proc.wait(10)
+    store.stop()  # only cleans up now
+    left = sorted(p.name for p in shm.iterdir())
+    assert left == [], f"files left in -d after {how.name}: {left}"
