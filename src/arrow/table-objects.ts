@@ -20,6 +20,12 @@ import type { ObjectBuffer } from '../client/object-buffer.js';
 import type { ObjectId } from '../protocol/object-id.js';
 import { CountingSink, TargetSink } from './ipc-sinks.js';
 
+/**
+ * Streams up to this size go inline (createAndSeal: one round trip instead of create + seal);
+ * below it the round trip, not the copy, is what a put costs.
+ */
+const INLINE_PUT_BYTES = 64 * 1024;
+
 /** Metadata of objects that hold an Arrow IPC stream. */
 export const ARROW_STREAM_METADATA = new TextEncoder().encode('plasmapool/arrow-ipc-stream;v=1');
 
@@ -61,7 +67,8 @@ export function ipcStreamSize(schema: Schema, batches: Iterable<RecordBatch>): n
 
 /**
  * Put record batches as one Arrow IPC stream object: measure, create, serialize straight into
- * the object's memory, seal. Returns the object's size in bytes.
+ * the object's memory, seal (small streams go inline in one round trip). Returns the object's
+ * size in bytes.
  */
 export async function putRecordBatches(
   client: PlasmaClient,
@@ -71,6 +78,14 @@ export async function putRecordBatches(
   options: PutTableOptions = {},
 ): Promise<number> {
   const size = ipcStreamSize(schema, batches);
+  if (size <= INLINE_PUT_BYTES && options.evictIfFull !== false) {
+    const bytes = new Uint8Array(size);
+    const sink = new TargetSink(bytes);
+    writeStream(sink, schema, batches);
+    if (sink.position !== size) throw new Error(`Arrow IPC wrote ${sink.position} bytes, ${size} were measured`);
+    await client.createAndSeal(id, bytes, ARROW_STREAM_METADATA);
+    return size;
+  }
   const object = await client.create(id, size, { metadata: ARROW_STREAM_METADATA, evictIfFull: options.evictIfFull });
   try {
     const sink = new TargetSink(object.data);

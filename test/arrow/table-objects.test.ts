@@ -59,6 +59,16 @@ describe('putTable', () => {
     expect(grown).toBeLessThan(4 * 1024 * 1024);
   });
 
+  it('puts small tables inline (no mapping needed), large ones through the mapped region', async () => {
+    const { client } = await storeWithClient();
+    const small = mixedTable(20, 1);
+    expect(ipcStreamSize(small.schema, small.batches)).toBeLessThan(64 * 1024);
+    await putTable(client, ObjectId.random(), small);
+    expect(client.mappedSegments).toBe(0);
+    await putTable(client, ObjectId.random(), bigTable(200_000));
+    expect(client.mappedSegments).toBe(1);
+  });
+
   it('refuses an existing id and leaves the existing object intact', async () => {
     const { client } = await storeWithClient();
     const id = ObjectId.random();
