@@ -2,10 +2,21 @@
  * plasmapool: a Plasma-compatible, memory-disaggregated object store for Apache Arrow data.
  *
  * ```ts
- * import { startStore, connect, ObjectId, putTable, getTable } from 'plasmapool';
- * const store = await startStore({ memory: '256MiB' });
+ * import { tableFromArrays } from 'apache-arrow';
+ * import { connect, getTable, ObjectId, putTable, startStore } from 'plasmapool';
+ *
+ * const store = await startStore({ memory: '256MiB' }); // or `plasmapool store -s SOCKET -m 1GiB`
  * const client = await connect(store.socketPath);
+ * const id = ObjectId.fromName('flights/2024-01');
+ * await putTable(client, id, tableFromArrays({ delay: Float64Array.from([3, -1.5, 12]) }));
+ * const table = await getTable(client, id); // zero-copy: columns are views of the store's memory
+ * console.log(table.getChild('delay')!.toArray()); // Float64Array [3, -1.5, 12]
+ * client.close();
+ * await store.close();
  * ```
+ *
+ * Objects a client gets stay pinned while anything (a buffer, a table, a column) references
+ * their memory; `release()`, `using`, or garbage collection gives them back.
  *
  * @packageDocumentation
  */

@@ -5,22 +5,27 @@ import { PlasmaError, type ReplyErrorCode } from '../protocol/messages.js';
 import type { ObjectId } from '../protocol/object-id.js';
 import { formatSize } from '../util/size.js';
 
+/** The store refused a request, or answered one in a way this client cannot use. */
 export class PlasmaStoreError extends Error {
   override name = 'PlasmaStoreError';
 }
 
+/** create/createAndSeal/putTable: an object with this id exists (ids are never reused). */
 export class PlasmaObjectExistsError extends PlasmaStoreError {
   override name = 'PlasmaObjectExistsError';
 }
 
+/** The store has no object with this id. */
 export class PlasmaObjectNotFoundError extends PlasmaStoreError {
   override name = 'PlasmaObjectNotFoundError';
 }
 
+/** The object does not fit: the store cannot evict enough unpinned objects (or its -m is too small). */
 export class PlasmaStoreFullError extends PlasmaStoreError {
   override name = 'PlasmaStoreFullError';
 }
 
+/** @internal The error for a Plasma error code, naming the object and the fix. */
 export function errorForCode(code: ReplyErrorCode, id?: ObjectId, size?: number, capacity?: number): PlasmaStoreError {
   const name = id ? `object ${id.hex}` : 'the object';
   switch (code) {

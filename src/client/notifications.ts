@@ -6,14 +6,22 @@ import { native, type NativeChannel } from '../native/index.js';
 import { decodeNotification } from '../protocol/client-codec.js';
 import type { ObjectId } from '../protocol/object-id.js';
 
+/** One object sealed (`deleted: false`) or deleted/evicted (`deleted: true`). */
 export interface Notification {
+  /** The object. */
   id: ObjectId;
   /** −1 for deletions, as the C++ client reports them. */
   dataSize: number;
+  /** −1 for deletions. */
   metadataSize: number;
+  /** True when the object left the store. */
   deleted: boolean;
 }
 
+/**
+ * The notifications of one subscription, from `PlasmaClient.subscribe()`: `for await` over it, or
+ * call next(); close() (or `using`, or breaking out of the loop) ends it.
+ */
 export class NotificationStream implements AsyncIterableIterator<Notification>, Disposable {
   private readonly queue: Notification[] = [];
   private readonly waiters: ((result: IteratorResult<Notification>) => void)[] = [];
@@ -56,6 +64,7 @@ export class NotificationStream implements AsyncIterableIterator<Notification>, 
     this.channel.unref();
   }
 
+  /** The next notification, waiting for one if none is queued; done once closed. */
   next(): Promise<IteratorResult<Notification>> {
     const queued = this.queue.shift();
     if (queued) return Promise.resolve({ value: queued, done: false });
@@ -84,15 +93,18 @@ export class NotificationStream implements AsyncIterableIterator<Notification>, 
     this.finish();
   }
 
+  /** Close the stream (called when a `for await` loop is left early). */
   return(): Promise<IteratorResult<Notification>> {
     this.close();
     return Promise.resolve({ value: undefined, done: true });
   }
 
+  /** The stream is its own iterator. */
   [Symbol.asyncIterator](): this {
     return this;
   }
 
+  /** Same as close(), for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }

@@ -12,6 +12,7 @@ import { PlasmaStoreError, errorForCode } from './errors.js';
 import { LocalObjects, type LocalObject } from './local-objects.js';
 import { NotificationStream, type Notification } from './notifications.js';
 
+/** Options of connect(). */
 export interface ConnectOptions {
   /** Connection attempts after the first while the store is not accepting (default 50). */
   retries?: number;
@@ -19,11 +20,13 @@ export interface ConnectOptions {
   retryDelayMs?: number;
 }
 
+/** Options of get() and getOne(). */
 export interface GetOptions {
   /** −1 waits until every object is sealed (default), 0 answers at once, k > 0 waits up to k ms. */
   timeoutMs?: number;
 }
 
+/** Options of create(). */
 export interface CreateOptions {
   /** Metadata bytes written right after the data (the client copies them in, §3.2). */
   metadata?: Uint8Array;
@@ -309,6 +312,7 @@ export class PlasmaClient implements Disposable {
     this.connection.close();
   }
 
+  /** Same as close(): `using client = await connect(path)` closes at the end of the block. */
   [Symbol.dispose](): void {
     this.close();
   }
