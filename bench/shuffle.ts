@@ -201,6 +201,8 @@ async function main(): Promise<void> {
   process.stdout.write(`\ntarget (issue 7): zero-copy >= 3x faster than copy at 30M rows; measured at ${largest[0]?.rows.toLocaleString('en-US')} rows: ${target}\n`);
 
   const machine = machineInfo();
+  // A run from an exported snapshot of the repository (no .git) can name its commit this way.
+  if (!machine.gitCommit && process.env.PLASMAPOOL_BENCH_COMMIT) machine.gitCommit = process.env.PLASMAPOOL_BENCH_COMMIT;
   fs.mkdirSync(options.out, { recursive: true });
   const json = { benchmark: 'shuffle', started: started.toISOString(), options, machine, summary, measurements };
   fs.writeFileSync(path.join(options.out, 'shuffle.json'), JSON.stringify(json, null, 2) + '\n');
