@@ -3,6 +3,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ObjectId, PlasmaStoreError, type Notification, type NotificationStream } from '../../src/index.js';
+import { onCleanup } from '../helpers/processes.js';
 import { connectClient, storeWithClient } from './support.js';
 
 /** The next n notifications, failing after a timeout instead of hanging the suite. */
@@ -31,7 +32,8 @@ describe('subscribe', () => {
     await producer.createAndSeal(a, new Uint8Array(10), new Uint8Array(2));
     await producer.createAndSeal(b, new Uint8Array(20));
     const unsealed = await producer.create(c, 30);
-    using stream = client.subscribe();
+    const stream = client.subscribe();
+    onCleanup(() => stream.close());
     const existing = (await take(stream, 2)).map(short);
     expect(existing).toEqual(
       expect.arrayContaining([
