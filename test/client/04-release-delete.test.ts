@@ -159,4 +159,13 @@ describe('evict', () => {
     pinned.release();
     await expect(client.evict(-1)).rejects.toThrow(TypeError);
   });
+
+  it('refreshLru moves objects to the most recently used end', async () => {
+    const { client } = await storeWithClient();
+    const ids = Array.from({ length: 3 }, () => ObjectId.random());
+    for (const id of ids) await client.createAndSeal(id, filled(100, 1));
+    await client.refreshLru([ids[0]!, ObjectId.random()]); // unknown ids are ignored
+    expect(await client.evict(1)).toBe(100);
+    expect((await client.list()).map((o) => o.id.hex).sort()).toEqual([ids[0]!.hex, ids[2]!.hex].sort());
+  });
 });
