@@ -95,7 +95,7 @@ say "store under test: $STORE; results in $RESULTS"
 cd "$ROOT"
 set +e
 env -u PLASMA_VALGRIND PLASMA_STORE="$STORE" \
-  "$PY" -m pytest -c test/compat/pytest.ini -q \
+  "$PY" -m pytest -c test/compat/pytest.ini --rootdir "$ROOT" -q \
   --junitxml="$RESULTS/junit.xml" -o junit_suite_name="plasma-compat-$STORE" \
   test/compat "$UPSTREAM" ${args[@]+"${args[@]}"} 2>&1 | tee "$RESULTS/pytest.log"
 status=${PIPESTATUS[0]}
