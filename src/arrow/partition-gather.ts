@@ -111,7 +111,7 @@ function isFlatFixedWidth(type: DataType): boolean {
 
 function bitmapBytes(n: number): number {
   // Arrow pads buffers to 64 bytes; padding to 8 is enough for JS readers and the IPC writer.
-  return ((n + 63) & ~63) >> 3;
+  return Math.ceil(n / 64) * 8;
 }
 
 function gatherValidity(
@@ -155,7 +155,8 @@ function gatherFixed(chunks: readonly Data[], runs: readonly ChunkRun[], indices
   const first = chunks[0]!.values as unknown as TypedValues;
   const stride = chunks[0]!.stride;
   const rowBytes = first.BYTES_PER_ELEMENT * stride;
-  const buffer = new ArrayBuffer(Math.max(8, ((n * rowBytes + 7) & ~7)));
+  // Sizes are computed with arithmetic, not bit masks: a column may pass 2^31 bytes.
+  const buffer = new ArrayBuffer(Math.max(8, Math.ceil((n * rowBytes) / 8) * 8));
   const unit = rowBytes % 4 === 0 ? 4 : rowBytes % 2 === 0 ? 2 : 1;
   const perRow = rowBytes / unit;
   const View = unit === 4 ? Int32Array : unit === 2 ? Uint16Array : Uint8Array;
@@ -221,7 +222,7 @@ function gatherVariable(
     throw new RangeError(`a gathered utf8/binary column would hold ${total} bytes, more than 32-bit offsets allow: use large_utf8`);
   }
   // Pass 2: copy the bytes (short values byte by byte: cheaper than a subarray per value).
-  const bytes = new Uint8Array((total + 7) & ~7);
+  const bytes = new Uint8Array(Math.ceil(total / 8) * 8);
   for (const run of runs) {
     const { words, stride } = views[run.chunk]!;
     const src = chunks[run.chunk]!.values as Uint8Array;
