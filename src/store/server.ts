@@ -74,6 +74,8 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
     path.join(directory, `plasmapool-${sanitize(nodeName)}-${process.pid}-${crypto.randomBytes(4).toString('hex')}.region`);
   const ownsRegionFile = !options.regionPath;
 
+  if (!options.regionPath) sweepStaleRegions(directory, log);
+
   let external: ExternalStore | null = null;
   if (options.externalStore) external = await openExternalStore(options.externalStore);
 
@@ -212,6 +214,39 @@ function validate(options: StoreOptions): void {
         `not enough space in ${directory}: the store needs ${formatSize(needed)} for -m ${options.memory} but only ${formatSize(free)} is free; lower -m or free space`,
       );
     }
+  }
+}
+
+/**
+ * Remove region files left by stores of this machine that died without cleaning up (SIGKILL,
+ * power loss of the process): their name carries the owner's pid, and a dead pid's region is
+ * garbage that would otherwise fill /dev/shm. Live stores' files are never touched.
+ */
+function sweepStaleRegions(directory: string, log: Logger): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(directory);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const match = /^plasmapool-.+-(\d+)-[0-9a-f]{8}\.region$/.exec(name);
+    if (!match || isAlive(Number(match[1]))) continue;
+    try {
+      fs.rmSync(path.join(directory, name), { force: true });
+      log.info('removed the region file of a store that is gone', { file: name });
+    } catch {
+      // not ours to remove (permissions): leave it
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
