@@ -71,12 +71,22 @@ fi
 # start_plasma_store() does that on exit) cannot remove a named file, and a
 # pre-faulted region is real memory. List what this run left; remove it.
 shm_before="$(ls /dev/shm 2>/dev/null | grep '^plasmapool-' || true)"
+running() { # a live process, not a zombie or one being torn down
+  local state
+  state="$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" || return 1
+  [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+}
 report_leftovers() {
-  local f pid left=()
+  local f pid try left=()
   for f in $(ls /dev/shm 2>/dev/null | grep '^plasmapool-' || true); do
     grep -qxF "$f" <<<"$shm_before" && continue
     pid="$(sed -nE 's/.*-([0-9]+)-[0-9a-f]+\.region$/\1/p' <<<"$f")"
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && continue
+    # A store SIGKILLed at the very end may still be exiting: give it 2 s.
+    for try in $(seq 1 20); do
+      [ -n "$pid" ] && running "$pid" || break
+      sleep 0.1
+    done
+    [ -n "$pid" ] && running "$pid" && continue
     left+=("$f")
   done
   [ ${#left[@]} -eq 0 ] && return
