@@ -15,6 +15,9 @@ import { PeerHolder } from '../store/cluster-port.js';
 import type { PlasmaStore } from '../store/plasma-store.js';
 import type { Segment } from '../store/segments.js';
 import type { Logger } from '../util/log.js';
+import { CLAIM_CHANNEL_HEADER, CLAIM_TOKEN_HEADER, serveClaims } from './claim-channel.js';
+import { DataServer, DATA_PORT_HEADER, DATA_TOKEN_HEADER, receiveInto, TRANSFER_DATA_CONNECTION, TRANSFER_HEADER, type TlsMaterial } from './data-channel.js';
+import { DigestStream } from './digest-stream.js';
 import { homeNodeOf } from './home-node.js';
 import type { MemberAddress, Membership } from './membership.js';
 import { PeerLink } from './peer-link.js';
@@ -45,6 +48,8 @@ export interface ClusterOptions {
   tls?: TlsFiles;
   /** Allow a non-loopback listen address without TLS (logged as a warning). */
   insecure?: boolean;
+  /** Where peers open this store's region (default: the region's path). */
+  regionAttachPath?: string;
   /** Bytes per Fetch message (copy transport). */
   chunkBytes?: number;
 }
@@ -55,6 +60,8 @@ export class ClusterNode implements ClusterPort {
   private readonly links = new Map<string, PeerLink>();
   /** key → the peer that sealed it (learnt from event streams). */
   private readonly directory = new Map<string, string>();
+  /** key → the peer that held it when that peer went down; cleared when it comes back. */
+  private readonly lost = new Map<string, string>();
   /** At this node as home: key → the node whose object holds the id. */
   private readonly claims = new Map<string, string>();
   /** Peers holding pins or claims here. */
@@ -68,6 +75,12 @@ export class ClusterNode implements ClusterPort {
   private readonly timeoutMs: number;
   private readonly chunkBytes: number;
   private hash!: XXHashAPI;
+  /** Copy transport's bulk byte path (null until started). */
+  private dataServer: DataServer | null = null;
+  private dataPort = 0;
+  /** Claim channel tokens handed to peers (one per peer name, see claim-channel.ts). */
+  private readonly claimTokens = new Map<string, string>();
+  private readonly tlsMaterial: TlsMaterial | undefined;
   private identity!: NodeIdentity;
   readonly self: MemberAddress;
 
@@ -82,6 +95,8 @@ export class ClusterNode implements ClusterPort {
     this.leaseMs = options.leaseMs ?? 10_000;
     this.timeoutMs = options.peerTimeoutMs ?? 1_000;
     this.chunkBytes = options.chunkBytes ?? 4 * 1024 * 1024;
+    const tls = options.tls;
+    this.tlsMaterial = tls && { ca: fs.readFileSync(tls.ca), cert: fs.readFileSync(tls.cert), key: fs.readFileSync(tls.key) };
   }
 
   /** Listen for peers and start connecting to them. */
@@ -102,9 +117,13 @@ export class ClusterNode implements ClusterPort {
     const port = await new Promise<number>((resolve, reject) =>
       this.server.bindAsync(this.self.address, this.serverCredentials(), (error, bound) => (error ? reject(error) : resolve(bound))),
     );
+    // The copy transport's data connections listen on the same host, on a port of their own.
+    this.dataServer = new DataServer(this.tlsMaterial, this.timeoutMs, this.log);
+    this.dataPort = await this.dataServer.listen(host);
     this.identity = {
       node: this.self.name,
-      regionPath: this.region.path,
+      // A region file unlinked at creation is still reachable through its owner's descriptor.
+      regionPath: this.options.regionAttachPath ?? this.region.path,
       regionUuid: this.region.uuid,
       mapLength: this.region.mapLength,
       grpcAddress: this.self.address.replace(/:\d+$/, `:${port}`),
@@ -114,10 +133,12 @@ export class ClusterNode implements ClusterPort {
       const link = new PeerLink(member, Client, {
         self: this.identity,
         credentials: this.channelCredentials(),
+        tlsMaterial: this.tlsMaterial,
         timeoutMs: this.timeoutMs,
         transport: this.options.transport ?? 'auto',
         registerSegment: (region, node) => this.store.segments.register(region.fd, region.mapLength, node),
         onEvent: (node, event) => this.onPeerEvent(node, event),
+        onUp: (node) => this.forgetLost(node),
         onDown: (node) => this.forgetPeerObjects(node),
         log: this.log,
       });
@@ -146,6 +167,18 @@ export class ClusterNode implements ClusterPort {
 
   locate(key: string): string | undefined {
     return this.directory.get(key);
+  }
+
+  /**
+   * Nothing can bring this key here now, so a get should not wait for it: its owner went down,
+   * or its home node is down (no node can seal it while its claim cannot be settled).
+   */
+  unavailable(key: string): boolean {
+    if (this.directory.has(key)) return false;
+    const home = this.homeOf(key);
+    if (home !== this.self.name && !this.links.get(home)?.connected) return true;
+    const owner = this.lost.get(key);
+    return owner !== undefined && !this.links.get(owner)?.connected;
   }
 
   segmentOf(node: string): Segment | undefined {
@@ -182,22 +215,28 @@ export class ClusterNode implements ClusterPort {
   ): Promise<FetchedObject | null> {
     const link = this.liveLink(node);
     return new Promise((resolve, reject) => {
-      const stream = link.client.fetch({ holder: this.self.name, id: Buffer.from(key, 'hex') });
+      const ask = new grpc.Metadata();
+      ask.set(TRANSFER_HEADER, TRANSFER_DATA_CONNECTION);
+      const stream = link.client.fetch({ holder: this.self.name, id: Buffer.from(key, 'hex') }, ask);
       let target: Uint8Array | null = null;
       let header: FetchChunk | null = null;
       let position = 0;
       let settled = false;
+      let offered: { port: number; token: string } | null = null;
+      let receiving: { done: Promise<void>; cancel(): void } | null = null;
       const hasher = this.hash.create64(0n);
       // A transfer may take long; a silent peer may not.
-      let idle = setTimeout(() => fail(new Error(`fetch of ${key} from ${node}: no data for ${this.timeoutMs} ms`)), this.timeoutMs);
+      const silent = () => fail(new Error(`fetch of ${key} from ${node}: no data for ${this.timeoutMs} ms`));
+      let idle = setTimeout(silent, this.timeoutMs);
       const touch = () => {
         clearTimeout(idle);
-        idle = setTimeout(() => fail(new Error(`fetch of ${key} from ${node}: no data for ${this.timeoutMs} ms`)), this.timeoutMs);
+        idle = setTimeout(silent, this.timeoutMs);
       };
       const fail = (error: Error) => {
         if (settled) return;
         settled = true;
         clearTimeout(idle);
+        receiving?.cancel();
         stream.cancel();
         reject(error);
       };
@@ -207,6 +246,17 @@ export class ClusterNode implements ClusterPort {
         clearTimeout(idle);
         resolve(value);
       };
+      const fetched = (): FetchedObject => ({
+        key,
+        dataSize: header!.dataSize,
+        metadataSize: header!.metadataSize,
+        digest: Uint8Array.from(header!.digest),
+      });
+      stream.on('metadata', (metadata: grpc.Metadata) => {
+        const port = Number(metadata.get(DATA_PORT_HEADER)[0]);
+        const token = metadata.get(DATA_TOKEN_HEADER)[0];
+        if (Number.isInteger(port) && port > 0 && typeof token === 'string') offered = { port, token };
+      });
       stream.on('data', (chunk: FetchChunk) => {
         touch();
         if (!header) {
@@ -217,6 +267,7 @@ export class ClusterNode implements ClusterPort {
             stream.cancel();
             return finish(null);
           }
+          if (offered) return receiveOverDataConnection(offered, target, chunk);
         }
         if (chunk.bytes.byteLength > 0) {
           const total = header.dataSize + header.metadataSize;
@@ -231,11 +282,28 @@ export class ClusterNode implements ClusterPort {
           if (hasher.digest() !== chunk.checksum.readBigUInt64LE(0)) {
             return fail(new Error(`fetch of ${key} from ${node}: checksum mismatch, the copy is corrupt`));
           }
-          finish({ key, dataSize: header.dataSize, metadataSize: header.metadataSize, digest: Uint8Array.from(header.digest) });
+          finish(fetched());
         }
       });
+      // The bytes arrive on their own connection; the Fetch stream only ends when they are sent.
+      const receiveOverDataConnection = (offer: { port: number; token: string }, into: Uint8Array, first: FetchChunk) => {
+        const digest = new DigestStream(this.hash, first.dataSize, first.metadataSize);
+        receiving = receiveInto({ host: hostOf(link.member.address), port: offer.port }, offer.token, into, this.tlsMaterial, (piece) => {
+          touch();
+          digest.update(piece);
+        });
+        receiving.done.then(() => {
+          // Checked against the digest the creator recorded at seal: end to end, owner memory included.
+          if (first.digest.byteLength === 8 && !Buffer.from(digest.digest()).equals(first.digest)) {
+            return fail(new Error(`fetch of ${key} from ${node}: the copy's digest differs from the one recorded at seal`));
+          }
+          finish(fetched());
+        }, (error: Error) => fail(new Error(`fetch of ${key} from ${node}: ${error.message}`)));
+      };
       stream.on('error', (error: grpc.ServiceError) => fail(new Error(`fetch of ${key} from ${node} failed: ${error.details || error.message}`)));
-      stream.on('end', () => fail(new Error(`fetch of ${key} from ${node}: stream ended early`)));
+      stream.on('end', () => {
+        if (!receiving) fail(new Error(`fetch of ${key} from ${node}: stream ended early`));
+      });
     });
   }
 
@@ -252,6 +320,7 @@ export class ClusterNode implements ClusterPort {
     if (home === this.self.name) return this.claimHere(key, this.self.name) ? 'granted' : 'denied';
     const link = this.links.get(home);
     if (!link?.connected) return 'unreachable';
+    if (link.claims?.ready) return link.claims.claim(key);
     return new Promise((resolve) =>
       link.client.claim({ id: Buffer.from(key, 'hex'), node: this.self.name }, link.deadline(), (error, reply) =>
         resolve(error ? 'unreachable' : reply.granted ? 'granted' : 'denied'),
@@ -266,6 +335,7 @@ export class ClusterNode implements ClusterPort {
       return;
     }
     const link = this.links.get(home);
+    if (link?.claims?.ready) return link.claims.unclaim(key);
     link?.client.unclaim({ id: Buffer.from(key, 'hex'), node: this.self.name }, link.deadline(), () => undefined);
   }
 
@@ -281,6 +351,23 @@ export class ClusterNode implements ClusterPort {
 
   private homeOf(key: string): string {
     return homeNodeOf(key, [this.self.name, ...this.links.keys()]);
+  }
+
+  /** The token that opens `node`'s claim channel to this home (the same on every Hello). */
+  private claimTokenFor(node: string): string {
+    let token = this.claimTokens.get(node);
+    if (!token) {
+      token = this.dataServer!.openChannel((socket, first) =>
+        serveClaims(socket, first, node, {
+          claim: (key, claimer) => this.claimHere(key, claimer),
+          unclaim: (key, claimer) => {
+            if (this.claims.get(key) === claimer) this.claims.delete(key);
+          },
+        }),
+      ).token;
+      this.claimTokens.set(node, token);
+    }
+    return token;
   }
 
   private claimHere(key: string, node: string): boolean {
@@ -311,14 +398,41 @@ export class ClusterNode implements ClusterPort {
     const key = event.id.toString('hex');
     if (event.kind === 'SEALED') {
       this.directory.set(key, node);
+      if (this.homeOf(key) === this.self.name) this.relearnClaim(key, node);
       this.store.remoteSealed(key);
     } else if (this.directory.get(key) === node) {
       this.directory.delete(key);
     }
   }
 
+  /**
+   * As home node, learn claims from the owners' event streams (which start with every sealed
+   * object): a home that restarted with an empty claim table rebuilds it as its peers reconnect.
+   */
+  private relearnClaim(key: string, node: string): void {
+    const claimed = this.claims.get(key);
+    if (claimed === undefined) {
+      this.claims.set(key, node);
+      this.holderFor(node);
+    } else if (claimed !== node) {
+      // Only possible if claims were lost (home restarted, or a lease expired while the owner was
+      // cut off) and both sides sealed meanwhile: say so, the id is no longer unique.
+      this.log.error('two nodes hold a sealed object of one id', { object: key, claimedBy: claimed, alsoSealedBy: node });
+    }
+  }
+
+  /** The peer went down: its objects are gone from the directory, remembered as lost. */
   private forgetPeerObjects(node: string): void {
-    for (const [key, owner] of this.directory) if (owner === node) this.directory.delete(key);
+    for (const [key, owner] of this.directory) {
+      if (owner !== node) continue;
+      this.directory.delete(key);
+      this.lost.set(key, node);
+    }
+  }
+
+  /** The peer is back: what it has now comes through its event stream again. */
+  private forgetLost(node: string): void {
+    for (const [key, owner] of this.lost) if (owner === node) this.lost.delete(key);
   }
 
   private broadcast(event: ObjectEvent): void {
@@ -383,6 +497,12 @@ export class ClusterNode implements ClusterPort {
     type Unary<Req, Res> = (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => void;
     const hello: Unary<NodeIdentity, NodeIdentity> = (call, callback) => {
       this.holderFor(call.request.node);
+      if (this.dataServer && call.metadata.get(CLAIM_CHANNEL_HEADER)[0] === '1') {
+        const reply = new grpc.Metadata();
+        reply.set(DATA_PORT_HEADER, String(this.dataPort));
+        reply.set(CLAIM_TOKEN_HEADER, this.claimTokenFor(call.request.node));
+        call.sendMetadata(reply);
+      }
       callback(null, this.identity);
     };
     const lookup: Unary<LookupRequest, object> = (call, callback) => {
@@ -446,7 +566,10 @@ export class ClusterNode implements ClusterPort {
     return { hello, lookup, unpin, renew, claim, unclaim, status, events, fetch } as unknown as grpc.UntypedServiceImplementation;
   }
 
-  /** Copy transport, owner side: header, chunks with back-pressure, checksum; pinned throughout. */
+  /**
+   * Copy transport, owner side: pinned throughout. Over the data connection when the caller asks
+   * for it (data-channel.ts); otherwise header, chunks with back-pressure, checksum, all in-band.
+   */
   private async streamObject(call: grpc.ServerWritableStream<{ holder: string; id: Buffer }, FetchChunk>): Promise<void> {
     const holder = this.holderFor(call.request.holder);
     const empty = Buffer.alloc(0);
@@ -457,14 +580,32 @@ export class ClusterNode implements ClusterPort {
       return;
     }
     try {
-      call.write({
+      const header = {
         found: true,
         dataSize: object.data.byteLength,
         metadataSize: object.metadata.byteLength,
         digest: Buffer.from(object.digest),
         bytes: empty,
         checksum: empty,
-      });
+      };
+      const total = object.data.byteLength + object.metadata.byteLength;
+      if (this.dataServer && total > 0 && call.metadata.get(TRANSFER_HEADER)[0] === TRANSFER_DATA_CONNECTION) {
+        const offer = this.dataServer.offer([object.data, object.metadata]);
+        const reply = new grpc.Metadata();
+        reply.set(DATA_PORT_HEADER, String(this.dataPort));
+        reply.set(DATA_TOKEN_HEADER, offer.token);
+        call.sendMetadata(reply);
+        call.on('cancelled', () => offer.cancel());
+        call.write(header);
+        try {
+          await offer.sent;
+          call.end();
+        } catch (error) {
+          if (!call.cancelled) call.emit('error', { code: grpc.status.UNAVAILABLE, details: `data connection: ${(error as Error).message}` });
+        }
+        return;
+      }
+      call.write(header);
       const hasher = this.hash.create64(0n);
       for (const part of [object.data, object.metadata]) {
         for (let offset = 0; offset < part.byteLength; offset += this.chunkBytes) {
@@ -490,6 +631,12 @@ export class ClusterNode implements ClusterPort {
     this.subscribers.clear();
     for (const link of this.links.values()) link.close();
     // Peers' event streams never end on their own: do not wait for them.
+    this.dataServer?.close();
     this.server.forceShutdown();
   }
+}
+
+/** The host part of host:port (IPv6 in brackets stays bracketed). */
+function hostOf(address: string): string {
+  return address.replace(/:\d+$/, '');
 }

@@ -85,6 +85,15 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
     nodeName,
     hugepages: options.hugepages ?? false,
   });
+  // Like the reference store, unlink the file at once: the memory lives as long as the store's
+  // descriptor and mappings, so even a SIGKILLed store leaves nothing in /dev/shm. Peers on this
+  // machine open it through /proc/PID/fd; a region given by path (a DAX device, a shared file)
+  // is left alone.
+  let regionAttachPath = region.path;
+  if (ownsRegionFile) {
+    fs.unlinkSync(regionPath);
+    regionAttachPath = `/proc/${process.pid}/fd/${region.fd}`;
+  }
   const allocator = native.createAllocator(region.dataOffset, region.capacity);
   const store = new PlasmaStore({ capacity: options.memory, region, allocator, external, log });
 
@@ -144,7 +153,7 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
 
   let cluster: ClusterNode | null = null;
   if (options.cluster) {
-    cluster = new ClusterNode(store, region, options.socketPath, options.cluster, log);
+    cluster = new ClusterNode(store, region, options.socketPath, { ...options.cluster, regionAttachPath }, log);
     try {
       await cluster.start();
     } catch (error) {

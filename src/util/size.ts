@@ -31,6 +31,9 @@ export function parseSize(text: string | number): number {
   if (!match || unit === undefined) {
     throw new Error(`invalid size "${text}": use bytes (100000000) or a unit such as 512MB, 4GiB, 1G`);
   }
+  if (match[3] === '' && match[1]!.includes('.') && match[2] === undefined) {
+    throw new Error(`invalid size "${text}": a plain byte count is a whole number (or use a unit: 1.5GiB)`);
+  }
   const value = Number(match[1]) * 10 ** Number(match[2] ?? 0) * unit;
   if (!Number.isFinite(value) || value > Number.MAX_SAFE_INTEGER) throw new Error(`size "${text}" is too large`);
   return Math.floor(value);

@@ -31,9 +31,8 @@ CASES = {
     # name: (argv builder, the reference store prints exactly one line too; where it
     # does not, it logs its start-up lines first or aborts with a backtrace)
     "unknown_flag": (lambda d: ["-z", "1", "-s", f"{d}/s", "-m", "1000000"], True),
-    "missing_socket": (lambda d: ["-m", "1000000"], False),
-    "missing_memory": (lambda d: ["-s", f"{d}/s"], True),
-    "memory_with_suffix": (lambda d: ["-s", f"{d}/s", "-m", "1G"], True),
+    # Deliberate differences (README): plasmapool defaults -s to /tmp/plasmapool.sock and -m to
+    # 1GiB, and -m accepts units (1G, 512MB, 4GiB); see test_units_are_accepted below.
     "memory_zero": (lambda d: ["-s", f"{d}/s", "-m", "0"], False),
     "socket_path_too_long": (lambda d: ["-s", f"{d}/{'a' * 120}.sock", "-m", "1000000"], False),
     "directory_missing": (lambda d: ["-s", f"{d}/s", "-m", "1000000", "-d", f"{d}/nope"], False),
@@ -141,3 +140,11 @@ def test_no_files_left_in_the_directory_after_the_store_ends(start, tmp_path, ho
     store.stop()  # only cleans up now
     left = sorted(p.name for p in shm.iterdir())
     assert left == [], f"files left in -d after {how.name}: {left}"
+
+
+@pytest.mark.plasmapool_only("the reference takes plain byte counts only (§7.1)")
+def test_units_are_accepted(start):
+    """-m 1G means 1 GiB, as `plasmapool store --help` documents."""
+    store = start("16MiB")
+    client = store.client()
+    assert client.store_capacity() == 16 * 1024 * 1024
