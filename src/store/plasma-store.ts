@@ -168,21 +168,7 @@ export class PlasmaStore {
   ): StoredObject | null {
     const offset = this.allocate(session, dataSize + metadataSize, evictIfFull, true);
     if (offset < 0) return null;
-    const object: StoredObject = {
-      id,
-      key: id.hex,
-      state: 'created',
-      offset,
-      dataSize,
-      metadataSize,
-      createTime: nowSeconds(),
-      constructDuration: -1,
-      digest: new Uint8Array(0),
-      holders: new Set(),
-      creator: session,
-      deletePending: false,
-      accessed: false,
-    };
+    const object = newObject(id, offset, dataSize, metadataSize, session);
     this.objects.add(object);
     if (this.cluster) {
       const claim = this.cluster.claim(object.key);
@@ -418,22 +404,7 @@ export class PlasmaStore {
       if (this.objects.get(key)) return null;
       const offset = this.allocate(null, dataSize + metadataSize, true, false);
       if (offset < 0) return null;
-      replica = {
-        id: ObjectId.fromHex(key),
-        key,
-        state: 'created',
-        offset,
-        dataSize,
-        metadataSize,
-        createTime: nowSeconds(),
-        constructDuration: -1,
-        digest: new Uint8Array(0),
-        holders: new Set(),
-        creator: null,
-        deletePending: false,
-        accessed: false,
-        replicaOf: node,
-      };
+      replica = { ...newObject(ObjectId.fromHex(key), offset, dataSize, metadataSize, null), replicaOf: node };
       this.objects.add(replica);
       return this.view(offset, dataSize + metadataSize);
     });
@@ -825,6 +796,25 @@ export class PlasmaStore {
       subscribers: this.notifier.count,
     };
   }
+}
+
+/** A freshly allocated, unsealed object. */
+function newObject(id: ObjectId, offset: number, dataSize: number, metadataSize: number, creator: Holder | null): StoredObject {
+  return {
+    id,
+    key: id.hex,
+    state: 'created',
+    offset,
+    dataSize,
+    metadataSize,
+    createTime: nowSeconds(),
+    constructDuration: -1,
+    digest: new Uint8Array(0),
+    holders: new Set(),
+    creator,
+    deletePending: false,
+    accessed: false,
+  };
 }
 
 function isSession(holder: Holder): holder is ClientSession {
