@@ -211,7 +211,8 @@ async function main(): Promise<void> {
     '',
     `Flights (vega-datasets flights-3m.parquet) replicated, shuffled by origin with one mapper and one reducer process per node; each reducer computes per-airport delay statistics. ` +
       `Run ${started.toISOString()} on ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGB} GB, load average ${machine.loadAverage.join(' ')}; commit ${machine.gitCommit}${machine.gitDirty ? ' (dirty)' : ''}. ` +
-      `Medians of ${options.reps} run(s) per cell.`,
+      `Medians of ${options.reps} run(s) per cell.` +
+      (machine.loadAverage[0]! > machine.cores ? ` The load average exceeded the ${machine.cores} cores: other programs competed for the CPU, so absolute times are inflated and noisy; compare the ratios.` : ''),
     '',
     '- **map+reduce**: wall time from starting the mappers to the last reducer done (partitioning, exchange and per-airport statistics).',
     '- **exchange**: the slowest mapper\'s publish (zero-copy: put into its node\'s shared memory; copy: serialize, send over a Unix socket, wait for receipt) plus the slowest reducer\'s gather (zero-copy: get and open the objects in place; copy: open the received bytes).',
