@@ -44,19 +44,25 @@ function nodeStatus(address: string): Promise<StatusReply | null> {
 }
 
 /**
- * Start N local stores forming a cluster and wait until every node has connected to every peer:
- * until then a store refuses to seal ids whose home node it cannot reach.
+ * Wait until every node of a local cluster has connected to every peer: until then a store cannot
+ * find objects its peers own, and refuses to seal ids whose home node it cannot reach.
  */
+export async function waitForClusterPeers(cluster: LocalCluster, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const replies = await Promise.all(cluster.nodes.map((node) => nodeStatus(node.address)));
+    if (replies.every((r) => r !== null && r.peers.length === cluster.nodes.length - 1 && r.peers.every((p) => p.connected))) return;
+    if (Date.now() > deadline) throw new Error(`the ${cluster.nodes.length} stores did not connect to each other within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Start N local stores forming a cluster, and return once their peers are connected. */
 export async function startShuffleCluster(options: { nodes: number; memory: number | string; dir: string; timeoutMs?: number }): Promise<LocalCluster> {
   const cluster = await startLocalCluster({ nodes: options.nodes, memory: options.memory, dir: options.dir, peerTimeoutMs: 5000 });
-  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
   try {
-    for (;;) {
-      const replies = await Promise.all(cluster.nodes.map((node) => nodeStatus(node.address)));
-      if (replies.every((r) => r !== null && r.peers.length === options.nodes - 1 && r.peers.every((p) => p.connected))) return cluster;
-      if (Date.now() > deadline) throw new Error(`the ${options.nodes} stores did not connect to each other within ${options.timeoutMs ?? 30_000} ms`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitForClusterPeers(cluster, options.timeoutMs);
+    return cluster;
   } catch (error) {
     await cluster.close();
     throw error;

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { Table, Utf8, makeVector, vectorFromArray, Int64 } from 'apache-arrow';
 import { connect, type PlasmaClient } from '../../src/client/plasma-client.js';
-import { startStoreProcess, startTestCluster, onCleanup, tempDir } from '../helpers/processes.js';
+import { startStoreProcess, startTestCluster as startCluster, onCleanup, tempDir } from '../helpers/processes.js';
 import {
   deleteShuffleJob,
   gatherPartition,
@@ -23,6 +23,7 @@ import { groupStats } from '../../src/arrow/shuffle-stats.js';
 import { splitTable } from '../../src/arrow/dataset.js';
 import { tableViewsOnly } from '../../src/arrow/shuffle-protocol.js';
 import path from 'node:path';
+import { waitForClusterPeers } from '../../src/cli/shuffle-command.js';
 
 const airports = ['ATL', 'ORD', 'DFW', 'LAX', 'SFO', 'JFK', 'SEA', 'BOS', 'DEN', 'PHX', 'MSP', 'DTW'];
 
@@ -42,6 +43,13 @@ function flightsLike(rows: number, seed = 1): Table {
     delay: vectorFromArray(delay, new Int64()),
     distance: makeVector(distance),
   });
+}
+
+/** A test cluster whose stores have connected to each other (objects of peers are visible). */
+async function startTestCluster(options: { nodes: number; memory: string }) {
+  const cluster = await startCluster({ ...options, peerTimeoutMs: 5000 });
+  await waitForClusterPeers(cluster);
+  return cluster;
 }
 
 async function client(socketPath: string): Promise<PlasmaClient> {
