@@ -163,7 +163,7 @@ function gatherFixed(chunks: readonly Data[], runs: readonly ChunkRun[], indices
   const out = new View(buffer, 0, n * perRow);
   for (const run of runs) {
     const values = chunks[run.chunk]!.values as unknown as TypedValues;
-    const src = new View(values.buffer, values.byteOffset, values.byteLength / unit);
+    const src = new View(values.buffer as ArrayBuffer, values.byteOffset, values.byteLength / unit);
     if (perRow === 1) {
       for (let j = run.from; j < run.to; j++) out[j] = src[indices[j]! - run.base]!;
     } else if (perRow === 2) {
