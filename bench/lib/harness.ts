@@ -19,7 +19,7 @@ import { evaluateTargets, targetLine } from './targets.js';
 import { randomSource } from './touch.js';
 import { memcpyNode, unixPingPong } from '../workloads/baselines.js';
 import { runMatrix } from '../workloads/matrix.js';
-import { runMemory } from '../workloads/memory.js';
+import { procMemory, runMemory } from '../workloads/memory.js';
 import { startScale, SCALE_DESCRIPTION } from '../workloads/scale.js';
 import { runTables } from '../workloads/tables.js';
 
@@ -40,22 +40,23 @@ function rowOf(key: SeriesKey, raw: RawWorkload): MatrixRow {
 
 export async function runBenchmarks(options: BenchOptions): Promise<number> {
   const has = (s: Section) => options.sections.has(s);
-  const python = options.python && (has('pyarrow') || has('baselines')) ? checkPython(options.python) : null;
+  const python = options.python && (has('pyarrow') || has('baselines') || has('memory')) ? checkPython(options.python) : null;
   const cores = os.cpus().length;
 
   // ------------------------------------------------------------ plan
   const W = options.workloads;
   const R = options.remoteWorkloads;
+  const PR = options.pyarrowRemoteWorkloads;
   const T = options.tableWorkloads;
   const sum = (ws: Workload[], f: (w: Workload) => number) => ws.reduce((a, w) => a + f(w), 0);
   let total = 0;
   if (has('baselines')) total += 2000 + (python ? 1500 : 0);
   if (has('pyarrow') && python) total += 2 * STARTUP + 2 * sum(W, (w) => workloadCost(w, PYTHON_FACTOR));
-  if (has('pyarrow') && python && options.pyarrowRemote) total += sum(R, (w) => workloadCost(w, REMOTE_FACTOR));
+  if (has('pyarrow') && python && options.pyarrowRemote) total += sum(PR, (w) => workloadCost(w, REMOTE_FACTOR));
   if (has('matrix')) total += STARTUP * 6 + sum(W, (w) => workloadCost(w)) + sum(R, (w) => workloadCost(w, REMOTE_FACTOR)) + sum(R, (w) => workloadCost(w, REMOTE_FACTOR, COPY_MS_PER_MB));
   if (has('tables')) total += 2 * sum(T, (w) => workloadCost(w, 2)) + sum(T, (w) => w.repeats * Math.min(w.size * w.count, 1e8) * 6e-6);
   if (has('scale')) total += 2 * STARTUP + options.scaleClients.length * (2 * options.scaleSeconds * 1000 + 500);
-  if (has('memory')) total += STARTUP + options.memoryObjects * 0.03;
+  if (has('memory')) total += STARTUP + options.memoryObjects * 0.03 + (python ? 2 * STARTUP + 2 * options.memoryObjectsPyarrow * 0.1 : 0);
 
   const progress = new Progress(total, options.tty);
   installCleanupHandlers(() => progress.stop());
@@ -63,16 +64,18 @@ export async function runBenchmarks(options: BenchOptions): Promise<number> {
   const startedAt = new Date().toISOString();
   const machine = machineInfo();
   const failures: string[] = [];
+  const parts: { name: string; seconds: number }[] = [];
   const skipped: string[] = [];
   const notes: string[] = [];
   const results: Omit<BenchResults, 'targets'> = {
-    meta: { mode: options.mode, startedAt, seconds: 0, machine, workloads: W, remoteWorkloads: R, tableWorkloads: T, notes },
+    meta: { mode: options.mode, startedAt, seconds: 0, machine, workloads: W, remoteWorkloads: R, pyarrowRemoteWorkloads: PR, tableWorkloads: T, notes, parts },
     baselines: {},
     matrix: [],
     tables: [],
     scale: [],
     scaleDescription: SCALE_DESCRIPTION,
     memory: null,
+    memoryComparison: [],
     skipped,
   };
   let py: PythonDriver | null = null;
@@ -90,8 +93,10 @@ export async function runBenchmarks(options: BenchOptions): Promise<number> {
   /** Run one part; a failure is recorded and the run goes on (unless interrupted). */
   const part = async (name: string, body: () => Promise<void>) => {
     progress.stage(name);
+    const t0 = Date.now();
     try {
       await body();
+      parts.push({ name, seconds: (Date.now() - t0) / 1000 });
     } catch (error) {
       if (interruptedBy()) throw error;
       failures.push(`${name}: ${(error as Error).message}`);
@@ -211,7 +216,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<number> {
             });
           }
           if (has('pyarrow') && python && options.pyarrowRemote) {
-            for (const w of R) {
+            for (const w of PR) {
               await part(`pyarrow → plasmapool, remote (shared), ${w.count} × ${w.size} B`, async () => {
                 const raw = await py!.request<RawWorkload>({ op: 'workload', producer: owner, consumer: remote, ...w }, (objects) =>
                   progress.advance(objects * objectCost(w.size) * REMOTE_FACTOR),
@@ -298,6 +303,39 @@ export async function runBenchmarks(options: BenchOptions): Promise<number> {
           await store.stop();
         }
       });
+      if (py) {
+        for (const kind of ['reference', 'plasmapool'] as const) {
+          await part(`memory per object, pyarrow → ${kind} (${options.memoryObjectsPyarrow.toLocaleString('en')} objects)`, async () => {
+            const memory = Math.max(256e6, options.memoryObjectsPyarrow * 256);
+            const socket = sock(`memory-${kind}`);
+            const store = kind === 'reference' ? await startReferenceStore(python!.referenceStore, socket, memory) : await startPlasmapoolStore(socket, memory);
+            progress.advance(STARTUP);
+            try {
+              await py!.request({ op: 'fill', socket, count: 100, size: 64 }); // settle
+              await new Promise((resolve) => setTimeout(resolve, 300));
+              const before = procMemory(store.pid);
+              const out = await py!.request<{ seconds: number }>({ op: 'fill', socket, count: options.memoryObjectsPyarrow, size: 64 }, (n) =>
+                progress.advance(n * 0.1),
+              );
+              await new Promise((resolve) => setTimeout(resolve, 300));
+              const after = procMemory(store.pid);
+              const n = options.memoryObjectsPyarrow;
+              results.memoryComparison.push({
+                store: kind,
+                objects: n,
+                objectSize: 64,
+                seconds: out.seconds,
+                before,
+                after,
+                rssBytesPerObject: ((after.vmRssKB - before.vmRssKB) * 1024) / n,
+                anonBytesPerObject: ((after.rssAnonKB - before.rssAnonKB) * 1024) / n,
+              });
+            } finally {
+              await store.stop();
+            }
+          });
+        }
+      }
     }
   } finally {
     progress.stop();

@@ -40,14 +40,18 @@ export interface BenchOptions {
   workloads: Workload[];
   /** The same workloads for the remote placements (shared, copy): fewer repeats. */
   remoteWorkloads: Workload[];
+  /** The pyarrow client on a remote node (full runs only): fewer still. */
+  pyarrowRemoteWorkloads: Workload[];
   /** Arrow table workloads (same sizes, fewer repeats). */
   tableWorkloads: Workload[];
   /** Concurrent client counts of the scale section. */
   scaleClients: number[];
   /** Seconds of each scale measurement (per phase and client count). */
   scaleSeconds: number;
-  /** Objects created for the memory-per-object figure. */
+  /** Objects created for the memory-per-object figure (TypeScript, createAndSealBatch). */
   memoryObjects: number;
+  /** Objects created one by one with pyarrow in the reference store and in plasmapool (the comparison). */
+  memoryObjectsPyarrow: number;
   /** Capacity of every store the harness starts, bytes. */
   storeMemory: number;
   /** Size of the memcpy measurement, bytes. */
@@ -130,25 +134,30 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
   };
 
   // Full: 100 repeats, capped at 10 GB of objects per workload (so 10 MB gets 20, 100 MB gets 10);
-  // remote placements 25 repeats capped at 5 GB (a remote get of a small object costs a gRPC
-  // round trip, ~1 ms here, and 100 × 1000 of them would take minutes). Together about a quarter
-  // of an hour on a 2-core machine. Quick: a smoke run of about a minute.
+  // remote placements 20 repeats capped at 3 GB (a remote get of a small object costs a gRPC
+  // round trip, ~1 ms here, and the copy transport moves every byte over gRPC); the pyarrow
+  // client on a remote node 10 repeats capped at 2 GB. Together about a quarter of an hour on a
+  // busy 2-core machine. Quick: a smoke run of about a minute.
   let workloads: Workload[];
   let remoteWorkloads: Workload[];
+  let pyarrowRemoteWorkloads: Workload[];
   let tableWorkloads: Workload[];
   if (mode === 'full') {
     workloads = withRepeats(100, 10, 10e9);
-    remoteWorkloads = withRepeats(25, 5, 5e9);
+    remoteWorkloads = withRepeats(20, 3, 3e9);
+    pyarrowRemoteWorkloads = withRepeats(10, 2, 2e9);
     tableWorkloads = TABLE_1.map((w) => ({ count: Math.min(w.count, 100), size: w.size, repeats: Math.min(20, Math.max(5, Math.floor(2e9 / (Math.min(w.count, 100) * w.size)))) }));
   } else {
     workloads = withRepeats(2, 1, 20e6).map((w) => (w.size >= 1e8 ? { ...w, count: 2 } : w.size >= 1e7 ? { ...w, count: 10 } : w));
     remoteWorkloads = workloads;
+    pyarrowRemoteWorkloads = workloads;
     tableWorkloads = TABLE_1.map((w) => ({ count: Math.min(w.count, w.size >= 1e8 ? 2 : w.size >= 1e7 ? 5 : 20), size: w.size, repeats: 1 }));
   }
   const repeats = positive(parsed.repeats, 'repeats');
   if (repeats !== undefined) {
     workloads = workloads.map((w) => ({ ...w, repeats: Math.round(repeats) }));
     remoteWorkloads = remoteWorkloads.map((w) => ({ ...w, repeats: Math.round(repeats) }));
+    pyarrowRemoteWorkloads = pyarrowRemoteWorkloads.map((w) => ({ ...w, repeats: Math.round(repeats) }));
   }
 
   const python = parsed['no-python'] ? null : path.join(REPO_ROOT, '.venv/bin/python');
@@ -158,10 +167,12 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     sections,
     workloads,
     remoteWorkloads,
+    pyarrowRemoteWorkloads,
     tableWorkloads,
     scaleClients: [1, 2, 4, 8, 16, 64],
     scaleSeconds: positive(parsed['scale-seconds'], 'scale-seconds') ?? (mode === 'full' ? 3 : 0.3),
     memoryObjects: Math.round(positive(parsed['memory-objects'], 'memory-objects') ?? (mode === 'full' ? 1_000_000 : 100_000)),
+    memoryObjectsPyarrow: mode === 'full' ? 100_000 : 10_000,
     storeMemory: mode === 'full' ? 1.5e9 : 600e6,
     memcpyBytes: 1e8,
     python,

@@ -154,6 +154,25 @@ export function markdown(results: BenchResults): string {
       '',
     );
   }
+  const comparison = results.memoryComparison ?? [];
+  if (comparison.length) {
+    const ref = comparison.find((c) => c.store === 'reference');
+    lines.push(
+      `Against the reference store: ${comparison[0]!.objects.toLocaleString('en')} objects of ${comparison[0]!.objectSize} B created one by one with pyarrow's \`create_and_seal\` in a fresh store of each kind.`,
+      '',
+      '| store | VmRSS per object | RssAnon per object | ×reference (RssAnon) | objects/s |',
+      '|---|---|---|---|---|',
+    );
+    for (const c of comparison) {
+      lines.push(
+        `| ${c.store} | ${c.rssBytesPerObject.toFixed(0)} B | ${c.anonBytesPerObject.toFixed(0)} B | ${ref && ref.anonBytesPerObject > 0 ? ratio(c.anonBytesPerObject / ref.anonBytesPerObject) : '—'} | ${Math.round(c.objects / c.seconds).toLocaleString('en')} |`,
+      );
+    }
+    lines.push('');
+  }
+  if (meta.parts?.length) {
+    lines.push('## Time per part', '', meta.parts.map((p) => `${p.name}: ${p.seconds.toFixed(0)} s`).join('; ') + '.', '');
+  }
   lines.push('Pictures: `latency.svg`, `bandwidth.svg`, `tables.svg`, `scale.svg` next to this file; raw summaries in `results.json`.', '');
   return lines.join('\n');
 }

@@ -76,6 +76,18 @@ export interface MemoryResult {
   anonBytesPerObject: number;
 }
 
+/** Memory per object of one store, objects created one by one with pyarrow's create_and_seal. */
+export interface MemoryComparison {
+  store: StoreKind;
+  objects: number;
+  objectSize: number;
+  seconds: number;
+  before: ProcMemory;
+  after: ProcMemory;
+  rssBytesPerObject: number;
+  anonBytesPerObject: number;
+}
+
 export interface ProcMemory {
   vmRssKB: number;
   rssAnonKB: number;
@@ -112,8 +124,11 @@ export interface BenchResults {
     machine: MachineInfo;
     workloads: Workload[];
     remoteWorkloads: Workload[];
+    pyarrowRemoteWorkloads: Workload[];
     tableWorkloads: Workload[];
     notes: string[];
+    /** Wall time of each part of the run, in order. */
+    parts: { name: string; seconds: number }[];
   };
   baselines: Baselines;
   matrix: MatrixRow[];
@@ -121,6 +136,7 @@ export interface BenchResults {
   scale: ScaleRow[];
   scaleDescription: string;
   memory: MemoryResult | null;
+  memoryComparison: MemoryComparison[];
   targets: Target[];
   skipped: string[];
 }

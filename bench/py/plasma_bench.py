@@ -9,6 +9,7 @@ command per line on stdin and reads one JSON reply per line on stdout ({"ok", "r
     {"op": "hello"}                                   versions of pyarrow, numpy, Python
     {"op": "memcpy", "bytes": 100000000, "repeats": 10}
     {"op": "workload", "producer": SOCKET, "consumer": SOCKET, "count": 1000, "size": 1000, "repeats": 3}
+    {"op": "fill", "socket": SOCKET, "count": 100000, "size": 64}   create_and_seal that many objects
 
 Run by hand: echo '{"op": "hello"}' | .venv/bin/python bench/py/plasma_bench.py
 
@@ -110,6 +111,19 @@ def handle(command, rng, state):
         finally:
             consumer.disconnect()
             producer.disconnect()
+    if command["op"] == "fill":
+        # Many small sealed objects, one create_and_seal request each (the memory-per-object figure).
+        client = plasma.connect(command["socket"])
+        try:
+            data = b"\x01" * command["size"]
+            t0 = time.perf_counter()
+            for i in range(command["count"]):
+                client.create_and_seal(plasma.ObjectID(rng.bytes(20)), data)
+                if (i + 1) % 10000 == 0:
+                    progress(10000)
+            return {"seconds": time.perf_counter() - t0}
+        finally:
+            client.disconnect()
     raise ValueError(f"unknown command {command['op']!r}")
 
 
