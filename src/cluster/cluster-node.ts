@@ -3,8 +3,10 @@
  * directory of objects sealed elsewhere, id claims at home nodes, and leases on pins.
  *
  * Data path: a get for a peer's object costs one Lookup per owner node (which pins it there);
- * the client then reads the owner's region in place. Where the region cannot be mapped, Fetch
- * streams the bytes into a local replica instead.
+ * the client then reads the owner's region in place. Where the region cannot be mapped, the copy
+ * transport (copy-transport.ts) fetches the bytes into a local replica instead. Claims and object
+ * events travel on a peer channel (peer-channel.ts) next to gRPC, which remains their fallback.
+ * See docs/cluster.md.
  */
 import fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
@@ -15,9 +17,9 @@ import { PeerHolder } from '../store/cluster-port.js';
 import type { PlasmaStore } from '../store/plasma-store.js';
 import type { Segment } from '../store/segments.js';
 import type { Logger } from '../util/log.js';
-import { CLAIM_CHANNEL_HEADER, CLAIM_TOKEN_HEADER, serveClaims } from './claim-channel.js';
-import { DataServer, DATA_PORT_HEADER, DATA_TOKEN_HEADER, receiveInto, TRANSFER_DATA_CONNECTION, TRANSFER_HEADER, type TlsMaterial } from './data-channel.js';
-import { DigestStream } from './digest-stream.js';
+import { CHANNEL_TOKEN_HEADER, encodeEvent, PEER_CHANNEL_HEADER, serveChannel } from './peer-channel.js';
+import { fetchObject, serveFetch } from './copy-transport.js';
+import { DataServer, DATA_PORT_HEADER, type TlsMaterial } from './data-channel.js';
 import { homeNodeOf } from './home-node.js';
 import type { MemberAddress, Membership } from './membership.js';
 import { PeerLink } from './peer-link.js';
@@ -78,8 +80,10 @@ export class ClusterNode implements ClusterPort {
   /** Copy transport's bulk byte path (null until started). */
   private dataServer: DataServer | null = null;
   private dataPort = 0;
-  /** Claim channel tokens handed to peers (one per peer name, see claim-channel.ts). */
-  private readonly claimTokens = new Map<string, string>();
+  /** Peer channel tokens handed to peers (one per peer name, see peer-channel.ts). */
+  private readonly channelTokens = new Map<string, string>();
+  /** Peers subscribed to events over their peer channel. */
+  private readonly channelSubscribers = new Set<(frame: Buffer) => void>();
   private readonly tlsMaterial: TlsMaterial | undefined;
   private identity!: NodeIdentity;
   readonly self: MemberAddress;
@@ -214,97 +218,7 @@ export class ClusterNode implements ClusterPort {
     allocate: (dataSize: number, metadataSize: number) => Uint8Array | null,
   ): Promise<FetchedObject | null> {
     const link = this.liveLink(node);
-    return new Promise((resolve, reject) => {
-      const ask = new grpc.Metadata();
-      ask.set(TRANSFER_HEADER, TRANSFER_DATA_CONNECTION);
-      const stream = link.client.fetch({ holder: this.self.name, id: Buffer.from(key, 'hex') }, ask);
-      let target: Uint8Array | null = null;
-      let header: FetchChunk | null = null;
-      let position = 0;
-      let settled = false;
-      let offered: { port: number; token: string } | null = null;
-      let receiving: { done: Promise<void>; cancel(): void } | null = null;
-      const hasher = this.hash.create64(0n);
-      // A transfer may take long; a silent peer may not.
-      const silent = () => fail(new Error(`fetch of ${key} from ${node}: no data for ${this.timeoutMs} ms`));
-      let idle = setTimeout(silent, this.timeoutMs);
-      const touch = () => {
-        clearTimeout(idle);
-        idle = setTimeout(silent, this.timeoutMs);
-      };
-      const fail = (error: Error) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(idle);
-        receiving?.cancel();
-        stream.cancel();
-        reject(error);
-      };
-      const finish = (value: FetchedObject | null) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(idle);
-        resolve(value);
-      };
-      const fetched = (): FetchedObject => ({
-        key,
-        dataSize: header!.dataSize,
-        metadataSize: header!.metadataSize,
-        digest: Uint8Array.from(header!.digest),
-      });
-      stream.on('metadata', (metadata: grpc.Metadata) => {
-        const port = Number(metadata.get(DATA_PORT_HEADER)[0]);
-        const token = metadata.get(DATA_TOKEN_HEADER)[0];
-        if (Number.isInteger(port) && port > 0 && typeof token === 'string') offered = { port, token };
-      });
-      stream.on('data', (chunk: FetchChunk) => {
-        touch();
-        if (!header) {
-          header = chunk;
-          if (!chunk.found) return finish(null);
-          target = allocate(chunk.dataSize, chunk.metadataSize);
-          if (!target) {
-            stream.cancel();
-            return finish(null);
-          }
-          if (offered) return receiveOverDataConnection(offered, target, chunk);
-        }
-        if (chunk.bytes.byteLength > 0) {
-          const total = header.dataSize + header.metadataSize;
-          if (position + chunk.bytes.byteLength > total) return fail(new Error(`fetch of ${key} from ${node}: more bytes than announced`));
-          target!.set(chunk.bytes, position);
-          hasher.update(chunk.bytes);
-          position += chunk.bytes.byteLength;
-        }
-        if (chunk.checksum.byteLength === 8) {
-          const total = header.dataSize + header.metadataSize;
-          if (position !== total) return fail(new Error(`fetch of ${key} from ${node}: ${position} of ${total} bytes arrived`));
-          if (hasher.digest() !== chunk.checksum.readBigUInt64LE(0)) {
-            return fail(new Error(`fetch of ${key} from ${node}: checksum mismatch, the copy is corrupt`));
-          }
-          finish(fetched());
-        }
-      });
-      // The bytes arrive on their own connection; the Fetch stream only ends when they are sent.
-      const receiveOverDataConnection = (offer: { port: number; token: string }, into: Uint8Array, first: FetchChunk) => {
-        const digest = new DigestStream(this.hash, first.dataSize, first.metadataSize);
-        receiving = receiveInto({ host: hostOf(link.member.address), port: offer.port }, offer.token, into, this.tlsMaterial, (piece) => {
-          touch();
-          digest.update(piece);
-        });
-        receiving.done.then(() => {
-          // Checked against the digest the creator recorded at seal: end to end, owner memory included.
-          if (first.digest.byteLength === 8 && !Buffer.from(digest.digest()).equals(first.digest)) {
-            return fail(new Error(`fetch of ${key} from ${node}: the copy's digest differs from the one recorded at seal`));
-          }
-          finish(fetched());
-        }, (error: Error) => fail(new Error(`fetch of ${key} from ${node}: ${error.message}`)));
-      };
-      stream.on('error', (error: grpc.ServiceError) => fail(new Error(`fetch of ${key} from ${node} failed: ${error.details || error.message}`)));
-      stream.on('end', () => {
-        if (!receiving) fail(new Error(`fetch of ${key} from ${node}: stream ended early`));
-      });
-    });
+    return fetchObject({ client: link.client, address: link.member.address, node, holder: this.self.name, hash: this.hash, tls: this.tlsMaterial, timeoutMs: this.timeoutMs }, key, allocate);
   }
 
   unpin(node: string, keys: string[]): void {
@@ -320,7 +234,8 @@ export class ClusterNode implements ClusterPort {
     if (home === this.self.name) return this.claimHere(key, this.self.name) ? 'granted' : 'denied';
     const link = this.links.get(home);
     if (!link?.connected) return 'unreachable';
-    if (link.claims?.ready) return link.claims.claim(key);
+    const channel = link.claims;
+    if (channel) return channel.claim(key);
     return new Promise((resolve) =>
       link.client.claim({ id: Buffer.from(key, 'hex'), node: this.self.name }, link.deadline(), (error, reply) =>
         resolve(error ? 'unreachable' : reply.granted ? 'granted' : 'denied'),
@@ -335,7 +250,8 @@ export class ClusterNode implements ClusterPort {
       return;
     }
     const link = this.links.get(home);
-    if (link?.claims?.ready) return link.claims.unclaim(key);
+    const channel = link?.claims;
+    if (channel) return channel.unclaim(key);
     link?.client.unclaim({ id: Buffer.from(key, 'hex'), node: this.self.name }, link.deadline(), () => undefined);
   }
 
@@ -353,19 +269,27 @@ export class ClusterNode implements ClusterPort {
     return homeNodeOf(key, [this.self.name, ...this.links.keys()]);
   }
 
-  /** The token that opens `node`'s claim channel to this home (the same on every Hello). */
-  private claimTokenFor(node: string): string {
-    let token = this.claimTokens.get(node);
+  /** The token that opens `node`'s peer channel to this store (the same on every Hello). */
+  private channelTokenFor(node: string): string {
+    let token = this.channelTokens.get(node);
     if (!token) {
       token = this.dataServer!.openChannel((socket, first) =>
-        serveClaims(socket, first, node, {
-          claim: (key, claimer) => this.claimHere(key, claimer),
-          unclaim: (key, claimer) => {
-            if (this.claims.get(key) === claimer) this.claims.delete(key);
+        serveChannel(socket, first, {
+          claim: (key) => this.claimHere(key, node),
+          unclaim: (key) => {
+            if (this.claims.get(key) === node) this.claims.delete(key);
+          },
+          subscribe: (push) => {
+            this.holderFor(node);
+            for (const object of this.store.ownedSealed()) {
+              push(encodeEvent({ kind: 'SEALED', id: Buffer.from(object.id.bytes), dataSize: object.dataSize, metadataSize: object.metadataSize }));
+            }
+            this.channelSubscribers.add(push);
+            return () => this.channelSubscribers.delete(push);
           },
         }),
       ).token;
-      this.claimTokens.set(node, token);
+      this.channelTokens.set(node, token);
     }
     return token;
   }
@@ -437,6 +361,9 @@ export class ClusterNode implements ClusterPort {
 
   private broadcast(event: ObjectEvent): void {
     for (const call of this.subscribers) call.write(event);
+    if (this.channelSubscribers.size === 0) return;
+    const frame = encodeEvent(event);
+    for (const push of this.channelSubscribers) push(frame);
   }
 
   private flushUnpins(): void {
@@ -497,10 +424,10 @@ export class ClusterNode implements ClusterPort {
     type Unary<Req, Res> = (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => void;
     const hello: Unary<NodeIdentity, NodeIdentity> = (call, callback) => {
       this.holderFor(call.request.node);
-      if (this.dataServer && call.metadata.get(CLAIM_CHANNEL_HEADER)[0] === '1') {
+      if (this.dataServer && call.metadata.get(PEER_CHANNEL_HEADER)[0] === '1') {
         const reply = new grpc.Metadata();
         reply.set(DATA_PORT_HEADER, String(this.dataPort));
-        reply.set(CLAIM_TOKEN_HEADER, this.claimTokenFor(call.request.node));
+        reply.set(CHANNEL_TOKEN_HEADER, this.channelTokenFor(call.request.node));
         call.sendMetadata(reply);
       }
       callback(null, this.identity);
@@ -561,74 +488,22 @@ export class ClusterNode implements ClusterPort {
       call.on('error', drop);
     };
     const fetch = (call: grpc.ServerWritableStream<{ holder: string; id: Buffer }, FetchChunk>) => {
-      void this.streamObject(call);
+      const holder = this.holderFor(call.request.holder);
+      void serveFetch(call, this.store.readForPeer(holder, call.request.id.toString('hex')), {
+        hash: this.hash,
+        chunkBytes: this.chunkBytes,
+        dataServer: this.dataServer,
+        dataPort: this.dataPort,
+      });
     };
     return { hello, lookup, unpin, renew, claim, unclaim, status, events, fetch } as unknown as grpc.UntypedServiceImplementation;
-  }
-
-  /**
-   * Copy transport, owner side: pinned throughout. Over the data connection when the caller asks
-   * for it (data-channel.ts); otherwise header, chunks with back-pressure, checksum, all in-band.
-   */
-  private async streamObject(call: grpc.ServerWritableStream<{ holder: string; id: Buffer }, FetchChunk>): Promise<void> {
-    const holder = this.holderFor(call.request.holder);
-    const empty = Buffer.alloc(0);
-    const object = this.store.readForPeer(holder, call.request.id.toString('hex'));
-    if (!object) {
-      call.write({ found: false, dataSize: 0, metadataSize: 0, digest: empty, bytes: empty, checksum: empty });
-      call.end();
-      return;
-    }
-    try {
-      const header = {
-        found: true,
-        dataSize: object.data.byteLength,
-        metadataSize: object.metadata.byteLength,
-        digest: Buffer.from(object.digest),
-        bytes: empty,
-        checksum: empty,
-      };
-      const total = object.data.byteLength + object.metadata.byteLength;
-      if (this.dataServer && total > 0 && call.metadata.get(TRANSFER_HEADER)[0] === TRANSFER_DATA_CONNECTION) {
-        const offer = this.dataServer.offer([object.data, object.metadata]);
-        const reply = new grpc.Metadata();
-        reply.set(DATA_PORT_HEADER, String(this.dataPort));
-        reply.set(DATA_TOKEN_HEADER, offer.token);
-        call.sendMetadata(reply);
-        call.on('cancelled', () => offer.cancel());
-        call.write(header);
-        try {
-          await offer.sent;
-          call.end();
-        } catch (error) {
-          if (!call.cancelled) call.emit('error', { code: grpc.status.UNAVAILABLE, details: `data connection: ${(error as Error).message}` });
-        }
-        return;
-      }
-      call.write(header);
-      const hasher = this.hash.create64(0n);
-      for (const part of [object.data, object.metadata]) {
-        for (let offset = 0; offset < part.byteLength; offset += this.chunkBytes) {
-          if (call.cancelled) return;
-          const bytes = Buffer.from(part.buffer, part.byteOffset + offset, Math.min(this.chunkBytes, part.byteLength - offset));
-          hasher.update(bytes);
-          const more = call.write({ found: true, dataSize: 0, metadataSize: 0, digest: empty, bytes, checksum: empty });
-          if (!more) await new Promise((resolve) => call.once('drain', resolve));
-        }
-      }
-      const checksum = Buffer.alloc(8);
-      checksum.writeBigUInt64LE(hasher.digest());
-      call.write({ found: true, dataSize: 0, metadataSize: 0, digest: empty, bytes: empty, checksum });
-      call.end();
-    } finally {
-      object.done();
-    }
   }
 
   async close(): Promise<void> {
     for (const timer of this.timers) clearInterval(timer);
     for (const call of this.subscribers) call.end();
     this.subscribers.clear();
+    this.channelSubscribers.clear();
     for (const link of this.links.values()) link.close();
     // Peers' event streams never end on their own: do not wait for them.
     this.dataServer?.close();
@@ -636,7 +511,3 @@ export class ClusterNode implements ClusterPort {
   }
 }
 
-/** The host part of host:port (IPv6 in brackets stays bracketed). */
-function hostOf(address: string): string {
-  return address.replace(/:\d+$/, '');
-}

@@ -30,6 +30,8 @@ export interface LocalNode {
   name: string;
   socketPath: string;
   address: string;
+  /** The store's region file (from its ready line). */
+  regionPath: string;
   process: ChildProcess;
 }
 
@@ -53,15 +55,19 @@ async function freePort(): Promise<number> {
   });
 }
 
-function waitReady(child: ChildProcess, name: string): Promise<void> {
+/** Resolves with the store's ready line once it has printed it. */
+function waitReady(child: ChildProcess, name: string): Promise<string> {
   return new Promise((resolve, reject) => {
     let output = '';
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      if (output.includes('plasmapool store ready')) {
+      const line = /plasmapool store ready[^\n]*\n/.exec(output)?.[0];
+      if (line) {
         child.stdout!.off('data', onData);
         child.off('exit', onExit);
-        resolve();
+        // Keep draining stdout so that a chatty store never blocks on a full pipe.
+        child.stdout!.resume();
+        resolve(line);
       }
     };
     const onExit = (code: number | null) => reject(new Error(`store ${name} exited with code ${code} before it was ready`));
@@ -107,7 +113,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     child.stderr!.on('data', (text: string) => {
       for (const line of text.split('\n')) if (line) options.onLog?.(member.name, line);
     });
-    return { ...member, process: child };
+    return { ...member, regionPath: '', process: child };
   });
   const close = async () => {
     await Promise.all(
@@ -127,7 +133,8 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     fs.rmSync(clusterFile, { force: true });
   };
   try {
-    await Promise.all(nodes.map((node) => waitReady(node.process, node.name)));
+    const lines = await Promise.all(nodes.map((node) => waitReady(node.process, node.name)));
+    lines.forEach((line, i) => (nodes[i]!.regionPath = /, region (\S+?)(,|\s|$)/.exec(line)?.[1] ?? ''));
   } catch (error) {
     await close();
     throw error;

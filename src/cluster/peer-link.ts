@@ -6,14 +6,22 @@ import * as grpc from '@grpc/grpc-js';
 import { native, type NativeRegion } from '../native/index.js';
 import type { Segment } from '../store/segments.js';
 import type { Logger } from '../util/log.js';
+import { CHANNEL_TOKEN_HEADER, PEER_CHANNEL_HEADER, PeerChannel } from './peer-channel.js';
+import { DATA_PORT_HEADER, type TlsMaterial } from './data-channel.js';
 import type { MemberAddress } from './membership.js';
 import type { NodeIdentity, ObjectEvent, PeerClient, PeerClientConstructor } from './peer-service.js';
 
 export type Transport = 'shared' | 'copy';
 
+/** Delays between connection attempts: doubling from the first to the last. */
+const FIRST_RETRY_MS = 100;
+const LAST_RETRY_MS = 1000;
+
 export interface PeerLinkOptions {
   self: NodeIdentity;
   credentials: grpc.ChannelCredentials;
+  /** For the peer channel (the same cluster CA and certificate as gRPC). */
+  tlsMaterial: TlsMaterial | undefined;
   /** Deadline of every call that a client may be waiting for. */
   timeoutMs: number;
   /** 'auto' maps the peer's region when it can, and copies otherwise. */
@@ -21,6 +29,8 @@ export interface PeerLinkOptions {
   /** Registers a peer region as a new segment (ids never reused). */
   registerSegment(region: NativeRegion, node: string): Segment;
   onEvent(node: string, event: ObjectEvent): void;
+  /** The link came up (its event stream starts with every object the peer has sealed). */
+  onUp(node: string): void;
   /** The link went down: forget what was learnt from this peer. */
   onDown(node: string): void;
   log: Logger;
@@ -31,10 +41,13 @@ export class PeerLink {
   identity: NodeIdentity | null = null;
   transport: Transport | null = null;
   segment: Segment | undefined;
+  /** The peer channel (peer-channel.ts): claims and events; null while not opened. */
+  private channel: PeerChannel | null = null;
   /** Every peer region mapped so far: kept open while their segments may be sent to clients. */
   private readonly regions: NativeRegion[] = [];
   private events: grpc.ClientReadableStream<ObjectEvent> | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
+  private retryDelayMs = FIRST_RETRY_MS;
   private closed = false;
   connected = false;
 
@@ -59,10 +72,13 @@ export class PeerLink {
     return { deadline: Date.now() + this.options.timeoutMs };
   }
 
-  /** Say hello, choose a transport, subscribe to events; retry every second until it works. */
+  /** Say hello, choose a transport, subscribe to events; retry (up to every second) until it works. */
   connect(): void {
     if (this.closed) return;
-    this.client.hello(this.options.self, this.deadline(), (error, identity) => {
+    const ask = new grpc.Metadata();
+    ask.set(PEER_CHANNEL_HEADER, '1');
+    let offer: { port: number; token: string } | null = null;
+    const call = this.client.hello(this.options.self, ask, this.deadline(), (error, identity) => {
       if (this.closed) return;
       if (error) return this.retryLater(`hello failed: ${error.details || error.message}`);
       try {
@@ -70,8 +86,41 @@ export class PeerLink {
       } catch (failure) {
         return this.retryLater((failure as Error).message);
       }
-      this.subscribe();
+      if (offer) this.openChannel(offer);
+      else this.subscribeOverGrpc();
     });
+    call.on('metadata', (metadata: grpc.Metadata) => {
+      const port = Number(metadata.get(DATA_PORT_HEADER)[0]);
+      const token = metadata.get(CHANNEL_TOKEN_HEADER)[0];
+      if (Number.isInteger(port) && port > 0 && typeof token === 'string') offer = { port, token };
+    });
+  }
+
+  /** The open peer channel, for claims (null: use gRPC Claim). */
+  get claims(): PeerChannel | null {
+    return this.channel?.open ? this.channel : null;
+  }
+
+  /** Events and claims over the peer channel; if it cannot be opened, events over gRPC. */
+  private openChannel(offer: { port: number; token: string }): void {
+    this.channel?.close();
+    const host = this.member.address.replace(/:\d+$/, '');
+    const channel: PeerChannel = new PeerChannel({ host, port: offer.port }, offer.token, this.options.tlsMaterial, this.options.timeoutMs, {
+      onOpen: () => {
+        this.up();
+        channel.subscribe();
+      },
+      onEvent: (event) => this.options.onEvent(this.name, event),
+      onClose: (wasOpen) => {
+        if (this.channel !== channel) return;
+        this.channel = null;
+        if (wasOpen) return this.down('peer channel closed');
+        if (this.closed) return;
+        this.options.log.info('peer channel cannot be opened: events over gRPC', { peer: this.name, port: offer.port });
+        this.subscribeOverGrpc();
+      },
+    }, this.options.log);
+    this.channel = channel;
   }
 
   private adopt(identity: NodeIdentity): void {
@@ -101,11 +150,10 @@ export class PeerLink {
     }
   }
 
-  private subscribe(): void {
+  private subscribeOverGrpc(): void {
     const stream = this.client.events({ node: this.options.self.node });
     this.events = stream;
-    this.connected = true;
-    this.options.log.info('peer connected', { peer: this.name, transport: this.transport });
+    this.up();
     stream.on('data', (event: ObjectEvent) => this.options.onEvent(this.name, event));
     stream.on('error', (error: grpc.ServiceError) => {
       if (error.code !== grpc.status.CANCELLED) this.down(`event stream failed: ${error.details || error.message}`);
@@ -113,10 +161,22 @@ export class PeerLink {
     stream.on('end', () => this.down('event stream ended'));
   }
 
+  private up(): void {
+    this.connected = true;
+    this.retryDelayMs = FIRST_RETRY_MS;
+    // Before any event: what this peer has now arrives next, in order.
+    this.options.onUp(this.name);
+    this.options.log.info('peer connected', { peer: this.name, transport: this.transport, channel: this.channel !== null });
+  }
+
   private down(reason: string): void {
     if (!this.connected) return;
     this.connected = false;
+    this.events?.cancel();
     this.events = null;
+    const channel = this.channel;
+    this.channel = null;
+    channel?.close();
     this.options.onDown(this.name);
     this.retryLater(reason);
   }
@@ -124,10 +184,12 @@ export class PeerLink {
   private retryLater(reason: string): void {
     if (this.closed || this.retryTimer) return;
     this.options.log.info('peer unavailable; retrying', { peer: this.name, reason });
+    // Peers of one cluster start together: retry soon at first, then every second.
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       this.connect();
-    }, 1000);
+    }, this.retryDelayMs);
+    this.retryDelayMs = Math.min(LAST_RETRY_MS, this.retryDelayMs * 2);
     this.retryTimer.unref();
   }
 
@@ -135,6 +197,8 @@ export class PeerLink {
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.events?.cancel();
+    this.channel?.close();
+    this.channel = null;
     this.client.close();
     for (const region of this.regions.splice(0)) region.close();
   }

@@ -91,7 +91,12 @@ type Unary<Req, Res> = (request: Req, options: grpc.CallOptions, callback: (erro
 
 /** The generated client's methods we use. */
 export interface PeerClient extends grpc.Client {
-  hello: Unary<NodeIdentity, NodeIdentity>;
+  hello(
+    request: NodeIdentity,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: (error: grpc.ServiceError | null, response: NodeIdentity) => void,
+  ): grpc.ClientUnaryCall;
   lookup: Unary<LookupRequest, LookupReply>;
   unpin: Unary<PinRequest, object>;
   renew: Unary<{ holder: string }, RenewReply>;
@@ -99,7 +104,7 @@ export interface PeerClient extends grpc.Client {
   unclaim: Unary<ClaimRequest, object>;
   status: Unary<object, StatusReply>;
   events(request: { node: string }, options?: grpc.CallOptions): grpc.ClientReadableStream<ObjectEvent>;
-  fetch(request: { holder: string; id: Buffer }, options?: grpc.CallOptions): grpc.ClientReadableStream<FetchChunk>;
+  fetch(request: { holder: string; id: Buffer }, metadata?: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<FetchChunk>;
 }
 
 export type PeerClientConstructor = new (address: string, credentials: grpc.ChannelCredentials, options?: grpc.ClientOptions) => PeerClient;

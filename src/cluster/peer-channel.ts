@@ -1,0 +1,254 @@
+/**
+ * A persistent socket between two stores, next to gRPC, for the small messages every create and
+ * seal sends: claims (caller → home) and object events (owner → subscriber). A gRPC unary call
+ * costs 0.4–0.7 ms here and a streamed event about 0.1 ms of CPU on each side; a frame on an open
+ * TCP connection costs a few microseconds and a round trip about 0.04 ms. gRPC Claim, Unclaim and
+ * Events remain the fallback while no channel is open.
+ *
+ * Opened through Hello: the caller asks with the request metadata `pp-peer-channel: 1`; the callee
+ * answers with initial metadata `pp-data-port` and a `pp-channel-token` bound to the caller's
+ * name. The caller connects to that port (the data-connection listener, data-channel.ts), sends the
+ * 16-byte token, then frames.
+ *
+ * Caller → callee, 25 bytes each: op (1 claim, 2 unclaim, 3 subscribe), sequence number (u32 LE),
+ * object id (20 bytes; zero for subscribe).
+ * Callee → caller: 1 claim reply: sequence (u32 LE), granted (1) or denied (0) — 6 bytes;
+ * 2 sealed: id, data size (u64 LE), metadata size (u64 LE) — 37 bytes; 3 removed: id — 21 bytes.
+ * Subscribe answers with a sealed frame for every object the callee owns, then live events, all
+ * in order on this one connection (as the Events stream does).
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import type { ClaimResult } from '../store/cluster-port.js';
+import type { Logger } from '../util/log.js';
+import type { TlsMaterial } from './data-channel.js';
+import type { ObjectEvent } from './peer-service.js';
+
+export const PEER_CHANNEL_HEADER = 'pp-peer-channel';
+export const CHANNEL_TOKEN_HEADER = 'pp-channel-token';
+
+const OP_CLAIM = 1;
+const OP_UNCLAIM = 2;
+const OP_SUBSCRIBE = 3;
+const ID_BYTES = 20;
+const REQUEST_BYTES = 1 + 4 + ID_BYTES;
+const FRAME_CLAIMED = 1;
+const FRAME_SEALED = 2;
+const FRAME_REMOVED = 3;
+const FRAME_BYTES: Record<number, number> = { [FRAME_CLAIMED]: 6, [FRAME_SEALED]: 1 + ID_BYTES + 16, [FRAME_REMOVED]: 1 + ID_BYTES };
+
+/** What the callee does for one caller's channel. */
+export interface ChannelHandler {
+  /** Grant the id to the caller unless another node holds it. */
+  claim(key: string): boolean;
+  unclaim(key: string): void;
+  /** Send `push` every owned sealed object now, then every event; returns the unsubscribe. */
+  subscribe(push: (frame: Buffer) => void): () => void;
+}
+
+export function encodeEvent(event: ObjectEvent): Buffer {
+  if (event.kind === 'REMOVED') {
+    const frame = Buffer.alloc(FRAME_BYTES[FRAME_REMOVED]!);
+    frame[0] = FRAME_REMOVED;
+    event.id.copy(frame, 1);
+    return frame;
+  }
+  const frame = Buffer.alloc(FRAME_BYTES[FRAME_SEALED]!);
+  frame[0] = FRAME_SEALED;
+  event.id.copy(frame, 1);
+  frame.writeBigUInt64LE(BigInt(event.dataSize), 1 + ID_BYTES);
+  frame.writeBigUInt64LE(BigInt(event.metadataSize), 1 + ID_BYTES + 8);
+  return frame;
+}
+
+/**
+ * Frames written once per event-loop turn: a seal's events leave after the reply to the client
+ * that sealed (a loopback write costs the sender the receiver's TCP work too), and a burst of
+ * seals costs one write.
+ */
+function batched(socket: net.Socket): (frame: Buffer) => void {
+  let queue: Buffer[] = [];
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    const frames = queue;
+    queue = [];
+    if (!socket.destroyed) socket.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
+  };
+  return (frame) => {
+    queue.push(frame);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+  };
+}
+
+/** Callee side: serve one caller's channel (`first`: bytes that came right after the token). */
+export function serveChannel(socket: net.Socket, first: Buffer, handler: ChannelHandler): void {
+  socket.setNoDelay(true);
+  let pending = first;
+  let unsubscribe: (() => void) | null = null;
+  const onData = (chunk: Buffer) => {
+    pending = pending.byteLength > 0 ? Buffer.concat([pending, chunk]) : chunk;
+    let at = 0;
+    const replies: Buffer[] = [];
+    while (pending.byteLength - at >= REQUEST_BYTES) {
+      const op = pending[at]!;
+      const sequence = pending.readUInt32LE(at + 1);
+      const key = pending.subarray(at + 5, at + REQUEST_BYTES).toString('hex');
+      at += REQUEST_BYTES;
+      if (op === OP_CLAIM) {
+        const reply = Buffer.alloc(FRAME_BYTES[FRAME_CLAIMED]!);
+        reply[0] = FRAME_CLAIMED;
+        reply.writeUInt32LE(sequence, 1);
+        reply[5] = handler.claim(key) ? 1 : 0;
+        replies.push(reply);
+      } else if (op === OP_UNCLAIM) {
+        handler.unclaim(key);
+      } else if (op === OP_SUBSCRIBE && !unsubscribe) {
+        if (replies.length > 0) socket.write(Buffer.concat(replies.splice(0)));
+        unsubscribe = handler.subscribe(batched(socket));
+      } else {
+        socket.destroy();
+        return;
+      }
+    }
+    pending = pending.subarray(at);
+    if (replies.length > 0) socket.write(replies.length === 1 ? replies[0]! : Buffer.concat(replies));
+  };
+  socket.on('data', onData);
+  socket.once('close', () => unsubscribe?.());
+  socket.resume();
+  if (first.byteLength > 0) onData(Buffer.alloc(0));
+}
+
+export interface ChannelClientEvents {
+  /** The connection is up (claims may use it; subscribe now). */
+  onOpen(): void;
+  onEvent(event: ObjectEvent): void;
+  /** The connection is gone (`wasOpen`: it had opened). */
+  onClose(wasOpen: boolean): void;
+}
+
+/** Caller side: the channel to one peer. */
+export class PeerChannel {
+  private readonly socket: net.Socket;
+  private readonly waiting = new Map<number, { resolve(result: ClaimResult): void; timer: NodeJS.Timeout }>();
+  private sequence = 0;
+  private received = Buffer.alloc(0);
+  /** Connected and not closed. */
+  open = false;
+
+  constructor(
+    address: { host: string; port: number },
+    token: string,
+    tlsMaterial: TlsMaterial | undefined,
+    private readonly timeoutMs: number,
+    private readonly events: ChannelClientEvents,
+    log: Logger,
+  ) {
+    const host = address.host.replace(/^\[|\]$/g, '');
+    const hello = Buffer.from(token, 'hex');
+    if (tlsMaterial) {
+      this.socket = tls.connect({ host, port: address.port, ca: tlsMaterial.ca, cert: tlsMaterial.cert, key: tlsMaterial.key, servername: net.isIP(host) ? undefined : host });
+      this.socket.once('secureConnect', () => this.opened(hello));
+    } else {
+      this.socket = net.connect({ host, port: address.port });
+      this.socket.once('connect', () => this.opened(hello));
+    }
+    // A peer that vanishes without a reset (cut off) is noticed by TCP keepalive.
+    this.socket.setKeepAlive(true, 1000);
+    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.socket.on('error', (error) => log.debug('peer channel error', { peer: `${host}:${address.port}`, error: error.message }));
+    this.socket.once('close', () => this.closed());
+    // A claim is sent after the create's reply (and batched with others of the same turn).
+    this.outgoing = batched(this.socket);
+  }
+
+  private readonly outgoing: (frame: Buffer) => void;
+
+  claim(key: string): Promise<ClaimResult> {
+    const sequence = (this.sequence = (this.sequence + 1) >>> 0);
+    return new Promise((resolve) => {
+      // A home that does not answer in time is unreachable: the create fails closed.
+      const timer = setTimeout(() => {
+        this.waiting.delete(sequence);
+        resolve('unreachable');
+      }, this.timeoutMs);
+      this.waiting.set(sequence, { resolve, timer });
+      this.send(OP_CLAIM, sequence, key);
+    });
+  }
+
+  unclaim(key: string): void {
+    this.send(OP_UNCLAIM, 0, key);
+  }
+
+  /** Ask for the peer's sealed objects and, after them, its events (onEvent). */
+  subscribe(): void {
+    this.send(OP_SUBSCRIBE, 0, null);
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private send(op: number, sequence: number, key: string | null): void {
+    const request = Buffer.alloc(REQUEST_BYTES);
+    request[0] = op;
+    request.writeUInt32LE(sequence, 1);
+    if (key) request.write(key, 5, 'hex');
+    this.outgoing(request);
+  }
+
+  private opened(hello: Buffer): void {
+    this.socket.setNoDelay(true);
+    this.socket.write(hello);
+    this.open = true;
+    this.events.onOpen();
+  }
+
+  private onData(chunk: Buffer): void {
+    this.received = this.received.byteLength > 0 ? Buffer.concat([this.received, chunk]) : chunk;
+    let at = 0;
+    while (at < this.received.byteLength) {
+      const type = this.received[at]!;
+      const size = FRAME_BYTES[type];
+      if (size === undefined) {
+        this.socket.destroy();
+        return;
+      }
+      if (this.received.byteLength - at < size) break;
+      const frame = this.received.subarray(at, at + size);
+      at += size;
+      if (type === FRAME_CLAIMED) {
+        const sequence = frame.readUInt32LE(1);
+        const waiter = this.waiting.get(sequence);
+        if (!waiter) continue; // timed out already
+        this.waiting.delete(sequence);
+        clearTimeout(waiter.timer);
+        waiter.resolve(frame[5] === 1 ? 'granted' : 'denied');
+      } else {
+        const id = Buffer.from(frame.subarray(1, 1 + ID_BYTES));
+        this.events.onEvent(
+          type === FRAME_SEALED
+            ? { kind: 'SEALED', id, dataSize: Number(frame.readBigUInt64LE(1 + ID_BYTES)), metadataSize: Number(frame.readBigUInt64LE(1 + ID_BYTES + 8)) }
+            : { kind: 'REMOVED', id, dataSize: 0, metadataSize: 0 },
+        );
+      }
+    }
+    this.received = this.received.subarray(at);
+  }
+
+  private closed(): void {
+    const wasOpen = this.open;
+    this.open = false;
+    for (const [sequence, waiter] of this.waiting) {
+      clearTimeout(waiter.timer);
+      this.waiting.delete(sequence);
+      waiter.resolve('unreachable');
+    }
+    this.events.onClose(wasOpen);
+  }
+}
