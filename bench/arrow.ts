@@ -322,7 +322,7 @@ function svgOf(rows: Row[]): string {
         logY: false,
         series: [
           series('putTable', (r) => gbps(r.ipcBytes, r.putTable.medianUs)),
-          series('create + serialize into object (putTable without seal)', (r) => gbps(r.ipcBytes, r.serializeIntoObject.medianUs)),
+          series('putTable without seal', (r) => gbps(r.ipcBytes, r.serializeIntoObject.medianUs)),
           series('tableToIPC + copy into object', (r) => gbps(r.ipcBytes, r.tableToIpcCopy.medianUs), true),
           series('memcpy (heap → heap)', (r) => gbps(r.ipcBytes, r.memcpy.medianUs), true),
           series('memcpy (heap → object)', (r) => gbps(r.ipcBytes, r.memcpyIntoObject.medianUs), true),
