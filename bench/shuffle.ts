@@ -101,6 +101,7 @@ async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   installCleanupHandlers(() => undefined);
   const started = new Date();
+  const loadAtStart = os.loadavg().map((l) => Math.round(l * 100) / 100);
   log(`loading flights-3m.parquet…`);
   const flights = await loadFlights();
   const measurements: Measurement[] = [];
@@ -204,15 +205,15 @@ async function main(): Promise<void> {
   // A run from an exported snapshot of the repository (no .git) can name its commit this way.
   if (!machine.gitCommit && process.env.PLASMAPOOL_BENCH_COMMIT) machine.gitCommit = process.env.PLASMAPOOL_BENCH_COMMIT;
   fs.mkdirSync(options.out, { recursive: true });
-  const json = { benchmark: 'shuffle', started: started.toISOString(), options, machine, summary, measurements };
+  const json = { benchmark: 'shuffle', started: started.toISOString(), loadAverageAtStart: loadAtStart, options, machine, summary, measurements };
   fs.writeFileSync(path.join(options.out, 'shuffle.json'), JSON.stringify(json, null, 2) + '\n');
   const md = [
     '# Shuffle benchmark',
     '',
     `Flights (vega-datasets flights-3m.parquet) replicated, shuffled by origin with one mapper and one reducer process per node; each reducer computes per-airport delay statistics. ` +
-      `Run ${started.toISOString()} on ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGB} GB, load average ${machine.loadAverage.join(' ')}; commit ${machine.gitCommit}${machine.gitDirty ? ' (dirty)' : ''}. ` +
+      `Run ${started.toISOString()} on ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGB} GB, load average ${loadAtStart[0]} at the start and ${machine.loadAverage[0]} at the end; commit ${machine.gitCommit}${machine.gitDirty ? ' (dirty)' : ''}. ` +
       `Medians of ${options.reps} run(s) per cell.` +
-      (machine.loadAverage[0]! > machine.cores ? ` The load average exceeded the ${machine.cores} cores: other programs competed for the CPU, so absolute times are inflated and noisy; compare the ratios.` : ''),
+      (Math.max(loadAtStart[0]!, machine.loadAverage[0]!) > machine.cores ? ` The load average exceeded the ${machine.cores} cores: other programs competed for the CPU, so absolute times are inflated and noisy; compare the ratios.` : ''),
     '',
     '- **map+reduce**: wall time from starting the mappers to the last reducer done (partitioning, exchange and per-airport statistics).',
     '- **exchange**: the slowest mapper\'s publish (zero-copy: put into its node\'s shared memory; copy: serialize, send over a Unix socket, wait for receipt) plus the slowest reducer\'s gather (zero-copy: get and open the objects in place; copy: open the received bytes).',
