@@ -18,8 +18,21 @@ namespace {
 
 uint64_t PageSize() { return static_cast<uint64_t>(sysconf(_SC_PAGESIZE)); }
 
-void FinalizeWindow(napi_env /*env*/, void* /*data*/, void* hint) {
-  static_cast<MappedMemory*>(hint)->Release();
+// What a window ArrayBuffer holds: a reference on the mapping, and the bytes it took off V8's
+// external-memory count (see NewWindowBuffer).
+struct WindowHold {
+  MappedMemory* memory;
+  int64_t uncounted;
+};
+
+void FinalizeWindow(napi_env env, void* /*data*/, void* hint) {
+  auto* hold = static_cast<WindowHold*>(hint);
+  if (hold->uncounted != 0) {
+    int64_t total = 0;
+    napi_adjust_external_memory(env, hold->uncounted, &total);
+  }
+  hold->memory->Release();
+  delete hold;
 }
 
 }  // namespace
@@ -80,8 +93,17 @@ void Mapping::CloseOwner() {
 Napi::Value Mapping::NewWindowBuffer(Napi::Env env, uint64_t start, uint64_t span) {
   napi_value result;
   memory_->AddRef();
+  // V8 counts an ArrayBuffer's bytes as external memory and collects harder as that grows, but
+  // mapped shared memory costs the heap nothing: without this, every 100 MB object view forced
+  // mark-compacts ("external memory pressure"). Take the bytes off before creating the buffer
+  // (so creating it never triggers a collection); the finalizer gives them back.
+  auto* hold = new WindowHold{memory_, 0};
+  int64_t total = 0;
+  if (napi_adjust_external_memory(env, -static_cast<int64_t>(span), &total) == napi_ok) {
+    hold->uncounted = static_cast<int64_t>(span);
+  }
   napi_status status = napi_create_external_arraybuffer(env, memory_->base() + start, span,
-                                                        FinalizeWindow, memory_, &result);
+                                                        FinalizeWindow, hold, &result);
   if (status != napi_ok) {
     // Node 20 runs the finalizer even when creation fails (Buffer::New calls it before
     // throwing), so the reference taken above is released there; releasing here would be the
