@@ -160,7 +160,7 @@ export class PartitionReceiver {
   }
 
   private accept(socket: net.Socket): void {
-    let head = Buffer.alloc(0);
+    let head: Buffer = Buffer.alloc(0);
     let header: FrameHeader | null = null;
     let body: Buffer | null = null;
     let filled = 0;

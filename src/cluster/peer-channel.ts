@@ -1,19 +1,23 @@
 /**
- * A persistent socket between two stores, next to gRPC, for the small messages every create and
- * seal sends: claims (caller → home) and object events (owner → subscriber). A gRPC unary call
- * costs 0.4–0.7 ms here and a streamed event about 0.1 ms of CPU on each side; a frame on an open
- * TCP connection costs a few microseconds and a round trip about 0.04 ms. gRPC Claim, Unclaim and
- * Events remain the fallback while no channel is open.
+ * A persistent socket between two stores, next to gRPC, for the small messages of every create,
+ * seal and remote get: claims (caller → home), lookups and unpins (reader → owner) and object
+ * events (owner → subscriber). A gRPC unary call costs 0.4–0.7 ms here and a streamed event about
+ * 0.1 ms of CPU on each side; a frame on an open TCP connection costs a few microseconds and a round
+ * trip about 0.04 ms. gRPC Claim, Unclaim, Lookup, Unpin and Events remain the fallback while no
+ * channel is open, and carry everything else (Hello, Renew, Fetch, Status).
  *
  * Opened through Hello: the caller asks with the request metadata `pp-peer-channel: 1`; the callee
  * answers with initial metadata `pp-data-port` and a `pp-channel-token` bound to the caller's
  * name. The caller connects to that port (the data-connection listener, data-channel.ts), sends the
  * 16-byte token, then frames.
  *
- * Caller → callee, 25 bytes each: op (1 claim, 2 unclaim, 3 subscribe), sequence number (u32 LE),
- * object id (20 bytes; zero for subscribe).
+ * Caller → callee, 25 bytes each: op (1 claim, 2 unclaim, 3 subscribe, 4 lookup id, 5 lookup end,
+ * 6 unpin), sequence number (u32 LE), object id (20 bytes; zero for subscribe and lookup end). A
+ * lookup is its ids under one sequence number, then an end.
  * Callee → caller: 1 claim reply: sequence (u32 LE), granted (1) or denied (0) — 6 bytes;
- * 2 sealed: id, data size (u64 LE), metadata size (u64 LE) — 37 bytes; 3 removed: id — 21 bytes.
+ * 2 sealed: id, data size (u64 LE), metadata size (u64 LE) — 37 bytes; 3 removed: id — 21 bytes;
+ * 4 location: sequence, found (u8), offset, data size, metadata size (u64 LE each), digest (8) —
+ * 38 bytes, one per looked-up id in order; 5 lookup done: sequence — 5 bytes.
  * Subscribe answers with a sealed frame for every object the callee owns, then live events, all
  * in order on this one connection (as the Events stream does).
  */
@@ -30,12 +34,31 @@ export const CHANNEL_TOKEN_HEADER = 'pp-channel-token';
 const OP_CLAIM = 1;
 const OP_UNCLAIM = 2;
 const OP_SUBSCRIBE = 3;
+const OP_LOOKUP = 4;
+const OP_LOOKUP_END = 5;
+const OP_UNPIN = 6;
 const ID_BYTES = 20;
 const REQUEST_BYTES = 1 + 4 + ID_BYTES;
 const FRAME_CLAIMED = 1;
 const FRAME_SEALED = 2;
 const FRAME_REMOVED = 3;
-const FRAME_BYTES: Record<number, number> = { [FRAME_CLAIMED]: 6, [FRAME_SEALED]: 1 + ID_BYTES + 16, [FRAME_REMOVED]: 1 + ID_BYTES };
+const FRAME_LOCATION = 4;
+const FRAME_LOOKED_UP = 5;
+const FRAME_BYTES: Record<number, number> = {
+  [FRAME_CLAIMED]: 6,
+  [FRAME_SEALED]: 1 + ID_BYTES + 16,
+  [FRAME_REMOVED]: 1 + ID_BYTES,
+  [FRAME_LOCATION]: 1 + 4 + 1 + 24 + 8,
+  [FRAME_LOOKED_UP]: 5,
+};
+
+/** Where a looked-up object lies in its owner's region (absent: not there). */
+export interface Location {
+  offset: number;
+  dataSize: number;
+  metadataSize: number;
+  digest: Uint8Array;
+}
 
 /** What the callee does for one caller's channel. */
 export interface ChannelHandler {
@@ -44,6 +67,9 @@ export interface ChannelHandler {
   unclaim(key: string): void;
   /** Send `push` every owned sealed object now, then every event; returns the unsubscribe. */
   subscribe(push: (frame: Buffer) => void): () => void;
+  /** Pin these for the caller; where each lies (undefined: not here). */
+  lookup(keys: string[]): (Location | undefined)[];
+  unpin(keys: string[]): void;
 }
 
 export function encodeEvent(event: ObjectEvent): Buffer {
@@ -84,15 +110,30 @@ function batched(socket: net.Socket): (frame: Buffer) => void {
   };
 }
 
+function locationFrame(sequence: number, location: Location | undefined): Buffer {
+  const frame = Buffer.alloc(FRAME_BYTES[FRAME_LOCATION]!);
+  frame[0] = FRAME_LOCATION;
+  frame.writeUInt32LE(sequence, 1);
+  if (!location) return frame;
+  frame[5] = 1;
+  frame.writeBigUInt64LE(BigInt(location.offset), 6);
+  frame.writeBigUInt64LE(BigInt(location.dataSize), 14);
+  frame.writeBigUInt64LE(BigInt(location.metadataSize), 22);
+  frame.set(location.digest.subarray(0, 8), 30);
+  return frame;
+}
+
 /** Callee side: serve one caller's channel (`first`: bytes that came right after the token). */
 export function serveChannel(socket: net.Socket, first: Buffer, handler: ChannelHandler): void {
   socket.setNoDelay(true);
   let pending = first;
   let unsubscribe: (() => void) | null = null;
+  const lookups = new Map<number, string[]>();
   const onData = (chunk: Buffer) => {
     pending = pending.byteLength > 0 ? Buffer.concat([pending, chunk]) : chunk;
     let at = 0;
     const replies: Buffer[] = [];
+    const unpins: string[] = [];
     while (pending.byteLength - at >= REQUEST_BYTES) {
       const op = pending[at]!;
       const sequence = pending.readUInt32LE(at + 1);
@@ -106,6 +147,20 @@ export function serveChannel(socket: net.Socket, first: Buffer, handler: Channel
         replies.push(reply);
       } else if (op === OP_UNCLAIM) {
         handler.unclaim(key);
+      } else if (op === OP_LOOKUP) {
+        let keys = lookups.get(sequence);
+        if (!keys) lookups.set(sequence, (keys = []));
+        keys.push(key);
+      } else if (op === OP_LOOKUP_END) {
+        const keys = lookups.get(sequence) ?? [];
+        lookups.delete(sequence);
+        handler.lookup(keys).forEach((location) => replies.push(locationFrame(sequence, location)));
+        const done = Buffer.alloc(FRAME_BYTES[FRAME_LOOKED_UP]!);
+        done[0] = FRAME_LOOKED_UP;
+        done.writeUInt32LE(sequence, 1);
+        replies.push(done);
+      } else if (op === OP_UNPIN) {
+        unpins.push(key);
       } else if (op === OP_SUBSCRIBE && !unsubscribe) {
         if (replies.length > 0) socket.write(Buffer.concat(replies.splice(0)));
         unsubscribe = handler.subscribe(batched(socket));
@@ -115,6 +170,7 @@ export function serveChannel(socket: net.Socket, first: Buffer, handler: Channel
       }
     }
     pending = pending.subarray(at);
+    if (unpins.length > 0) handler.unpin(unpins);
     if (replies.length > 0) socket.write(replies.length === 1 ? replies[0]! : Buffer.concat(replies));
   };
   socket.on('data', onData);
@@ -135,8 +191,12 @@ export interface ChannelClientEvents {
 export class PeerChannel {
   private readonly socket: net.Socket;
   private readonly waiting = new Map<number, { resolve(result: ClaimResult): void; timer: NodeJS.Timeout }>();
+  private readonly lookups = new Map<
+    number,
+    { locations: (Location | undefined)[]; resolve(locations: (Location | undefined)[]): void; reject(error: Error): void; timer: NodeJS.Timeout }
+  >();
   private sequence = 0;
-  private received = Buffer.alloc(0);
+  private received: Buffer = Buffer.alloc(0);
   /** Connected and not closed. */
   open = false;
 
@@ -185,6 +245,24 @@ export class PeerChannel {
     this.send(OP_UNCLAIM, 0, key);
   }
 
+  /** Pin these at the peer: where each lies (undefined: not there), in order. */
+  lookup(keys: readonly string[]): Promise<(Location | undefined)[]> {
+    const sequence = (this.sequence = (this.sequence + 1) >>> 0);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.lookups.delete(sequence);
+        reject(new Error(`no answer within ${this.timeoutMs} ms`));
+      }, this.timeoutMs);
+      this.lookups.set(sequence, { locations: [], resolve, reject, timer });
+      for (const key of keys) this.send(OP_LOOKUP, sequence, key);
+      this.send(OP_LOOKUP_END, sequence, null);
+    });
+  }
+
+  unpin(keys: Iterable<string>): void {
+    for (const key of keys) this.send(OP_UNPIN, 0, key);
+  }
+
   /** Ask for the peer's sealed objects and, after them, its events (onEvent). */
   subscribe(): void {
     this.send(OP_SUBSCRIBE, 0, null);
@@ -229,6 +307,24 @@ export class PeerChannel {
         this.waiting.delete(sequence);
         clearTimeout(waiter.timer);
         waiter.resolve(frame[5] === 1 ? 'granted' : 'denied');
+      } else if (type === FRAME_LOCATION) {
+        this.lookups.get(frame.readUInt32LE(1))?.locations.push(
+          frame[5] === 1
+            ? {
+                offset: Number(frame.readBigUInt64LE(6)),
+                dataSize: Number(frame.readBigUInt64LE(14)),
+                metadataSize: Number(frame.readBigUInt64LE(22)),
+                digest: Uint8Array.from(frame.subarray(30, 38)),
+              }
+            : undefined,
+        );
+      } else if (type === FRAME_LOOKED_UP) {
+        const sequence = frame.readUInt32LE(1);
+        const lookup = this.lookups.get(sequence);
+        if (!lookup) continue;
+        this.lookups.delete(sequence);
+        clearTimeout(lookup.timer);
+        lookup.resolve(lookup.locations);
       } else {
         const id = Buffer.from(frame.subarray(1, 1 + ID_BYTES));
         this.events.onEvent(
@@ -248,6 +344,11 @@ export class PeerChannel {
       clearTimeout(waiter.timer);
       this.waiting.delete(sequence);
       waiter.resolve('unreachable');
+    }
+    for (const [sequence, lookup] of this.lookups) {
+      clearTimeout(lookup.timer);
+      this.lookups.delete(sequence);
+      lookup.reject(new Error('peer channel closed'));
     }
     this.events.onClose(wasOpen);
   }
