@@ -192,6 +192,23 @@ export class ClusterNode implements ClusterPort {
 
   lookup(node: string, keys: string[]): Promise<RemoteObject[]> {
     const link = this.liveLink(node);
+    // An unpin of these not sent yet would land after this lookup and drop the new pin: the
+    // lookup pins them anyway (one pin per holder), so the unpin is simply withdrawn.
+    const unsent = this.pendingUnpins.get(node);
+    if (unsent) for (const key of keys) unsent.delete(key);
+    const channel = link.liveChannel;
+    if (channel) {
+      return channel.lookup(keys).then(
+        (locations) =>
+          keys.flatMap((key, i) => {
+            const location = locations[i];
+            return location ? [{ key, node, ...location }] : [];
+          }),
+        (error: Error) => {
+          throw new Error(`lookup at ${node} failed: ${error.message}`);
+        },
+      );
+    }
     const request: LookupRequest = { holder: this.self.name, ids: keys.map((key) => Buffer.from(key, 'hex')) };
     return new Promise((resolve, reject) =>
       link.client.lookup(request, link.deadline(), (error, reply) => {
@@ -234,7 +251,7 @@ export class ClusterNode implements ClusterPort {
     if (home === this.self.name) return this.claimHere(key, this.self.name) ? 'granted' : 'denied';
     const link = this.links.get(home);
     if (!link?.connected) return 'unreachable';
-    const channel = link.claims;
+    const channel = link.liveChannel;
     if (channel) return channel.claim(key);
     return new Promise((resolve) =>
       link.client.claim({ id: Buffer.from(key, 'hex'), node: this.self.name }, link.deadline(), (error, reply) =>
@@ -250,7 +267,7 @@ export class ClusterNode implements ClusterPort {
       return;
     }
     const link = this.links.get(home);
-    const channel = link?.claims;
+    const channel = link?.liveChannel;
     if (channel) return channel.unclaim(key);
     link?.client.unclaim({ id: Buffer.from(key, 'hex'), node: this.self.name }, link.deadline(), () => undefined);
   }
@@ -276,6 +293,14 @@ export class ClusterNode implements ClusterPort {
       token = this.dataServer!.openChannel((socket, first) =>
         serveChannel(socket, first, {
           claim: (key) => this.claimHere(key, node),
+          lookup: (keys) => {
+            const found = new Map(this.store.lookupForPeer(this.holderFor(node), keys).map((o) => [o.key, o]));
+            return keys.map((key) => found.get(key));
+          },
+          unpin: (keys) => {
+            const holder = this.holders.get(node);
+            if (holder) this.store.unpinForPeer(holder, keys);
+          },
           unclaim: (key) => {
             if (this.claims.get(key) === node) this.claims.delete(key);
           },
@@ -369,7 +394,13 @@ export class ClusterNode implements ClusterPort {
   private flushUnpins(): void {
     this.unpinFlush = null;
     for (const [node, keys] of this.pendingUnpins) {
+      if (keys.size === 0) continue;
       const link = this.links.get(node);
+      const channel = link?.liveChannel;
+      if (channel) {
+        channel.unpin(keys);
+        continue;
+      }
       const request: PinRequest = { holder: this.self.name, ids: [...keys].map((key) => Buffer.from(key, 'hex')) };
       // If this fails the owner's lease on these pins runs out instead (see renewLeases).
       link?.client.unpin(request, link.deadline(), (error) => {

@@ -41,7 +41,7 @@ export class PeerLink {
   identity: NodeIdentity | null = null;
   transport: Transport | null = null;
   segment: Segment | undefined;
-  /** The peer channel (peer-channel.ts): claims and events; null while not opened. */
+  /** The peer channel (peer-channel.ts): claims, lookups, unpins, events; null while not opened. */
   private channel: PeerChannel | null = null;
   /** Every peer region mapped so far: kept open while their segments may be sent to clients. */
   private readonly regions: NativeRegion[] = [];
@@ -96,12 +96,12 @@ export class PeerLink {
     });
   }
 
-  /** The open peer channel, for claims (null: use gRPC Claim). */
-  get claims(): PeerChannel | null {
+  /** The open peer channel, for claims, lookups and unpins (null: use gRPC). */
+  get liveChannel(): PeerChannel | null {
     return this.channel?.open ? this.channel : null;
   }
 
-  /** Events and claims over the peer channel; if it cannot be opened, events over gRPC. */
+  /** Events, claims, lookups over the peer channel; if it cannot be opened, all over gRPC. */
   private openChannel(offer: { port: number; token: string }): void {
     this.channel?.close();
     const host = this.member.address.replace(/:\d+$/, '');
