@@ -16,7 +16,8 @@ prepare_notebook_env() {
     exit 1
   fi
   if [ "${SKIP_BUILD:-0}" != 1 ]; then
-    (cd "$ROOT" && npx --no-install tsc -p tsconfig.build.json)
+    # The project's TypeScript (node_modules/.bin/tsc is tslab's older one).
+    (cd "$ROOT" && node node_modules/typescript/bin/tsc -p tsconfig.build.json)
   fi
   if ! ls "$ROOT"/build/Release/*.node >/dev/null 2>&1; then
     echo "notebooks: the native addon is not built: run npm run build" >&2
