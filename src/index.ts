@@ -107,3 +107,12 @@ export async function startStore(options: EmbeddedStoreOptions): Promise<Embedde
     },
   };
 }
+
+// The shuffle: hash-partition tables across nodes' stores and gather partitions zero-copy.
+export * from './arrow/shuffle.js';
+export { runShuffle, shuffleVerified, placeInputs } from './arrow/shuffle-runner.js';
+export type { ShuffleRunOptions, ShuffleRunResult, ShufflePhase, ShuffleProgress, Exchange } from './arrow/shuffle-runner.js';
+export { loadTable, loadFlights, flightsParquetPath, splitTable, replicateTable } from './arrow/dataset.js';
+export type { LoadOptions } from './arrow/dataset.js';
+export { partitionTable } from './arrow/partition.js';
+export type { PartitionOptions, PartitionedTable } from './arrow/partition.js';
