@@ -143,7 +143,10 @@ export class ClusterNode implements ClusterPort {
         registerSegment: (region, node) => this.store.segments.register(region.fd, region.mapLength, node),
         onEvent: (node, event) => this.onPeerEvent(node, event),
         onUp: (node) => this.forgetLost(node),
-        onDown: (node) => this.forgetPeerObjects(node),
+        onDown: (node) => {
+          this.forgetPeerObjects(node);
+          this.store.peerDown();
+        },
         log: this.log,
       });
       this.links.set(member.name, link);

@@ -28,6 +28,11 @@ export type ClaimResult = 'granted' | 'denied' | 'unreachable';
 export interface ClusterPort {
   /** The peer that announced this key sealed, if any (no network). */
   locate(key: string): string | undefined;
+  /**
+   * Nothing can bring this key here now (its owner or its home node is down): a get should not
+   * wait for it.
+   */
+  unavailable(key: string): boolean;
   /** The segment of a peer's region, if it can be mapped from here (shared transport). */
   segmentOf(node: string): Segment | undefined;
   /** Pin keys at their owner: one round trip per node; keys no longer there are left out. */

@@ -313,18 +313,37 @@ export class PlasmaStore {
       else missing.push(key);
     }
     const immediate = timeoutMs === 0 || (timeoutMs < 0 && timeoutMs !== -1);
-    const atPeers = this.cluster ? missing.filter((key) => this.cluster!.locate(key) !== undefined) : [];
+    // Keys that cannot appear now (owner or home node down) answer null at once: fail fast.
+    const waitFor = this.cluster ? missing.filter((key) => !this.cluster!.unavailable(key)) : missing;
+    const atPeers = this.cluster ? waitFor.filter((key) => this.cluster!.locate(key) !== undefined) : [];
     // §3.6: 0 answers at once; negative values other than −1 behave like 0.
-    if (missing.length === 0 || (immediate && atPeers.length === 0)) {
+    if (waitFor.length === 0 || (immediate && atPeers.length === 0)) {
       return this.replyGet(session, ids);
     }
-    const pending = new PendingGet(session, ids, missing);
+    const pending = new PendingGet(session, ids, waitFor);
     this.pending.wait(pending, immediate ? -1 : timeoutMs, (expired) => this.finishGet(expired));
     if (atPeers.length === 0) return;
     // One round trip per owner; a zero-timeout get answers as soon as the peers have.
     void this.resolveAtPeers(atPeers).then(() => {
       if (immediate) this.finishGet(pending);
     });
+  }
+
+  /** A peer went down: waiting gets stop waiting for keys that now cannot appear. */
+  peerDown(): void {
+    const cluster = this.cluster;
+    if (!cluster) return;
+    this.giveUp([...this.pending.keys()].filter((key) => cluster.unavailable(key)));
+  }
+
+  /** Waiting gets answer null for these keys (and reply if nothing else is missing). */
+  private giveUp(keys: readonly string[]): void {
+    for (const key of keys) {
+      for (const pending of this.pending.waitingFor(key)) {
+        this.pending.satisfied(pending, key);
+        if (pending.missing.size === 0) this.finishGet(pending);
+      }
+    }
   }
 
   /** A peer announced a seal: gets waiting here for that key can now be served. */
@@ -355,6 +374,8 @@ export class PlasmaStore {
           else await Promise.all(nodeKeys.map((key) => this.fetchCopy(node, key)));
         } catch (error) {
           this.log.warn('cannot reach peer for a get', { node, error: (error as Error).message });
+          // The peer announced them but cannot deliver: do not make clients wait out their timeout.
+          this.giveUp(nodeKeys.filter((key) => !this.objects.get(key)));
         } finally {
           for (const key of nodeKeys) this.inFlightRemote.delete(key);
         }
@@ -407,6 +428,11 @@ export class PlasmaStore {
       replica = { ...newObject(ObjectId.fromHex(key), offset, dataSize, metadataSize, null), replicaOf: node };
       this.objects.add(replica);
       return this.view(offset, dataSize + metadataSize);
+    }).catch((error: unknown) => {
+      // A failed copy (owner gone, corrupt bytes) must not leave a half-made replica behind.
+      const half = replica as StoredObject | null;
+      if (half && this.objects.get(key) === half) this.removeObject(half, false);
+      throw error;
     });
     const object = replica as StoredObject | null;
     if (!object) return;

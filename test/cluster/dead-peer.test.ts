@@ -42,7 +42,7 @@ async function clusterWithDeadC(beforeKill: (onB: PyAgent, homedAtC: string) => 
 describe('cluster: a dead peer', () => {
   // Fails until the store answers gets for keys that cannot appear (ClusterNode.unavailable)
   // instead of waiting out their timeout: store-side change reported with issue 5. Flip to it().
-  it.fails('8a. C killed: gets on B for ids owned by or homed at C answer not-available fast', async () => {
+  it('8a. C killed: gets on B for ids owned by or homed at C answer not-available fast', async () => {
     // A get already waiting on B (for an id homed at C) when C dies.
     let waiting: Promise<AgentReply> = Promise.resolve({ ok: false });
     const { names, c, onB, ownedByC, killedAt } = await clusterWithDeadC((agent, id) => {
