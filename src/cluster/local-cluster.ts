@@ -8,6 +8,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import { peerService, type StatusReply } from './peer-service.js';
 
 export interface LocalClusterOptions {
   nodes: number;
@@ -22,6 +24,8 @@ export interface LocalClusterOptions {
   peerTimeoutMs?: number;
   /** Extra flags for every store. */
   extraArgs?: string[];
+  /** How long to wait for the stores to connect to each other (default 30 s). */
+  connectTimeoutMs?: number;
   /** Called with each store's stderr lines (default: discarded). */
   onLog?: (node: string, line: string) => void;
 }
@@ -74,6 +78,26 @@ function waitReady(child: ChildProcess, name: string): Promise<string> {
     child.stdout!.on('data', onData);
     child.once('exit', onExit);
   });
+}
+
+function nodeStatus(address: string): Promise<StatusReply | null> {
+  const client = new (peerService().Client)(address, grpc.credentials.createInsecure());
+  return new Promise((resolve) =>
+    client.status({}, { deadline: Date.now() + 2000 }, (error, reply) => {
+      client.close();
+      resolve(error ? null : reply);
+    }),
+  );
+}
+
+async function waitForPeers(nodes: readonly LocalNode[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const replies = await Promise.all(nodes.map((node) => nodeStatus(node.address)));
+    if (replies.every((r) => r !== null && r.peers.length === nodes.length - 1 && r.peers.every((p) => p.connected))) return;
+    if (Date.now() > deadline) throw new Error(`the ${nodes.length} stores did not connect to each other within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 export async function startLocalCluster(options: LocalClusterOptions): Promise<LocalCluster> {
@@ -135,6 +159,9 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   try {
     const lines = await Promise.all(nodes.map((node) => waitReady(node.process, node.name)));
     lines.forEach((line, i) => (nodes[i]!.regionPath = /, region (\S+?)(,|\s|$)/.exec(line)?.[1] ?? ''));
+    // Until the stores know each other they cannot find peers' objects or claim ids at a peer
+    // home, so the cluster is only "up" once every link is connected.
+    if (nodes.length > 1) await waitForPeers(nodes, options.connectTimeoutMs ?? 30_000);
   } catch (error) {
     await close();
     throw error;
