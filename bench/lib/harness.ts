@@ -25,7 +25,8 @@ import { runTables } from '../workloads/tables.js';
 
 /** Rough milliseconds of work, for the progress bar only. */
 const STARTUP = 1500;
-const workloadCost = (w: Workload, factor = 1, perMB = 0) => w.repeats * w.count * (objectCost(w.size) * factor + (perMB * w.size) / 1e6);
+let warmupRepeats = 0;
+const workloadCost = (w: Workload, factor = 1, perMB = 0) => (w.repeats + warmupRepeats) * w.count * (objectCost(w.size) * factor + (perMB * w.size) / 1e6);
 const COPY_MS_PER_MB = 4; // the copy transport's first get moves the bytes over gRPC
 const PYTHON_FACTOR = 1.3;
 const REMOTE_FACTOR = 5; // a remote get pays a gRPC round trip (~1 ms) on top of ~0.25 ms
@@ -40,6 +41,7 @@ function rowOf(key: SeriesKey, raw: RawWorkload): MatrixRow {
 
 export async function runBenchmarks(options: BenchOptions): Promise<number> {
   const has = (s: Section) => options.sections.has(s);
+  warmupRepeats = options.warmup;
   const python = options.python && (has('pyarrow') || has('baselines') || has('memory')) ? checkPython(options.python) : null;
   const cores = os.cpus().length;
 
@@ -54,7 +56,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<number> {
   if (has('pyarrow') && python) total += 2 * STARTUP + 2 * sum(W, (w) => workloadCost(w, PYTHON_FACTOR));
   if (has('pyarrow') && python && options.pyarrowRemote) total += sum(PR, (w) => workloadCost(w, REMOTE_FACTOR));
   if (has('matrix')) total += STARTUP * 6 + sum(W, (w) => workloadCost(w)) + sum(R, (w) => workloadCost(w, REMOTE_FACTOR)) + sum(R, (w) => workloadCost(w, REMOTE_FACTOR, COPY_MS_PER_MB));
-  if (has('tables')) total += 2 * sum(T, (w) => workloadCost(w, 2)) + sum(T, (w) => w.repeats * Math.min(w.size * w.count, 1e8) * 6e-6);
+  if (has('tables')) total += 2 * sum(T, (w) => workloadCost(w, 2)) + sum(T, (w) => (w.repeats + warmupRepeats) * Math.min(w.size * w.count, 1e8) * 6e-6);
   if (has('scale')) total += 2 * STARTUP + options.scaleClients.length * (2 * options.scaleSeconds * 1000 + 500);
   if (has('memory')) total += STARTUP + options.memoryObjects * 0.03 + (python ? 2 * STARTUP + 2 * options.memoryObjectsPyarrow * 0.1 : 0);
 
@@ -144,7 +146,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<number> {
               const target = kind === 'reference' ? (reference as StoreProcess | null) : store;
               if (!target) continue;
               await part(`pyarrow → ${kind}, ${w.count} × ${w.size} B`, async () => {
-                const raw = await py!.request<RawWorkload>({ op: 'workload', producer: target.socketPath, consumer: target.socketPath, ...w }, (objects) =>
+                const raw = await py!.request<RawWorkload>({ op: 'workload', producer: target.socketPath, consumer: target.socketPath, warmup: options.warmup, ...w }, (objects) =>
                   progress.advance(objects * objectCost(w.size) * PYTHON_FACTOR),
                 );
                 raws[kind].push(raw);
@@ -164,6 +166,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<number> {
               consumerSocket: store.socketPath,
               placement: 'local',
               workloads: W,
+              warmup: options.warmup,
               source,
               onRepeat: (w) => progress.advance(workloadCost({ ...w, repeats: 1 })),
             });
@@ -180,6 +183,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<number> {
                 workloads: T,
                 source,
                 baselines: true,
+                warmup: options.warmup,
                 onRepeat: (w) => progress.advance(workloadCost({ ...w, repeats: 1 }, 2) + Math.min(w.size * w.count, 1e8) * 6e-6),
               })),
             );
@@ -209,6 +213,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<number> {
                 consumerSocket: remote,
                 placement: 'shared',
                 workloads: R,
+                warmup: options.warmup,
                 source,
                 onRepeat: (w) => progress.advance(workloadCost({ ...w, repeats: 1 }, REMOTE_FACTOR)),
               });
@@ -218,7 +223,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<number> {
           if (has('pyarrow') && python && options.pyarrowRemote) {
             for (const w of PR) {
               await part(`pyarrow → plasmapool, remote (shared), ${w.count} × ${w.size} B`, async () => {
-                const raw = await py!.request<RawWorkload>({ op: 'workload', producer: owner, consumer: remote, ...w }, (objects) =>
+                const raw = await py!.request<RawWorkload>({ op: 'workload', producer: owner, consumer: remote, warmup: options.warmup, ...w }, (objects) =>
                   progress.advance(objects * objectCost(w.size) * REMOTE_FACTOR),
                 );
                 results.matrix.push(rowOf({ client: 'pyarrow', store: 'plasmapool', placement: 'shared' }, raw));
@@ -235,6 +240,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<number> {
                   workloads: T,
                   source,
                   baselines: false,
+                  warmup: options.warmup,
                   onRepeat: (w) => progress.advance(workloadCost({ ...w, repeats: 1 }, 2)),
                 })),
               );
@@ -258,6 +264,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<number> {
             consumerSocket: remote,
             placement: 'copy',
             workloads: R,
+            warmup: options.warmup,
             source,
             onRepeat: (w) => progress.advance(workloadCost({ ...w, repeats: 1 }, REMOTE_FACTOR, COPY_MS_PER_MB)),
           });
@@ -344,6 +351,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<number> {
 
   results.meta.seconds = (Date.now() - started) / 1000;
   notes.push(`Load average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (other work on the machine shows up as noise, mostly in p99).`);
+  if (options.warmup > 0) notes.push(`Every workload runs ${options.warmup} unrecorded warm-up repeat(s) first (first mapping of a segment, page tables, JIT): the figures are steady state.`);
   if (cores < 4) notes.push(`${cores} cores: every store, client and worker shares them, so concurrent parts compete for CPU.`);
   notes.push(
     'create+write+seal includes the client-side digest that Plasma clients compute at seal (XXH64; pyarrow hashes ≥ 1 MB with 8 threads, the TS client in one thread via WebAssembly).',

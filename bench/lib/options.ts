@@ -42,6 +42,8 @@ export interface BenchOptions {
   remoteWorkloads: Workload[];
   /** The pyarrow client on a remote node (full runs only): fewer still. */
   pyarrowRemoteWorkloads: Workload[];
+  /** Unrecorded warm-up repeats before each workload's recorded ones. */
+  warmup: number;
   /** Arrow table workloads (same sizes, fewer repeats). */
   tableWorkloads: Workload[];
   /** Concurrent client counts of the scale section. */
@@ -165,6 +167,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     mode,
     outDir: path.resolve(parsed.out ?? path.join(REPO_ROOT, 'bench/results', mode)),
     sections,
+    warmup: mode === 'full' ? 1 : 0,
     workloads,
     remoteWorkloads,
     pyarrowRemoteWorkloads,

@@ -8,7 +8,7 @@ command per line on stdin and reads one JSON reply per line on stdout ({"ok", "r
 
     {"op": "hello"}                                   versions of pyarrow, numpy, Python
     {"op": "memcpy", "bytes": 100000000, "repeats": 10}
-    {"op": "workload", "producer": SOCKET, "consumer": SOCKET, "count": 1000, "size": 1000, "repeats": 3}
+    {"op": "workload", "producer": SOCKET, "consumer": SOCKET, "count": 1000, "size": 1000, "repeats": 3, "warmup": 1}
     {"op": "fill", "socket": SOCKET, "count": 100000, "size": 64}   create_and_seal that many objects
 
 Run by hand: echo '{"op": "hello"}' | .venv/bin/python bench/py/plasma_bench.py
@@ -53,10 +53,10 @@ def memcpy_bandwidth(nbytes, repeats, rng):
     return {"bytes": nbytes, "samplesUs": times}
 
 
-def run_workload(producer, consumer, count, size, repeats, source, rng):
+def run_workload(producer, consumer, count, size, repeats, source, rng, warmup=0):
     samples = {op: [] for op in OPS}
     source_u8 = np.frombuffer(source, dtype=np.uint8)
-    for _ in range(repeats):
+    for repeat in range(-warmup, repeats):
         ids = [plasma.ObjectID(rng.bytes(20)) for _ in range(count)]
         cws, get, read, rel = [], [], [], []
         for i, oid in enumerate(ids):
@@ -87,11 +87,13 @@ def run_workload(producer, consumer, count, size, repeats, source, rng):
             held[i] = None
             rel.append((time.perf_counter_ns() - t0) / 1e3)
         producer.delete(ids)
+        progress(count)
+        if repeat < 0:
+            continue  # a warm-up repeat: not recorded
         samples["createWriteSeal"].append(cws)
         samples["get"].append(get)
         samples["read"].append(read)
         samples["release"].append(rel)
-        progress(count)
     return {"count": count, "size": size, "repeats": repeats, "samplesUs": samples}
 
 
@@ -107,7 +109,9 @@ def handle(command, rng, state):
         producer = plasma.connect(command["producer"])
         consumer = plasma.connect(command.get("consumer", command["producer"]))
         try:
-            return run_workload(producer, consumer, command["count"], size, command["repeats"], state["source"], rng)
+            return run_workload(
+                producer, consumer, command["count"], size, command["repeats"], state["source"], rng, command.get("warmup", 0)
+            )
         finally:
             consumer.disconnect()
             producer.disconnect()

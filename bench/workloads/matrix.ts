@@ -18,7 +18,9 @@ export interface MatrixRun {
   placement: Placement;
   workloads: Workload[];
   source: Uint8Array;
-  /** Called after each repeat with the workload's count. */
+  /** Unrecorded repeats run first (first mapping of a segment, page tables, JIT). */
+  warmup: number;
+  /** Called after each repeat (warm-ups included). */
   onRepeat(workload: Workload): void;
 }
 
@@ -68,13 +70,14 @@ export async function runMatrix(run: MatrixRun): Promise<RawWorkload[]> {
     const out: RawWorkload[] = [];
     for (const w of run.workloads) {
       const raw: RawWorkload = { count: w.count, size: w.size, repeats: w.repeats, samplesUs: { createWriteSeal: [], get: [], read: [], release: [] } };
-      for (let r = 0; r < w.repeats; r++) {
+      for (let r = -run.warmup; r < w.repeats; r++) {
         const { cws, get, read, release } = await runRepeat(producer, consumer, w, run.source, run.placement);
+        run.onRepeat(w);
+        if (r < 0) continue;
         raw.samplesUs.createWriteSeal!.push(cws);
         raw.samplesUs.get!.push(get);
         raw.samplesUs.read!.push(read);
         raw.samplesUs.release!.push(release);
-        run.onRepeat(w);
       }
       out.push(raw);
     }

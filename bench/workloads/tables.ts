@@ -21,6 +21,8 @@ export interface TableRun {
   source: Uint8Array;
   /** Measure the no-store baselines too (once per size is enough: they do not depend on placement). */
   baselines: boolean;
+  /** Unrecorded repeats run first. */
+  warmup: number;
   onRepeat(workload: Workload): void;
 }
 
@@ -46,10 +48,11 @@ export async function runTables(run: TableRun): Promise<TableRow[]> {
       const table = makeTable(run.source, w.size);
       const objectBytes = ipcStreamSize(table.schema, table.batches);
       const samples: Record<TableOp, RepeatSamples> = { putTable: [], getTable: [], read: [], ipcCopy: [], fromIpcHeap: [] };
-      const heap = new Uint8Array(objectBytes);
+      // Faulted in up front: the store's region is pre-faulted too, so both sides copy into warm pages.
+      const heap = new Uint8Array(objectBytes).fill(1);
       // Baselines: about 100 MB of serialization per repeat at most (tableToIPC is slow).
       const baselineSamples = run.baselines ? Math.max(1, Math.min(w.count, Math.floor(1e8 / objectBytes))) : 0;
-      for (let r = 0; r < w.repeats; r++) {
+      for (let r = -run.warmup; r < w.repeats; r++) {
         consumer = await connect(run.consumerSocket);
         const ids = Array.from({ length: w.count }, () => ObjectId.random());
         const put: number[] = [];
@@ -79,7 +82,7 @@ export async function runTables(run: TableRun): Promise<TableRow[]> {
         await producer.delete(ids);
         const ipc: number[] = [];
         const fromIpc: number[] = [];
-        for (let i = 0; i < baselineSamples; i++) {
+        for (let i = 0; i < (r < 0 ? Math.min(1, baselineSamples) : baselineSamples); i++) {
           const t0 = performance.now();
           heap.set(tableToIPC(table, 'stream'));
           const t1 = performance.now();
@@ -89,6 +92,8 @@ export async function runTables(run: TableRun): Promise<TableRow[]> {
           ipc.push((t1 - t0) * 1e3);
           fromIpc.push((t2 - t1) * 1e3);
         }
+        run.onRepeat(w);
+        if (r < 0) continue;
         samples.putTable.push(put);
         samples.getTable.push(get);
         samples.read.push(read);
@@ -96,7 +101,6 @@ export async function runTables(run: TableRun): Promise<TableRow[]> {
           samples.ipcCopy.push(ipc);
           samples.fromIpcHeap.push(fromIpc);
         }
-        run.onRepeat(w);
       }
       const ops: TableRow['ops'] = {};
       for (const op of Object.keys(samples) as TableOp[]) if (samples[op].length > 0) ops[op] = opStats(samples[op], objectBytes);
