@@ -2,9 +2,18 @@
 
 import socket
 import struct
+import pyarrow.plasma as plasma
 
 from compat_util import new_id, payload, put_bytes
 from plasma_wire import notification_infos
+
+
+
+def subscribe_now(client):
+    """Subscribe has no reply: a round trip on the same connection makes sure the store has
+    registered the subscription before another connection seals anything."""
+    client.subscribe()
+    client.contains(plasma.ObjectID(b"\0" * 20))
 
 
 def _raw_notification_reader(client):
@@ -44,7 +53,7 @@ def test_new_subscriber_gets_existing_sealed_objects(client, client2):
     sizes = {put_bytes(client, payload(10 * i), b"m"): 10 * i for i in range(1, 4)}
     unsealed = new_id()
     buf = client.create(unsealed, 5)
-    client2.subscribe()
+    subscribe_now(client2)
     got = {client2.get_next_notification() for _ in range(3)}
     assert got == {(oid, size, 1) for oid, size in sizes.items()}
     client.seal(unsealed)
@@ -53,7 +62,7 @@ def test_new_subscriber_gets_existing_sealed_objects(client, client2):
 
 
 def test_one_frame_per_seal_with_digest(client, client2):
-    client.subscribe()
+    subscribe_now(client)
     sock, read_frame = _raw_notification_reader(client)
     try:
         a = put_bytes(client2, payload(1234, 1), b"meta")
@@ -99,7 +108,7 @@ def test_abort_by_disconnect_sends_no_notification(store, client):
 def test_every_subscriber_gets_every_notification(store):
     subscribers = [store.client() for _ in range(3)]
     for s in subscribers:
-        s.subscribe()
+        subscribe_now(s)
     oid = put_bytes(subscribers[0], payload(42))
     for s in subscribers:
         assert s.get_next_notification() == (oid, 42, 0)

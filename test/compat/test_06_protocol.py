@@ -144,6 +144,9 @@ def test_create_and_seal_batch_sends_one_notification_frame(store, client):
     metas = [b"m" * i for i in range(5)]
     with raw(store) as watcher, raw(store) as conn:
         sock = watcher.subscribe()
+        # Subscribe has no reply: one round trip on the same connection guarantees the store has
+        # registered the subscription before the batch arrives on another connection.
+        watcher.connect()
         reply = conn.request(Msg.CreateAndSealBatchRequest,
                              create_and_seal_batch_request(ids, datas, metas, [b"\0" * 8] * 5),
                              Msg.CreateAndSealBatchReply)
