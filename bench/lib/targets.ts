@@ -149,6 +149,7 @@ export function evaluateTargets(results: Omit<BenchResults, 'targets'>): Target[
 
 export function targetLine(t: Target): string {
   const verdict = t.pass === null ? 'N/A ' : t.pass ? 'PASS' : 'FAIL';
-  const ratio = t.ratio === null ? '—' : t.ratio.toFixed(2);
+  // Three decimals below 10, so that a miss by a hair (1.003 against ≤ 1.00) does not read as a pass.
+  const ratio = t.ratio === null ? '—' : t.ratio.toFixed(t.ratio < 10 ? 3 : 1);
   return `${verdict}  ${t.title}: ${ratio} (goal ${t.goal}) — ${t.measured}`;
 }
