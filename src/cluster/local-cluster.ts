@@ -80,8 +80,19 @@ function waitReady(child: ChildProcess, name: string): Promise<string> {
   });
 }
 
-function nodeStatus(address: string): Promise<StatusReply | null> {
-  const client = new (peerService().Client)(address, grpc.credentials.createInsecure());
+/** Credentials for asking a node of this cluster: TLS with the node's own files when it uses TLS. */
+function credentialsFor(extraArgs: readonly string[]): grpc.ChannelCredentials {
+  const flag = (name: string) => {
+    const i = extraArgs.indexOf(name);
+    return i >= 0 ? extraArgs[i + 1] : undefined;
+  };
+  const [ca, cert, key] = [flag('--tls-ca'), flag('--tls-cert'), flag('--tls-key')];
+  if (!ca || !cert || !key) return grpc.credentials.createInsecure();
+  return grpc.credentials.createSsl(fs.readFileSync(ca), fs.readFileSync(key), fs.readFileSync(cert));
+}
+
+function nodeStatus(address: string, credentials: grpc.ChannelCredentials): Promise<StatusReply | null> {
+  const client = new (peerService().Client)(address, credentials);
   return new Promise((resolve) =>
     client.status({}, { deadline: Date.now() + 2000 }, (error, reply) => {
       client.close();
@@ -90,10 +101,10 @@ function nodeStatus(address: string): Promise<StatusReply | null> {
   );
 }
 
-async function waitForPeers(nodes: readonly LocalNode[], timeoutMs: number): Promise<void> {
+async function waitForPeers(nodes: readonly LocalNode[], timeoutMs: number, credentials: grpc.ChannelCredentials): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const replies = await Promise.all(nodes.map((node) => nodeStatus(node.address)));
+    const replies = await Promise.all(nodes.map((node) => nodeStatus(node.address, credentials)));
     if (replies.every((r) => r !== null && r.peers.length === nodes.length - 1 && r.peers.every((p) => p.connected))) return;
     if (Date.now() > deadline) throw new Error(`the ${nodes.length} stores did not connect to each other within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -161,7 +172,9 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     lines.forEach((line, i) => (nodes[i]!.regionPath = /, region (\S+?)(,|\s|$)/.exec(line)?.[1] ?? ''));
     // Until the stores know each other they cannot find peers' objects or claim ids at a peer
     // home, so the cluster is only "up" once every link is connected.
-    if (nodes.length > 1) await waitForPeers(nodes, options.connectTimeoutMs ?? 30_000);
+    if (nodes.length > 1) {
+      await waitForPeers(nodes, options.connectTimeoutMs ?? 30_000, credentialsFor(options.extraArgs ?? []));
+    }
   } catch (error) {
     await close();
     throw error;
