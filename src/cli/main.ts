@@ -7,6 +7,7 @@ import { readPackageVersion } from './version.js';
 import { storeCommand } from './store-command.js';
 import { clusterCommand } from './cluster-command.js';
 import { shuffleCommand } from './shuffle-command.js';
+import { benchCommand } from './bench-command.js';
 
 const cli = yargs(hideBin(process.argv))
   .scriptName('plasmapool')
@@ -14,6 +15,7 @@ const cli = yargs(hideBin(process.argv))
   .command(storeCommand)
   .command(clusterCommand)
   .command(shuffleCommand)
+  .command(benchCommand)
   .demandCommand(1, 'name a command: plasmapool store -s /tmp/plasma.sock -m 1GiB')
   .strict()
   .version(readPackageVersion())
