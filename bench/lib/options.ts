@@ -136,8 +136,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
   };
 
   // Full: 100 repeats, capped at 10 GB of objects per workload (so 10 MB gets 20, 100 MB gets 10);
-  // remote placements 20 repeats capped at 3 GB (a remote get of a small object costs a gRPC
-  // round trip, ~1 ms here, and the copy transport moves every byte over gRPC); the pyarrow
+  // remote placements 20 repeats capped at 3 GB (a remote get of a small object costs a round
+  // trip between stores, and the copy transport moves every byte between them); the pyarrow
   // client on a remote node 10 repeats capped at 2 GB. Together about a quarter of an hour on a
   // busy 2-core machine. Quick: a smoke run of about a minute.
   let workloads: Workload[];
