@@ -49,6 +49,12 @@ export interface ObjectListing {
 
 interface MappedSegment {
   mapping: NativeMapping;
+  /**
+   * Windows this client reads through (digests at seal), held for the connection's life: the
+   * native cache holds them weakly, and recreating a window of the whole region after every
+   * collection churns V8's external-memory accounting.
+   */
+  windows: { start: number; buffer: ArrayBuffer }[];
 }
 
 /**
@@ -339,7 +345,11 @@ export class PlasmaClient implements Disposable {
   private view(spec: ObjectSpec): Uint8Array {
     const segment = this.segments.get(spec.segmentIndex)!;
     const length = spec.dataSize + spec.metadataSize;
-    const window = segment.mapping.window(spec.dataOffset, length);
+    const offset = spec.dataOffset;
+    const held = segment.windows.find((w) => w.start <= offset && offset + length <= w.start + w.buffer.byteLength);
+    if (held) return new Uint8Array(held.buffer, offset - held.start, length);
+    const window = segment.mapping.window(offset, length);
+    segment.windows.push({ start: offset - window.byteOffset, buffer: window.buffer });
     return new Uint8Array(window.buffer, window.byteOffset, length);
   }
 
@@ -351,7 +361,7 @@ export class PlasmaClient implements Disposable {
       const fd = fds[next++]!;
       try {
         // §4.4: clients map mmap_size − 8 bytes from offset 0.
-        this.segments.set(segmentId, { mapping: native.mapFd(fd, mmapSizes[i]! - 8, false) });
+        this.segments.set(segmentId, { mapping: native.mapFd(fd, mmapSizes[i]! - 8, false), windows: [] });
       } finally {
         native.closeFd(fd);
       }
