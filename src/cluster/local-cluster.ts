@@ -111,7 +111,30 @@ async function waitForPeers(nodes: readonly LocalNode[], timeoutMs: number, cred
   }
 }
 
+/**
+ * Start the cluster. Ports are picked free just before the stores bind them, so another process
+ * can take one in between: a store that cannot bind exits, and the whole start is retried.
+ */
 export async function startLocalCluster(options: LocalClusterOptions): Promise<LocalCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (error) {
+      if (!(error instanceof StoreStartError) || !error.portInUse || attempt >= 3) throw error;
+    }
+  }
+}
+
+class StoreStartError extends Error {
+  constructor(
+    message: string,
+    readonly portInUse: boolean,
+  ) {
+    super(message);
+  }
+}
+
+async function startOnce(options: LocalClusterOptions): Promise<LocalCluster> {
   fs.mkdirSync(options.dir, { recursive: true });
   const members = await Promise.all(
     Array.from({ length: options.nodes }, async (_, i) => ({
@@ -122,6 +145,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   );
   const clusterFile = path.join(options.dir, 'cluster.json');
   fs.writeFileSync(clusterFile, JSON.stringify({ nodes: members }, null, 2));
+  const lastErrors = new Map<string, string>();
   const nodes: LocalNode[] = members.map((member) => {
     const args = [
       cliPath,
@@ -146,7 +170,11 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (text: string) => {
-      for (const line of text.split('\n')) if (line) options.onLog?.(member.name, line);
+      for (const line of text.split('\n')) {
+        if (!line) continue;
+        lastErrors.set(member.name, line);
+        options.onLog?.(member.name, line);
+      }
     });
     return { ...member, regionPath: '', process: child };
   });
@@ -177,7 +205,13 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     }
   } catch (error) {
     await close();
-    throw error;
+    // Let the stores' last stderr lines arrive: they say why a store gave up.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const reasons = [...lastErrors].map(([node, line]) => `${node}: ${line}`).join('; ');
+    throw new StoreStartError(
+      `${(error as Error).message}${reasons ? ` (${reasons})` : ''}`,
+      /EADDRINUSE|address already in use|No address added/i.test(reasons),
+    );
   }
   return { nodes, clusterFile, close };
 }
