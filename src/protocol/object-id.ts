@@ -21,7 +21,9 @@ export class ObjectId {
     if (bytes.byteLength !== OBJECT_ID_SIZE) {
       throw new TypeError(`an object id is ${OBJECT_ID_SIZE} bytes, got ${bytes.byteLength}`);
     }
-    return new ObjectId(Uint8Array.from(bytes));
+    // Buffer.from copies small values into Node's shared pool: a store holding millions of ids
+    // does not pay for an ArrayBuffer per id.
+    return new ObjectId(Buffer.from(bytes));
   }
 
   /** Parse 40 hex digits. */
@@ -29,18 +31,18 @@ export class ObjectId {
     if (!/^[0-9a-fA-F]{40}$/.test(hex)) {
       throw new TypeError(`an object id in hex is 40 hex digits, got ${JSON.stringify(hex)}`);
     }
-    return new ObjectId(Uint8Array.from(Buffer.from(hex, 'hex')));
+    return new ObjectId(Buffer.from(hex, 'hex'));
   }
 
   /** 20 random bytes, like pyarrow's ObjectID.from_random(). */
   static random(): ObjectId {
-    return new ObjectId(Uint8Array.from(randomBytes(OBJECT_ID_SIZE)));
+    return new ObjectId(Buffer.from(randomBytes(OBJECT_ID_SIZE)));
   }
 
   /** Deterministic id for a name such as `shuffle/7/part-3`: the first 20 bytes of its SHA-256. */
   static fromName(name: string): ObjectId {
     const digest = createHash('sha256').update(name, 'utf8').digest();
-    return new ObjectId(Uint8Array.from(digest.subarray(0, OBJECT_ID_SIZE)));
+    return new ObjectId(Buffer.from(digest.subarray(0, OBJECT_ID_SIZE)));
   }
 
   toHex(): string {

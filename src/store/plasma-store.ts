@@ -286,7 +286,8 @@ export class PlasmaStore {
 
   private sealObject(object: StoredObject, digest: Uint8Array): void {
     object.state = 'sealed';
-    object.digest = Uint8Array.from(digest);
+    // The codec already copied it out of the frame; nobody mutates it.
+    object.digest = digest;
     object.constructDuration = nowSeconds() - object.createTime;
     if (object.creator) (object.creator as ClientSession).creating.delete(object.key);
     object.creator = null;
@@ -835,13 +836,16 @@ function newObject(id: ObjectId, offset: number, dataSize: number, metadataSize:
     metadataSize,
     createTime: nowSeconds(),
     constructDuration: -1,
-    digest: new Uint8Array(0),
+    digest: NO_DIGEST,
     holders: new Set(),
     creator,
     deletePending: false,
     accessed: false,
   };
 }
+
+/** The digest of an unsealed object: empty (§2.5), shared by all of them. */
+const NO_DIGEST = new Uint8Array(0);
 
 function isSession(holder: Holder): holder is ClientSession {
   return 'held' in holder;
