@@ -6,6 +6,7 @@
  * walk its chunks once.
  */
 import { DataType, Vector, makeBuilder, makeData, type Data } from 'apache-arrow';
+import { isFixedWidth } from './partition-hash.js';
 
 /** A stretch of the index list that falls in one chunk: positions [from, to) of the indices. */
 export interface ChunkRun {
@@ -96,17 +97,7 @@ export function gatherColumn(chunks: readonly Data[], runs: readonly ChunkRun[],
 }
 
 function isFlatFixedWidth(type: DataType): boolean {
-  return (
-    DataType.isInt(type) ||
-    DataType.isFloat(type) ||
-    DataType.isDate(type) ||
-    DataType.isTime(type) ||
-    DataType.isTimestamp(type) ||
-    DataType.isDuration(type) ||
-    DataType.isDecimal(type) ||
-    DataType.isFixedSizeBinary(type) ||
-    DataType.isInterval(type)
-  );
+  return DataType.isFloat(type) || isFixedWidth(type);
 }
 
 function bitmapBytes(n: number): number {

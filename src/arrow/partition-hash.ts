@@ -194,7 +194,8 @@ export function hashData(data: Data, out: Uint32Array, at: number): void {
   );
 }
 
-function isFixedWidth(type: DataType): boolean {
+/** Types stored as fixed-width values in one buffer (no offsets, no children). */
+export function isFixedWidth(type: DataType): boolean {
   return (
     DataType.isInt(type) ||
     DataType.isDate(type) ||

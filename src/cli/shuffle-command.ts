@@ -5,12 +5,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 import cliProgress from 'cli-progress';
 import type { CommandModule } from 'yargs';
 import type { Table } from 'apache-arrow';
-import { startLocalCluster, type LocalCluster } from '../cluster/local-cluster.js';
-import { peerService, type StatusReply } from '../cluster/peer-service.js';
+import { startLocalCluster, waitForPeers, type LocalCluster } from '../cluster/local-cluster.js';
 import { flightsParquetPath, loadTable, replicateTable, splitTable } from '../arrow/dataset.js';
 import { runShuffle, shuffleVerified, type Exchange, type ShufflePhase, type ShuffleRunResult } from '../arrow/shuffle-runner.js';
 import { ALL_PHASES, exchangeMs, formatMs, phaseTable, shuffleMs, workerBreakdown } from '../arrow/shuffle-report.js';
@@ -33,40 +31,19 @@ interface ShuffleArgs {
 }
 
 /** Ask one node of a cluster for its status (null if it does not answer in time). */
-function nodeStatus(address: string): Promise<StatusReply | null> {
-  const client = new (peerService().Client)(address, grpc.credentials.createInsecure());
-  return new Promise((resolve) =>
-    client.status({}, { deadline: Date.now() + 2000 }, (error, reply) => {
-      client.close();
-      resolve(error ? null : reply);
-    }),
-  );
-}
-
 /**
  * Wait until every node of a local cluster has connected to every peer: until then a store cannot
  * find objects its peers own, and refuses to seal ids whose home node it cannot reach.
+ * (startLocalCluster already waits; this is for clusters started otherwise.)
  */
 export async function waitForClusterPeers(cluster: LocalCluster, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const replies = await Promise.all(cluster.nodes.map((node) => nodeStatus(node.address)));
-    if (replies.every((r) => r !== null && r.peers.length === cluster.nodes.length - 1 && r.peers.every((p) => p.connected))) return;
-    if (Date.now() > deadline) throw new Error(`the ${cluster.nodes.length} stores did not connect to each other within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitForPeers(cluster.nodes, timeoutMs);
 }
 
 /** Start N local stores forming a cluster, and return once their peers are connected. */
 export async function startShuffleCluster(options: { nodes: number; memory: number | string; dir: string; timeoutMs?: number }): Promise<LocalCluster> {
-  const cluster = await startLocalCluster({ nodes: options.nodes, memory: options.memory, dir: options.dir, peerTimeoutMs: 5000 });
-  try {
-    await waitForClusterPeers(cluster, options.timeoutMs);
-    return cluster;
-  } catch (error) {
-    await cluster.close();
-    throw error;
-  }
+  // startLocalCluster returns once every store is connected to every peer.
+  return startLocalCluster({ nodes: options.nodes, memory: options.memory, dir: options.dir, peerTimeoutMs: 5000, connectTimeoutMs: options.timeoutMs });
 }
 
 /** Store capacity for a node: its input and its partitions, plus room. */

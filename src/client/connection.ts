@@ -4,7 +4,7 @@
  * (§4.2) collected before the request completes. Release has no reply and goes out at once.
  */
 import { native, type NativeChannel } from '../native/index.js';
-import { MessageType, ProtocolError, type Reply, type Request } from '../protocol/messages.js';
+import { ProtocolError, REPLY_TYPE_OF, type Reply, type Request } from '../protocol/messages.js';
 import { decodeReply, encodeRequest } from '../protocol/client-codec.js';
 
 /** How many descriptors follow a reply: decided by the caller, who knows its segment table. */
@@ -164,25 +164,8 @@ export class Connection {
   }
 }
 
-const expectedReply: Partial<Record<Request['kind'], number>> = {
-  connect: MessageType.ConnectReply,
-  create: MessageType.CreateReply,
-  createAndSeal: MessageType.CreateAndSealReply,
-  createAndSealBatch: MessageType.CreateAndSealBatchReply,
-  abort: MessageType.AbortReply,
-  seal: MessageType.SealReply,
-  get: MessageType.GetReply,
-  delete: MessageType.DeleteReply,
-  contains: MessageType.ContainsReply,
-  list: MessageType.ListReply,
-  evict: MessageType.EvictReply,
-  setOptions: MessageType.SetOptionsReply,
-  debugString: MessageType.GetDebugStringReply,
-  refreshLru: MessageType.RefreshLRUReply,
-};
-
 function replyMatches(request: Request, type: number): boolean {
-  const expected = expectedReply[request.kind];
+  const expected = REPLY_TYPE_OF[request.kind];
   if (expected === undefined) throw new ProtocolError(`${request.kind} has no reply`);
   return expected === type;
 }

@@ -101,7 +101,12 @@ function nodeStatus(address: string, credentials: grpc.ChannelCredentials): Prom
   );
 }
 
-async function waitForPeers(nodes: readonly LocalNode[], timeoutMs: number, credentials: grpc.ChannelCredentials): Promise<void> {
+/** Wait until every node of a local cluster is connected to every peer. */
+export async function waitForPeers(
+  nodes: readonly LocalNode[],
+  timeoutMs: number,
+  credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const replies = await Promise.all(nodes.map((node) => nodeStatus(node.address, credentials)));

@@ -132,6 +132,24 @@ export type Reply =
   | { kind: 'debugString'; debugString: string }
   | { kind: 'refreshLru' };
 
+/** The reply message type each request is answered with; Release and Subscribe have none (§3.0). */
+export const REPLY_TYPE_OF: Partial<Record<Request['kind'], MessageTypeCode>> = {
+  connect: MessageType.ConnectReply,
+  create: MessageType.CreateReply,
+  createAndSeal: MessageType.CreateAndSealReply,
+  createAndSealBatch: MessageType.CreateAndSealBatchReply,
+  abort: MessageType.AbortReply,
+  seal: MessageType.SealReply,
+  get: MessageType.GetReply,
+  delete: MessageType.DeleteReply,
+  contains: MessageType.ContainsReply,
+  list: MessageType.ListReply,
+  evict: MessageType.EvictReply,
+  setOptions: MessageType.SetOptionsReply,
+  debugString: MessageType.GetDebugStringReply,
+  refreshLru: MessageType.RefreshLRUReply,
+};
+
 /** A message that cannot be decoded: the connection that sent it is closed with this reason. */
 export class ProtocolError extends Error {
   override readonly name = 'ProtocolError';
