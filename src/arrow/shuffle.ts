@@ -5,6 +5,7 @@
  * tables over the memory those mappers wrote, which it joins without copying: the joined table's
  * chunks are the mappers' record batches. No partition byte is copied between mapper and reducer.
  */
+import { PlasmapoolError } from '../errors.js';
 import { Table, tableFromIPC } from 'apache-arrow';
 import type { PlasmaClient } from '../client/plasma-client.js';
 import { PlasmaObjectExistsError } from '../client/errors.js';
@@ -50,9 +51,9 @@ export interface MapResult {
 }
 
 /** A partition that did not arrive in time, with what is known about its mapper. */
-export class ShufflePartitionMissingError extends Error {
+export class ShufflePartitionMissingError extends PlasmapoolError {
   override readonly name = 'ShufflePartitionMissingError';
-  readonly code = 'SHUFFLE_PARTITION_MISSING';
+  override readonly code: string = 'SHUFFLE_PARTITION_MISSING';
   constructor(
     message: string,
     readonly job: string,

@@ -32,11 +32,13 @@ export const ARROW_STREAM_METADATA = new TextEncoder().encode('plasmapool/arrow-
 /** The object exists but does not hold an Arrow IPC stream. */
 export class NotArrowObjectError extends PlasmaStoreError {
   override name = 'NotArrowObjectError';
+  override readonly code: string = 'NOT_ARROW_OBJECT';
 }
 
 /** getTable/getRecordBatches: the object was not sealed within the timeout. */
 export class ObjectNotAvailableError extends PlasmaStoreError {
   override name = 'ObjectNotAvailableError';
+  override readonly code: string = 'OBJECT_NOT_AVAILABLE';
 }
 
 /** Options of putTable / putRecordBatches. */

@@ -1,20 +1,53 @@
 /**
- * `plasmapool cluster up` starts N local stores that form one cluster; `plasmapool cluster status`
- * asks each node of a cluster for its state.
+ * `plasmapool cluster up` starts N local stores that form one cluster; `cluster status` asks each
+ * node of a cluster for its state over gRPC; `cluster ls` lists every node's objects.
  */
 import * as grpc from '@grpc/grpc-js';
+import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
-import type { CommandModule } from 'yargs';
+import type { Argv, CommandModule } from 'yargs';
+import { storeObjects } from '../client/admin-query.js';
 import { startLocalCluster } from '../cluster/local-cluster.js';
-import { readClusterFile } from '../cluster/membership.js';
+import { readClusterFile, type MemberAddress } from '../cluster/membership.js';
 import { peerService, type StatusReply } from '../cluster/peer-service.js';
+import { isLoopback, parseHostPort } from '../metrics/metrics-server.js';
+import type { AdminObject } from '../protocol/admin.js';
 import { formatSize, parseSize } from '../util/size.js';
+import { loadConfigFile } from './config-file.js';
+import { objectsTable } from './inspect-commands.js';
+import { writeJson } from './output.js';
+import { UsageError } from './usage-error.js';
+
+const DEFAULT_DIR = '/tmp/plasmapool-cluster';
 
 interface UpArgs {
   nodes: number;
   memory: string;
   dir: string;
   transport: 'auto' | 'shared' | 'copy';
+  metrics?: string;
+  'log-file'?: string;
+  'log-level': string;
+}
+
+async function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** One metrics address per node: PORT, PORT+1, … (port 0: a free port each). */
+async function metricsAddresses(address: string, nodes: number): Promise<string[]> {
+  const { host, port } = parseHostPort(address, '--metrics');
+  if (!isLoopback(host)) throw new UsageError(`cluster up serves metrics on loopback only; got --metrics ${address}: use 127.0.0.1:PORT`);
+  const shown = host.includes(':') ? `[${host}]` : host;
+  return Promise.all(Array.from({ length: nodes }, async (_, i) => `${shown}:${port === 0 ? await freePort(host) : port + i}`));
 }
 
 const up: CommandModule<object, UpArgs> = {
@@ -24,46 +57,92 @@ const up: CommandModule<object, UpArgs> = {
     y
       .option('nodes', { type: 'number', default: 3, describe: 'number of stores' })
       .option('memory', { type: 'string', default: '1GiB', describe: 'capacity of each store' })
-      .option('dir', { type: 'string', default: '/tmp/plasmapool-cluster', describe: 'where the sockets (*.sock) and cluster.json go' })
+      .option('dir', { type: 'string', default: DEFAULT_DIR, describe: 'where the sockets (*.sock) and cluster.json go' })
       .option('transport', { type: 'string', choices: ['auto', 'shared', 'copy'] as const, default: 'auto' as const })
+      .option('metrics', { type: 'string', describe: 'Prometheus metrics: node-i serves http://HOST:(PORT+i)/metrics (loopback; port 0 picks free ports)' })
+      .option('log-file', { type: 'string', describe: 'append every store\'s logs (JSON lines) to this file instead of stderr' })
+      .option('log-level', { type: 'string', choices: ['debug', 'info', 'warn', 'error', 'silent'], default: 'warn', describe: 'the stores\' log level' })
+      .config('config', 'read options from a JSON or YAML file (keys are the long flag names); flags override it', loadConfigFile)
       .check((args) => {
         if (!Number.isInteger(args.nodes) || args.nodes < 1 || args.nodes > 64) throw new Error('--nodes must be between 1 and 64');
         parseSize(args.memory);
+        if (args.metrics) parseHostPort(args.metrics, '--metrics');
         return true;
       }) as never,
   handler: async (args) => {
     const dir = path.resolve(args.dir);
-    const cluster = await startLocalCluster({
+    if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) throw new UsageError(`--dir ${dir} is not a directory`);
+    const metrics = args.metrics ? await metricsAddresses(args.metrics, args.nodes) : null;
+    // Signals from the first moment: SIGTERM to the whole process group (timeout, systemd)
+    // reaches the stores and us together, and every signal must end in one clean stop.
+    let cluster: Awaited<ReturnType<typeof startLocalCluster>> | null = null;
+    let stopping = false;
+    let exitCode = 0;
+    const stop = async (code: number) => {
+      exitCode = Math.max(exitCode, code);
+      if (stopping || !cluster) return;
+      stopping = true;
+      await cluster.close();
+      process.exit(exitCode);
+    };
+    let stopRequested = false;
+    const onSignal = () => {
+      stopRequested = true;
+      void stop(0);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const storeArgs = ['--log-level', args['log-level'], ...(args['log-file'] ? ['--log-file', args['log-file']] : [])];
+    cluster = await startLocalCluster({
       nodes: args.nodes,
       memory: args.memory,
       dir,
       transport: args.transport,
+      extraArgs: storeArgs,
+      nodeArgs: metrics ? (i) => ['--metrics', metrics[i]!] : undefined,
       onLog: (node, line) => process.stderr.write(`[${node}] ${line}\n`),
     });
     process.stdout.write(`plasmapool cluster up: ${cluster.nodes.length} stores, ${args.memory} each (cluster file ${cluster.clusterFile})\n`);
-    for (const node of cluster.nodes) process.stdout.write(`  ${node.name}  socket ${node.socketPath}  grpc ${node.address}\n`);
-    let stopping = false;
-    const stop = async (code: number) => {
-      if (stopping) return;
-      stopping = true;
-      await cluster.close();
-      process.exit(code);
-    };
+    cluster.nodes.forEach((node, i) =>
+      process.stdout.write(`  ${node.name}  socket ${node.socketPath}  grpc ${node.address}${metrics ? `  metrics http://${metrics[i]}/metrics` : ''}\n`),
+    );
     for (const node of cluster.nodes) {
       node.process.once('exit', (code, signal) => {
         if (stopping) return;
+        // A store that stopped cleanly was asked to (a signal to the process group): stop all.
+        if (code === 0 || signal === 'SIGTERM' || signal === 'SIGINT') return void stop(0);
         process.stderr.write(`plasmapool cluster: ${node.name} exited (code ${code}, signal ${signal}); stopping the others\n`);
         void stop(1);
       });
     }
-    process.once('SIGINT', () => void stop(0));
-    process.once('SIGTERM', () => void stop(0));
+    if (stopRequested) void stop(0);
   },
 };
 
-interface StatusArgs {
+interface ClusterArgs {
   dir: string;
   cluster?: string;
+  json: boolean;
+}
+
+function clusterOptions<T>(y: Argv<T>) {
+  return y
+    .option('dir', { type: 'string', default: DEFAULT_DIR, describe: 'directory of `cluster up`' })
+    .option('cluster', { type: 'string', describe: 'cluster file (default DIR/cluster.json)' })
+    .option('json', { type: 'boolean', default: false, describe: 'print JSON for scripts' });
+}
+
+/** The members of the cluster the arguments name, or an error that says where none was found. */
+function membersOf(args: ClusterArgs): MemberAddress[] {
+  const file = args.cluster ?? path.join(args.dir, 'cluster.json');
+  if (!fs.existsSync(file)) {
+    throw new Error(
+      args.cluster
+        ? `no cluster file ${file}: pass the file a cluster's stores were started with`
+        : `no cluster found at ${args.dir} (no cluster.json there): start one with \`plasmapool cluster up --dir ${args.dir}\`, or pass --cluster FILE`,
+    );
+  }
+  return readClusterFile(file);
 }
 
 function statusOf(address: string): Promise<StatusReply> {
@@ -78,36 +157,72 @@ function statusOf(address: string): Promise<StatusReply> {
   );
 }
 
-const status: CommandModule<object, StatusArgs> = {
+const status: CommandModule<object, ClusterArgs> = {
   command: 'status',
   describe: 'show the nodes of a cluster: capacity, objects, peers and transports',
-  builder: (y) =>
-    y
-      .option('dir', { type: 'string', default: '/tmp/plasmapool-cluster', describe: 'directory of `cluster up`' })
-      .option('cluster', { type: 'string', describe: 'cluster file (default DIR/cluster.json)' }) as never,
+  builder: (y) => clusterOptions(y) as never,
   handler: async (args) => {
-    const file = args.cluster ?? path.join(args.dir, 'cluster.json');
-    const members = readClusterFile(file);
+    const members = membersOf(args);
     let failures = 0;
+    const rows: unknown[] = [];
     for (const member of members) {
       try {
         const reply = await statusOf(member.address);
+        rows.push({ ...reply, node: member.name, address: member.address, up: true });
+        if (args.json) continue;
         const peers = reply.peers.map((p) => `${p.node}:${p.connected ? p.transport : 'down'}`).join(' ');
         process.stdout.write(
           `${member.name.padEnd(10)} ${member.address.padEnd(21)} up    capacity ${formatSize(reply.capacity).padStart(10)}  used ${formatSize(reply.allocated).padStart(10)}  objects ${String(reply.objects).padStart(7)}  clients ${reply.clients}  peers ${peers}\n`,
         );
       } catch (error) {
         failures++;
-        process.stdout.write(`${member.name.padEnd(10)} ${member.address.padEnd(21)} DOWN  ${(error as Error).message}\n`);
+        rows.push({ node: member.name, address: member.address, up: false, error: (error as Error).message });
+        if (!args.json) process.stdout.write(`${member.name.padEnd(10)} ${member.address.padEnd(21)} DOWN  ${(error as Error).message}\n`);
       }
     }
+    if (args.json) writeJson({ nodes: rows });
     process.exitCode = failures === 0 ? 0 : 1;
   },
 };
 
+const ls: CommandModule<object, ClusterArgs> = {
+  command: 'ls',
+  describe: "list every node's objects (nodes need a socketPath in the cluster file, as `cluster up` writes)",
+  builder: (y) => clusterOptions(y) as never,
+  handler: async (args) => {
+    const members = membersOf(args);
+    const objects: (AdminObject & { node: string })[] = [];
+    const failures: { node: string; error: string }[] = [];
+    for (const member of members) {
+      if (!member.socketPath) {
+        failures.push({ node: member.name, error: `the cluster file gives no socketPath for ${member.name}: run \`plasmapool ls -s SOCKET\` on its host` });
+        continue;
+      }
+      try {
+        for (const object of await storeObjects(member.socketPath)) objects.push({ node: member.name, ...object });
+      } catch (error) {
+        failures.push({ node: member.name, error: (error as Error).message });
+      }
+    }
+    objects.sort((a, b) => a.node.localeCompare(b.node) || a.createTime - b.createTime || a.id.localeCompare(b.id));
+    if (args.json) writeJson({ objects, failures });
+    else {
+      if (objects.length > 0) process.stdout.write(objectsTable(objects, true));
+      else process.stdout.write(`no objects on ${members.length - failures.length} reachable nodes\n`);
+      for (const failure of failures) process.stderr.write(`plasmapool cluster ls: ${failure.node}: ${failure.error}\n`);
+    }
+    if (failures.length > 0) process.exitCode = 1;
+  },
+};
+
 export const clusterCommand: CommandModule = {
-  command: 'cluster <command>',
+  command: 'cluster',
   describe: 'run and inspect a cluster of stores',
-  builder: (y) => y.command(up).command(status).demandCommand(1),
+  builder: (y) =>
+    y
+      .command(up)
+      .command(status)
+      .command(ls)
+      .demandCommand(1, 'name a cluster subcommand: up (start a local cluster), status (its nodes), ls (every node\'s objects)'),
   handler: () => undefined,
 };

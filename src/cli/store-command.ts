@@ -7,7 +7,11 @@ import os from 'node:os';
 import { parsePeerFlag, readClusterFile, StaticMembership, type MemberAddress } from '../cluster/membership.js';
 import type { ClusterOptions } from '../cluster/cluster-node.js';
 import { startStore, type StoreHandle } from '../store/server.js';
-import { createLogger, setLogLevel, type LogLevel } from '../util/log.js';
+import { storeMetrics } from '../metrics/store-metrics.js';
+import { startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
+import { createLogger, setLogFile, setLogLevel, type LogLevel } from '../util/log.js';
+import { loadConfigFile } from './config-file.js';
+import { UsageError } from './usage-error.js';
 import { formatSize, parseSize } from '../util/size.js';
 
 interface StoreArgs {
@@ -30,6 +34,8 @@ interface StoreArgs {
   'tls-ca'?: string;
   'tls-cert'?: string;
   'tls-key'?: string;
+  metrics?: string;
+  'log-file'?: string;
 }
 
 /** Cluster options from the command line, or undefined for a single store. */
@@ -101,45 +107,72 @@ export const storeCommand: CommandModule<object, StoreArgs> = {
       .option('tls-ca', { type: 'string', describe: 'cluster: CA certificate (PEM) that signs every node' })
       .option('tls-cert', { type: 'string', describe: 'cluster: this node\'s certificate (PEM)' })
       .option('tls-key', { type: 'string', describe: 'cluster: this node\'s private key (PEM)' })
+      .option('metrics', {
+        type: 'string',
+        describe: 'serve Prometheus metrics at http://HOST:PORT/metrics (loopback unless --tls-cert/--tls-key or --insecure)',
+      })
+      .option('log-file', { type: 'string', describe: 'append logs (JSON lines) to this file instead of stderr; SIGHUP reopens it' })
+      .config('config', 'read options from a JSON or YAML file (keys are the long flag names); flags override it', loadConfigFile)
       .check((args) => {
         if (args.hugepages && !args.dir) throw new Error('--hugepages (-h) needs --dir (-d) pointing at a hugetlbfs mount');
         return true;
       }) as never,
   handler: async (args) => {
     setLogLevel(args['log-level']);
+    if (args['log-file']) setLogFile(args['log-file']);
     const log = createLogger('store');
     // Signals may arrive while the store is still starting (the socket exists before we return):
     // catch them from the first moment, so that SIGTERM always means a clean exit 0.
     let handle: StoreHandle | null = null;
+    let metrics: MetricsServer | null = null;
     let stopRequested: string | null = null;
+    let stopping = false;
     const shutdown = (signal: string) => {
       stopRequested ??= signal;
-      if (!handle) return;
+      // A second signal (SIGTERM to the whole process group, then again from a supervisor) must
+      // not kill the store halfway through removing its socket: handle every one, act once.
+      if (!handle || stopping) return;
+      stopping = true;
       log.info('shutting down', { signal });
-      void handle.close().then(() => process.exit(0));
+      void Promise.all([metrics?.close(), handle.close()]).then(() => process.exit(0));
     };
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
-    process.once('SIGINT', () => shutdown('SIGINT'));
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+    process.on('SIGINT', () => shutdown('SIGINT'));
+    // Bad values are usage errors (exit 2), found before anything starts.
+    let memory: number, maxFrameBytes: number, cluster: ClusterOptions | undefined;
+    try {
+      memory = parseSize(args.memory);
+      maxFrameBytes = parseSize(args['max-frame']);
+      cluster = clusterOptions(args);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
     try {
       handle = await startStore({
         socketPath: args.socket,
-        memory: parseSize(args.memory),
+        memory,
         directory: args.dir,
         hugepages: args.hugepages,
         externalStore: args['external-store'],
         regionPath: args.region,
         nodeName: args['node-name'],
-        maxFrameBytes: parseSize(args['max-frame']),
-        cluster: clusterOptions(args),
+        maxFrameBytes,
+        cluster,
         log,
       });
+      if (args.metrics) {
+        const tls = args['tls-cert'] && args['tls-key'] ? { cert: args['tls-cert'], key: args['tls-key'] } : undefined;
+        metrics = await startMetricsServer(storeMetrics(handle, handle.region.nodeName), { address: args.metrics, tls, insecure: args.insecure });
+      }
     } catch (error) {
+      await handle?.close();
       process.stderr.write(`plasmapool store: ${(error as Error).message}\n`);
       process.exit(1);
     }
     const clusterPart = handle.cluster ? `, node ${handle.region.nodeName}, grpc ${handle.cluster.grpcAddress}` : '';
+    const metricsPart = metrics ? `, metrics ${metrics.url}` : '';
     process.stdout.write(
-      `plasmapool store ready: socket ${handle.socketPath}, capacity ${handle.capacity} bytes (${formatSize(handle.capacity)}), region ${handle.regionPath}${clusterPart}\n`,
+      `plasmapool store ready: socket ${handle.socketPath}, capacity ${handle.capacity} bytes (${formatSize(handle.capacity)}), region ${handle.regionPath}${clusterPart}${metricsPart}\n`,
     );
     if (stopRequested) shutdown(stopRequested);
   },

@@ -3,6 +3,7 @@
  * client, §1.1), replies matched to requests in order, and the descriptors that follow a reply
  * (§4.2) collected before the request completes. Release has no reply and goes out at once.
  */
+import { StoreUnreachableError } from '../errors.js';
 import { native, type NativeChannel } from '../native/index.js';
 import { ProtocolError, REPLY_TYPE_OF, type Reply, type Request } from '../protocol/messages.js';
 import { decodeReply, encodeRequest } from '../protocol/client-codec.js';
@@ -25,7 +26,7 @@ interface Queued {
 }
 
 /** The connection to the store is gone (or never came up); the message says why. */
-export class PlasmaConnectionError extends Error {
+export class PlasmaConnectionError extends StoreUnreachableError {
   override readonly name = 'PlasmaConnectionError';
 }
 
@@ -53,8 +54,7 @@ export class Connection {
       } catch (error) {
         if (attempt >= retries) {
           throw new PlasmaConnectionError(
-            `cannot connect to the plasma store at ${socketPath} after ${attempt + 1} attempts: ${(error as Error).message}. ` +
-              'Is the store running? Start one with `plasmapool store -s ' + socketPath + ' -m 1GiB`.',
+            `${(error as Error).message} (${attempt + 1} attempts); to start a store there: plasmapool store -s ${socketPath} -m 1GiB`,
           );
         }
         await new Promise((resolve) => setTimeout(resolve, retryDelayMs));

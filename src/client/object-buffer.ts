@@ -4,12 +4,14 @@
  * stays pinned exactly as long as anything (a view, an Arrow table) still references that memory:
  * when the ArrayBuffer is garbage-collected, a FinalizationRegistry releases the object.
  */
+import { PlasmapoolError } from '../errors.js';
 import { native } from '../native/index.js';
 import type { ObjectId } from '../protocol/object-id.js';
 
 /** Thrown when a buffer is read after its reference went back to the store. */
-export class ObjectReleasedError extends Error {
+export class ObjectReleasedError extends PlasmapoolError {
   override readonly name = 'ObjectReleasedError';
+  override readonly code: string = 'OBJECT_RELEASED';
 }
 
 /**

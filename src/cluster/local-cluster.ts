@@ -24,6 +24,8 @@ export interface LocalClusterOptions {
   peerTimeoutMs?: number;
   /** Extra flags for every store. */
   extraArgs?: string[];
+  /** Extra flags for one store (by index), after extraArgs: a per-node --metrics port, say. */
+  nodeArgs?: (index: number) => string[];
   /** How long to wait for the stores to connect to each other (default 30 s). */
   connectTimeoutMs?: number;
   /** Called with each store's stderr lines (default: discarded). */
@@ -171,6 +173,7 @@ async function startOnce(options: LocalClusterOptions): Promise<LocalCluster> {
       String(options.peerTimeoutMs ?? 1_000),
       ...(options.regionDir ? ['-d', options.regionDir] : []),
       ...(options.extraArgs ?? []),
+      ...(options.nodeArgs?.(Number(member.name.slice('node-'.length))) ?? []),
     ];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stderr!.setEncoding('utf8');
@@ -199,6 +202,8 @@ async function startOnce(options: LocalClusterOptions): Promise<LocalCluster> {
       ),
     );
     fs.rmSync(clusterFile, { force: true });
+    // Every store has exited: a socket left behind (a store killed before its cleanup) is stale.
+    for (const node of nodes) fs.rmSync(node.socketPath, { force: true });
   };
   try {
     const lines = await Promise.all(nodes.map((node) => waitReady(node.process, node.name)));

@@ -8,6 +8,8 @@ export interface MemberAddress {
   readonly name: string;
   /** gRPC address, host:port. */
   readonly address: string;
+  /** The store's Unix socket, where the cluster file says (local clusters do): for `cluster ls`. */
+  readonly socketPath?: string;
 }
 
 export interface Membership {
@@ -60,10 +62,10 @@ export function readClusterFile(file: string): MemberAddress[] {
   const nodes = (parsed as { nodes?: unknown }).nodes;
   if (!Array.isArray(nodes)) throw new Error(`cluster file ${file} must hold {"nodes": [{"name": …, "address": "host:port"}]}`);
   return nodes.map((node, i) => {
-    const { name, address } = node as { name?: unknown; address?: unknown };
+    const { name, address, socketPath } = node as { name?: unknown; address?: unknown; socketPath?: unknown };
     if (typeof name !== 'string' || typeof address !== 'string' || !/:\d+$/.test(address)) {
       throw new Error(`cluster file ${file}: node ${i} needs a "name" and an "address" of the form host:port`);
     }
-    return { name, address };
+    return typeof socketPath === 'string' ? { name, address, socketPath } : { name, address };
   });
 }

@@ -5,6 +5,7 @@
  * Sizes and offsets are JS numbers: the codec rejects int64 values beyond Number.MAX_SAFE_INTEGER
  * (no real object is that large), which keeps arithmetic in the store simple and exact.
  */
+import { PlasmapoolError } from '../errors.js';
 import type { ObjectId } from './object-id.js';
 
 /** Frame header message types (§2.1). */
@@ -151,6 +152,7 @@ export const REPLY_TYPE_OF: Partial<Record<Request['kind'], MessageTypeCode>> = 
 };
 
 /** A message that cannot be decoded: the connection that sent it is closed with this reason. */
-export class ProtocolError extends Error {
+export class ProtocolError extends PlasmapoolError {
   override readonly name = 'ProtocolError';
+  override readonly code: string = 'PROTOCOL_ERROR';
 }

@@ -16,6 +16,7 @@ import { PendingGet, PendingGets } from './pending-gets.js';
 import { reportedMmapSize, SegmentRegistry, type Segment } from './segments.js';
 import type { ClientSession } from './session.js';
 import { PeerHolder, type ClusterPort, type RemoteObject } from './cluster-port.js';
+import { StoreStats } from './store-stats.js';
 
 export interface PlasmaStoreConfig {
   /** The -m capacity: what ConnectReply reports and what objects may use in total (§9). */
@@ -42,6 +43,8 @@ export class PlasmaStore {
   readonly notifier: Notifier;
   readonly segments = new SegmentRegistry();
   readonly localSegment: Segment;
+  /** Running totals for `plasmapool stat` and the metrics exporter. */
+  readonly counters = new StoreStats();
   private readonly policy: EvictionPolicy<ClientSession>;
   private readonly pending = new PendingGets();
   private readonly capacity: number;
@@ -206,6 +209,7 @@ export class PlasmaStore {
       object.claim = null;
       if (session.closed || this.objects.get(object.key) !== object) return;
       if (result === 'granted') return sealed();
+      if (result === 'denied') this.counters.claimConflicts++;
       this.log.warn(
         result === 'denied'
           ? 'id already taken on another node; aborting the new object'
@@ -388,6 +392,7 @@ export class PlasmaStore {
     const cluster = this.cluster!;
     const found = await cluster.lookup(node, keys);
     const segment = cluster.segmentOf(node)!;
+    this.counters.remoteGet('shared', found.length);
     for (const remote of found) {
       if (this.objects.get(remote.key)) {
         cluster.unpin(node, [remote.key]);
@@ -441,6 +446,7 @@ export class PlasmaStore {
       this.removeObject(object, false);
       return;
     }
+    this.counters.remoteGet('copy', 1, objectBytes(object));
     // Evictable like any local object once nobody holds it; the waiting gets pin it now.
     this.policy.objectCreated(key, null, false);
     this.publishSeal(object, fetched.digest);
@@ -652,6 +658,7 @@ export class PlasmaStore {
     for (const key of keys) {
       const object = this.objects.get(key);
       if (!object || object.state !== 'sealed' || this.pinCount(object) > 0) continue;
+      this.counters.evicted(objectBytes(object), this.external !== null);
       if (this.external) {
         this.external.put(key, {
           data: this.view(object.offset, object.dataSize),
@@ -684,6 +691,7 @@ export class PlasmaStore {
     this.writeObject(object, spilled.data, spilled.metadata);
     object.state = 'sealed';
     this.external!.delete(object.key);
+    this.counters.restores++;
     this.policy.objectCreated(object.key, null, false);
   }
 
@@ -791,6 +799,7 @@ export class PlasmaStore {
 
   /** A peer's lease expired (it died or was cut off): drop every pin it held. */
   expirePeer(holder: PeerHolder): void {
+    this.counters.leaseExpiries++;
     this.unpinForPeer(holder, [...holder.keys]);
   }
 

@@ -16,6 +16,8 @@ import { openExternalStore } from './external/open-external-store.js';
 import { PlasmaStore } from './plasma-store.js';
 import { ClusterNode, type ClusterOptions } from '../cluster/cluster-node.js';
 import { ClientSession } from './session.js';
+import { ADMIN_REQUEST_TYPE } from '../protocol/admin.js';
+import { answerAdminFrame, type AdminContext } from './admin-answer.js';
 
 export interface StoreOptions {
   /** Unix socket to listen on (plasma_store -s). */
@@ -99,6 +101,8 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
 
   const sessions = new Set<ClientSession>();
   let nextSessionId = 1;
+  let cluster: ClusterNode | null = null;
+  const admin: AdminContext = { store, socketPath: options.socketPath, nodeName, startedAt: Date.now(), cluster: () => cluster };
   let listener: NativeListener;
   try {
     listener = native.listen(options.socketPath, 'plasma', (channel: NativeChannel) => {
@@ -110,6 +114,8 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
       channel.start({
         onFrame: (type, body) => {
           if (session.closed) return;
+          if (type === ADMIN_REQUEST_TYPE) return answerAdminFrame(channel, body, admin); // §16
+          const arrived = process.hrtime.bigint();
           let request;
           try {
             request = decodeRequest(type, body);
@@ -123,6 +129,7 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
           }
           try {
             store.handle(session, request);
+            store.counters.request(request.kind, arrived);
           } catch (error) {
             // A bug must cost one connection, never the store and everyone else's objects.
             clientLog.error('internal error while handling a request; closing this connection', {
@@ -151,7 +158,6 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
     throw error;
   }
 
-  let cluster: ClusterNode | null = null;
   if (options.cluster) {
     cluster = new ClusterNode(store, region, options.socketPath, { ...options.cluster, regionAttachPath }, log);
     try {
@@ -213,8 +219,9 @@ function validate(options: StoreOptions): void {
   }
   if (!options.regionPath) {
     const directory = options.directory ?? '/dev/shm';
-    if (!fs.existsSync(directory) || !fs.statSync(directory).isDirectory()) {
-      throw new Error(`region directory ${directory} does not exist: create it or pass another -d`);
+    if (!fs.existsSync(directory)) throw new Error(`region directory ${directory} does not exist: create it or pass another -d`);
+    if (!fs.statSync(directory).isDirectory()) {
+      throw new Error(`region directory ${directory} is not a directory: -d takes a directory (the region file is made inside it); to use an existing file or device, pass --region`);
     }
     const free = native.freeSpace(directory);
     const needed = regionSizeFor(options.memory);

@@ -2,6 +2,8 @@
  * Structured logs on stderr: one JSON object per line when stderr is not a TTY (machines read it),
  * a readable line on a TTY. Quiet by default: 'warn' unless PLASMAPOOL_LOG or --log-level says otherwise.
  */
+import fs from 'node:fs';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
 const rank: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
@@ -17,6 +19,27 @@ export function setLogLevel(level: LogLevel): void {
   threshold = level;
 }
 
+/** Where logs go instead of stderr (--log-file): JSON lines, appended. */
+let logFile: { path: string; fd: number } | null = null;
+
+/**
+ * Append logs to `file` instead of writing them to stderr. SIGHUP reopens it, so that logrotate
+ * can move the old file away (its `postrotate` sends SIGHUP).
+ */
+export function setLogFile(file: string): void {
+  const fd = fs.openSync(file, 'a', 0o640);
+  const first = logFile === null;
+  logFile = { path: file, fd };
+  if (first) {
+    process.on('SIGHUP', () => {
+      if (!logFile) return;
+      const old = logFile.fd;
+      logFile = { path: logFile.path, fd: fs.openSync(logFile.path, 'a', 0o640) };
+      fs.closeSync(old);
+    });
+  }
+}
+
 export type LogFields = Record<string, unknown>;
 
 export interface Logger {
@@ -30,7 +53,9 @@ export interface Logger {
 function emit(level: LogLevel, component: string, base: LogFields, msg: string, fields?: LogFields): void {
   if (rank[level] < rank[threshold]) return;
   const all = { ...base, ...fields };
-  if (process.stderr.isTTY) {
+  if (logFile) {
+    fs.writeSync(logFile.fd, `${JSON.stringify({ time: new Date().toISOString(), level, component, msg, ...all })}\n`);
+  } else if (process.stderr.isTTY) {
     const extra = Object.entries(all)
       .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
       .join(' ');
