@@ -38,6 +38,8 @@ export interface LocalNode {
   address: string;
   /** The store's region file (from its ready line). */
   regionPath: string;
+  /** The store's ready line (socket, region, grpc and metrics addresses). */
+  readyLine: string;
   process: ChildProcess;
 }
 
@@ -184,7 +186,7 @@ async function startOnce(options: LocalClusterOptions): Promise<LocalCluster> {
         options.onLog?.(member.name, line);
       }
     });
-    return { ...member, regionPath: '', process: child };
+    return { ...member, regionPath: '', readyLine: '', process: child };
   });
   const close = async () => {
     await Promise.all(
@@ -207,7 +209,10 @@ async function startOnce(options: LocalClusterOptions): Promise<LocalCluster> {
   };
   try {
     const lines = await Promise.all(nodes.map((node) => waitReady(node.process, node.name)));
-    lines.forEach((line, i) => (nodes[i]!.regionPath = /, region (\S+?)(,|\s|$)/.exec(line)?.[1] ?? ''));
+    lines.forEach((line, i) => {
+      nodes[i]!.readyLine = line;
+      nodes[i]!.regionPath = /, region (\S+?)(,|\s|$)/.exec(line)?.[1] ?? '';
+    });
     // Until the stores know each other they cannot find peers' objects or claim ids at a peer
     // home, so the cluster is only "up" once every link is connected.
     if (nodes.length > 1) {

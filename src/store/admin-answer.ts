@@ -29,12 +29,13 @@ export function answerAdminFrame(channel: NativeChannel, body: Uint8Array, conte
   const request = decodeAdminRequest(body);
   let reply: AdminReply;
   if (!request) reply = { op: 'error', message: 'bad admin request: the body must be JSON {"op": "stat"} or {"op": "ls"}' };
-  else if (request.op === 'stat') reply = { op: 'stat', stat: statOf(context) };
+  else if (request.op === 'stat') reply = { op: 'stat', stat: statOf(context, 1) };
   else reply = { op: 'ls', objects: [...context.store.objects.values()].map(adminObject) };
   channel.sendFrame(ADMIN_REPLY_TYPE, encodeAdmin(reply));
 }
 
-export function statOf(context: AdminContext): AdminStat {
+/** `askers`: connections of the query itself, left out of the client count. */
+export function statOf(context: AdminContext, askers = 0): AdminStat {
   const { store } = context;
   const byState = { created: 0, sealed: 0, evicted: 0 };
   let remoteObjects = 0;
@@ -55,7 +56,7 @@ export function statOf(context: AdminContext): AdminStat {
     objects: basics.objects,
     objectsByState: byState,
     remoteObjects,
-    clients: basics.clients,
+    clients: Math.max(0, basics.clients - askers),
     subscribers: basics.subscribers,
     evictions: c.evictions,
     evictedBytes: c.evictedBytes,

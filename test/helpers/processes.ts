@@ -41,6 +41,7 @@ export interface StoreProcess {
   socketPath: string;
   regionPath: string;
   child: ChildProcess;
+  stdout(): string;
   stderr(): string;
   /** SIGTERM and wait; resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
@@ -85,7 +86,7 @@ export async function startStoreProcess(memory = '64MiB', extraArgs: string[] = 
     check();
   });
   const regionPath = /region (\S+?)(,|\s|$)/.exec(stdout)?.[1] ?? '';
-  return { socketPath, regionPath, child, stderr: () => stderr, stop };
+  return { socketPath, regionPath, child, stdout: () => stdout, stderr: () => stderr, stop };
 }
 
 /** A local cluster of store processes, stopped after the test. */
