@@ -19,7 +19,7 @@ export function loadConfigFile(file: string): Record<string, unknown> {
     // YAML 1.2 is a superset of JSON, so one parser reads both.
     value = parseYaml(text);
   } catch (error) {
-    throw new UsageError(`--config ${file} is neither JSON nor YAML: ${(error as Error).message.split('\n')[0]}`);
+    throw new UsageError(`--config ${file} is neither JSON nor YAML: ${(error as Error).message.split('\n')[0]!.replace(/:\s*$/, '')}`);
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new UsageError(`--config ${file} must hold an object of options, such as {"socket": "/tmp/plasma.sock", "memory": "4GiB"}`);
