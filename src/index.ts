@@ -18,6 +18,10 @@
  * Objects a client gets stay pinned while anything (a buffer, a table, a column) references
  * their memory; `release()`, `using`, or garbage collection gives them back.
  *
+ * The shuffle (hash-partitioning tables across a cluster's stores) is a separate entry point,
+ * `plasmapool/shuffle`; its dataset helpers need the optional packages parquet-wasm and
+ * vega-datasets.
+ *
  * @packageDocumentation
  */
 import fs from 'node:fs';
@@ -26,6 +30,7 @@ import path from 'node:path';
 import { startStore as startStoreProcessLocal, type StoreHandle } from './store/server.js';
 import { parseSize } from './util/size.js';
 
+export { PlasmapoolError, StoreUnreachableError } from './errors.js';
 export { connect, PlasmaClient } from './client/plasma-client.js';
 export type { ConnectOptions, CreateOptions, GetOptions, ObjectListing } from './client/plasma-client.js';
 export { ObjectBuffer, ObjectReleasedError } from './client/object-buffer.js';
@@ -38,6 +43,8 @@ export {
 } from './client/errors.js';
 export { PlasmaConnectionError } from './client/connection.js';
 export { ObjectId } from './protocol/object-id.js';
+export { storeStat, storeObjects } from './client/admin-query.js';
+export type { AdminStat as StoreStat, AdminObject as StoreObject, ObjectLocation } from './protocol/admin.js';
 export {
   putTable,
   getTable,
@@ -107,12 +114,3 @@ export async function startStore(options: EmbeddedStoreOptions): Promise<Embedde
     },
   };
 }
-
-// The shuffle: hash-partition tables across nodes' stores and gather partitions zero-copy.
-export * from './arrow/shuffle.js';
-export { runShuffle, shuffleVerified, placeInputs } from './arrow/shuffle-runner.js';
-export type { ShuffleRunOptions, ShuffleRunResult, ShufflePhase, ShuffleProgress, Exchange } from './arrow/shuffle-runner.js';
-export { loadTable, loadFlights, flightsParquetPath, splitTable, replicateTable } from './arrow/dataset.js';
-export type { LoadOptions } from './arrow/dataset.js';
-export { partitionTable } from './arrow/partition.js';
-export type { PartitionOptions, PartitionedTable } from './arrow/partition.js';

@@ -20,7 +20,7 @@ export function flightsParquetPath(): string {
   try {
     entry = require.resolve('vega-datasets');
   } catch {
-    throw new Error('the vega-datasets package is not installed: run `npm install` in the plasmapool checkout');
+    throw new Error('the flights data comes from the optional package vega-datasets, which is not installed: `npm install vega-datasets parquet-wasm`');
   }
   // The package's entry is build/index.js; the data folder sits next to build/.
   let dir = path.dirname(entry);
@@ -54,7 +54,9 @@ export async function loadTable(file: string, options: LoadOptions = {}): Promis
     throw new Error(`cannot read ${file}: ${(error as Error).message}`);
   }
   if (isParquet(bytes)) {
-    const { readParquet } = await import('parquet-wasm');
+    const { readParquet } = await import('parquet-wasm').catch(() => {
+      throw new Error(`${file} is Parquet, which needs the optional package parquet-wasm: \`npm install parquet-wasm\``);
+    });
     const wasmTable = readParquet(bytes, { batchSize: options.batchRows ?? PARQUET_BATCH_ROWS, columns: options.columns });
     return tableFromIPC(wasmTable.intoIPCStream());
   }

@@ -5,7 +5,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import cliProgress from 'cli-progress';
 import type { CommandModule } from 'yargs';
 import type { Table } from 'apache-arrow';
 import { startLocalCluster, waitForPeers, type LocalCluster } from '../cluster/local-cluster.js';
@@ -53,8 +52,18 @@ function defaultMemory(inputBytes: number, nodes: number): number {
 }
 
 /** One progress bar over all phases of all runs. */
-function progressBar(enabled: boolean, runs: number): { onProgress: (p: { phase: ShufflePhase; done: number; total: number }) => void; stop(): void; label(run: string): void } {
-  if (!enabled) return { onProgress: () => undefined, stop: () => undefined, label: () => undefined };
+/** cli-progress is an optional dependency: without it the shuffle runs without a bar. */
+async function loadProgress(): Promise<typeof import('cli-progress') | null> {
+  try {
+    return (await import('cli-progress')).default;
+  } catch {
+    process.stderr.write('plasmapool shuffle: no progress bar (the optional package cli-progress is not installed)\n');
+    return null;
+  }
+}
+
+function progressBar(cliProgress: typeof import('cli-progress') | null, runs: number): { onProgress: (p: { phase: ShufflePhase; done: number; total: number }) => void; stop(): void; label(run: string): void } {
+  if (!cliProgress) return { onProgress: () => undefined, stop: () => undefined, label: () => undefined };
   const bar = new cliProgress.SingleBar(
     { format: 'shuffle {run} {bar} {phase} {done}/{steps} | {duration_formatted}', hideCursor: true, clearOnComplete: true },
     cliProgress.Presets.shades_classic,
@@ -142,7 +151,7 @@ export const shuffleCommand: CommandModule<object, ShuffleArgs> = {
         `${sockets.length} nodes, ${partitions} partitions by ${keys.join(', ')}`,
     );
     const exchanges: Exchange[] = args.exchange === 'both' ? ['zero-copy', 'copy'] : [args.exchange];
-    const bar = progressBar(args.progress && process.stderr.isTTY === true, exchanges.length);
+    const bar = progressBar(args.progress && process.stderr.isTTY === true ? await loadProgress() : null, exchanges.length);
     const results: ShuffleRunResult[] = [];
     try {
       for (const exchange of exchanges) {

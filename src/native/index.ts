@@ -279,15 +279,22 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 
 function loadAddon(): NativeAddon {
-  // src/native or dist/native → ../../build/Release
-  const candidate = path.resolve(here, '../../build/Release/plasmapool_native.node');
+  // src/native or dist/native → the package root. node-gyp-build takes build/Release (a build
+  // from source) first, then the prebuilt binary in prebuilds/<platform>-<arch>/ (the npm package).
+  const root = path.resolve(here, '../..');
+  let file: string;
   try {
-    return require(candidate) as NativeAddon;
+    file = (require('node-gyp-build') as { resolve(dir: string): string }).resolve(root);
   } catch (error) {
     throw new Error(
-      `plasmapool: cannot load the native addon at ${candidate} (${(error as Error).message}). ` +
-        'Build it with `npm run build` (needs g++ and the Node headers in /usr/include/node).',
+      `plasmapool: no native addon for ${process.platform}-${process.arch} in ${root} (${(error as Error).message.split('\n')[0]}). ` +
+        'Build it from source with `npm rebuild plasmapool` (in a checkout: `npm run build`); it needs a C++ compiler, make and python3.',
     );
+  }
+  try {
+    return require(file) as NativeAddon;
+  } catch (error) {
+    throw new Error(`plasmapool: cannot load the native addon ${file} (${(error as Error).message}); rebuild it with \`npm rebuild plasmapool\``);
   }
 }
 
