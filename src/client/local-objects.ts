@@ -1,5 +1,5 @@
 /**
- * The client's local reference counts (plasma-protocol §3.7): one store reference per object and
+ * The client's local reference counts (docs/protocol.md §3.7): one store reference per object and
  * client, counted locally per buffer handed out (plus the hold create keeps until seal). A Release
  * goes to the store only when the local count reaches 0, and never while a Get naming that object
  * is queued or in flight: the store would apply the Release after the Get attached its (single,

@@ -1,6 +1,6 @@
 /**
  * Notifications of seals and deletions, read from the socket the client handed to the store
- * (plasma-protocol §5): an async iterator with an unbounded local queue.
+ * (docs/protocol.md §5): an async iterator with an unbounded local queue.
  */
 import { native, type NativeChannel } from '../native/index.js';
 import { decodeNotification } from '../protocol/client-codec.js';

@@ -40,7 +40,7 @@ interface Offer {
 
 /**
  * Owner side: serves offered objects to whoever presents the offer's token, once; and hands
- * connections presenting a channel token (claim-channel.ts) to that channel's handler.
+ * connections presenting a channel token (peer-channel.ts) to that channel's handler.
  */
 export class DataServer {
   private readonly offers = new Map<string, Offer>();

@@ -1,5 +1,5 @@
 /**
- * The Plasma digest (plasma-protocol §6, src/protocol/digest.ts) computed incrementally over
+ * The Plasma digest (docs/protocol.md §6, src/protocol/digest.ts) computed incrementally over
  * bytes that arrive in order: the copy transport verifies a replica against the digest its
  * creator recorded at seal while the bytes are still arriving, so no second pass is needed.
  *

@@ -1,6 +1,6 @@
 /**
  * The client's side of the wire: request frames out, reply frames and notifications in
- * (plasma-protocol §2–§3, §5).
+ * (docs/protocol.md §2–§3, §5).
  *
  * `encodeRequest` writes what the C++ client writes: every string and vector present (possibly
  * empty), scalars omitted when they equal their default. `decodeReply` verifies the flatbuffer

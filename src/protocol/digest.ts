@@ -1,5 +1,5 @@
 /**
- * The Plasma object digest (plasma-protocol §6), bit-for-bit what the C++ client computes:
+ * The Plasma object digest (docs/protocol.md §6), bit-for-bit what the C++ client computes:
  *
  * - XXH64, seed 0, over data then metadata, when data is smaller than 1 MiB;
  * - from 1 MiB of data on, the client hashes in parallel: data splits into 8 chunks of

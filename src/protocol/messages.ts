@@ -1,5 +1,5 @@
 /**
- * Typed Plasma messages (plasma-protocol §2–§3). The codec turns frames into these values and back;
+ * Typed Plasma messages (docs/protocol.md §2–§3). The codec turns frames into these values and back;
  * the store and the client only ever see these types, never flatbuffer builders.
  *
  * Sizes and offsets are JS numbers: the codec rejects int64 values beyond Number.MAX_SAFE_INTEGER

@@ -1,5 +1,5 @@
 /**
- * Object ids: exactly 20 raw bytes (plasma-protocol §6). Never text on the wire.
+ * Object ids: exactly 20 raw bytes (docs/protocol.md §6). Never text on the wire.
  */
 import { createHash, randomBytes } from 'node:crypto';
 

@@ -1,6 +1,6 @@
 /**
  * The store's side of the wire: request frames in, reply frames and notifications out
- * (plasma-protocol §2–§3, §5).
+ * (docs/protocol.md §2–§3, §5).
  *
  * `decodeRequest` trusts nothing: it verifies the flatbuffer's structure before reading it and
  * turns every violation into a ProtocolError (the store then closes that connection, §13).

@@ -1,6 +1,6 @@
 /**
  * The tables of fbs/plasma.fbs and fbs/common.fbs as the verifier sees them: fields in slot order
- * with their wire kinds (plasma-protocol §2.4–§2.5). Keep in step with the schema; the codec
+ * with their wire kinds (docs/protocol.md §2.4–§2.5). Keep in step with the schema; the codec
  * tests build every message with the generated code and verify it against these shapes.
  */
 import type { FieldShape, TableShape } from './flatbuffer-verifier.js';

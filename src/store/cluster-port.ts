@@ -44,7 +44,7 @@ export interface ClusterPort {
   fetch(node: string, key: string, allocate: (dataSize: number, metadataSize: number) => Uint8Array | null): Promise<FetchedObject | null>;
   /** This store's clients no longer hold these keys. */
   unpin(node: string, keys: string[]): void;
-  /** Claim an id for a new local object at its home node (§ uniqueness). */
+  /** Claim an id for a new local object at its home node (docs/cluster.md, id claims). */
   claim(key: string): ClaimResult | Promise<ClaimResult>;
   /** A local object was removed: free its claim. */
   unclaim(key: string): void;

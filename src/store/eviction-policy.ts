@@ -1,6 +1,6 @@
 /**
  * Which objects may be evicted, and in what order: one global LRU plus a private LRU per client
- * that set a quota (plasma-protocol §9, §10). The policy decides; the store frees memory.
+ * that set a quota (docs/protocol.md §9, §10). The policy decides; the store frees memory.
  *
  * Objects are tracked by key (the id's hex). An object is in an LRU only while it is evictable,
  * except quota-owned objects, which stay in their owner's LRU and are marked "shared for read"

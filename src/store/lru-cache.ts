@@ -1,6 +1,6 @@
 /**
  * An LRU list of evictable objects with a byte capacity, as the reference store keeps one globally
- * and one per client with a quota (plasma-protocol §9, §10). It only orders and counts: freeing
+ * and one per client with a quota (docs/protocol.md §9, §10). It only orders and counts: freeing
  * memory is the store's job.
  */
 export class LruCache {

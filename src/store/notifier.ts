@@ -1,5 +1,5 @@
 /**
- * Subscribers and their notification sockets (plasma-protocol §5). Each subscriber's socket is a
+ * Subscribers and their notification sockets (docs/protocol.md §5). Each subscriber's socket is a
  * native channel in 'length64' framing whose write queue grows without bound, so a subscriber that
  * reads slowly never blocks the store (§5.4); one that hangs up is dropped.
  */

@@ -1,5 +1,5 @@
 /**
- * The object table: what the store knows about each id (plasma-protocol §3).
+ * The object table: what the store knows about each id (docs/protocol.md §3).
  */
 import type { ObjectId } from '../protocol/object-id.js';
 import type { ClaimResult } from './cluster-port.js';

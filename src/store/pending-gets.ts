@@ -1,5 +1,5 @@
 /**
- * Gets that wait for objects to be sealed (plasma-protocol §3.6): indexed by the keys they still
+ * Gets that wait for objects to be sealed (docs/protocol.md §3.6): indexed by the keys they still
  * miss, completed when the last one arrives or when their timer fires.
  */
 import type { ObjectId } from '../protocol/object-id.js';

@@ -1,6 +1,6 @@
 /**
  * The store's state machine: the object table, the Plasma request handlers, waiting gets,
- * notifications and eviction (plasma-protocol §3, §5, §8, §9). It never touches a socket directly:
+ * notifications and eviction (docs/protocol.md §3, §5, §8, §9). It never touches a socket directly:
  * requests arrive decoded, replies leave through the session.
  */
 import type { NativeAllocator, NativeRegion } from '../native/index.js';

@@ -1,5 +1,5 @@
 /**
- * fbs/*.fbs, the verifier's table shapes and the wire facts of plasma-protocol §2 must agree.
+ * fbs/*.fbs, the verifier's table shapes and the wire facts of docs/protocol.md §2 must agree.
  * The schema is parsed with a few regular expressions: it is ours and deliberately plain.
  */
 import { spawnSync } from 'node:child_process';

@@ -1,6 +1,6 @@
 /**
  * External stores (`-e ENDPOINT`): where evicted objects go instead of being deleted, to be restored
- * transparently on Get (plasma-protocol §3.6, §9). Synchronous on purpose: the store is one event
+ * transparently on Get (docs/protocol.md §3.6, §9). Synchronous on purpose: the store is one event
  * loop and an eviction must be complete before the memory it frees is reused.
  */
 export interface SpilledObject {
