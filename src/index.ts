@@ -30,7 +30,15 @@ import path from 'node:path';
 import { startStore as startStoreProcessLocal, type StoreHandle } from './store/server.js';
 import { parseSize } from './util/size.js';
 
-export { PlasmapoolError, StoreUnreachableError } from './errors.js';
+export {
+  PlasmapoolError,
+  StoreUnreachableError,
+  InvalidOptionError,
+  ExternalStoreError,
+  NativeAddonError,
+  InternalError,
+} from './errors.js';
+export { ProtocolError } from './protocol/messages.js';
 export { connect, PlasmaClient } from './client/plasma-client.js';
 export type { ConnectOptions, CreateOptions, GetOptions, ObjectListing } from './client/plasma-client.js';
 export { ObjectBuffer, ObjectReleasedError } from './client/object-buffer.js';

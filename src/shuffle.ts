@@ -19,6 +19,7 @@ export { newJobId, partitionObjectId, manifestObjectId, inputObjectId, jobObject
 export type { ShuffleShape } from './arrow/shuffle-ids.js';
 export { runShuffle, shuffleVerified, placeInputs } from './arrow/shuffle-runner.js';
 export type { ShuffleRunOptions, ShuffleRunResult, ShufflePhase, ShuffleProgress, Exchange, MapperReport, ReducerReport } from './arrow/shuffle-runner.js';
+export { DatasetError } from './errors.js';
 export { loadTable, loadFlights, flightsParquetPath, splitTable, replicateTable } from './arrow/dataset.js';
 export type { LoadOptions } from './arrow/dataset.js';
 export { partitionTable } from './arrow/partition.js';

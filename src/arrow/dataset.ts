@@ -2,6 +2,7 @@
  * Datasets for the shuffle: read Arrow IPC or Parquet files into Arrow tables, find the flights
  * data that the vega-datasets package ships, and split or replicate tables without copying.
  */
+import { DatasetError } from '../errors.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -20,13 +21,13 @@ export function flightsParquetPath(): string {
   try {
     entry = require.resolve('vega-datasets');
   } catch {
-    throw new Error('the flights data comes from the optional package vega-datasets, which is not installed: `npm install vega-datasets parquet-wasm`');
+    throw new DatasetError('the flights data comes from the optional package vega-datasets, which is not installed: `npm install vega-datasets parquet-wasm`');
   }
   // The package's entry is build/index.js; the data folder sits next to build/.
   let dir = path.dirname(entry);
   while (!fs.existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
   const file = path.join(dir, 'data', 'flights-3m.parquet');
-  if (!fs.existsSync(file)) throw new Error(`vega-datasets is installed at ${dir} but has no data/flights-3m.parquet`);
+  if (!fs.existsSync(file)) throw new DatasetError(`vega-datasets is installed at ${dir} but has no data/flights-3m.parquet`);
   return file;
 }
 
@@ -51,11 +52,11 @@ export async function loadTable(file: string, options: LoadOptions = {}): Promis
   try {
     bytes = fs.readFileSync(file);
   } catch (error) {
-    throw new Error(`cannot read ${file}: ${(error as Error).message}`);
+    throw new DatasetError(`cannot read ${file}: ${(error as Error).message}`);
   }
   if (isParquet(bytes)) {
     const { readParquet } = await import('parquet-wasm').catch(() => {
-      throw new Error(`${file} is Parquet, which needs the optional package parquet-wasm: \`npm install parquet-wasm\``);
+      throw new DatasetError(`${file} is Parquet, which needs the optional package parquet-wasm: \`npm install parquet-wasm\``);
     });
     const wasmTable = readParquet(bytes, { batchSize: options.batchRows ?? PARQUET_BATCH_ROWS, columns: options.columns });
     return tableFromIPC(wasmTable.intoIPCStream());
@@ -63,7 +64,7 @@ export async function loadTable(file: string, options: LoadOptions = {}): Promis
   try {
     return tableFromIPC(bytes);
   } catch (error) {
-    throw new Error(`${file} is neither Parquet nor Arrow IPC (${(error as Error).message})`);
+    throw new DatasetError(`${file} is neither Parquet nor Arrow IPC (${(error as Error).message})`);
   }
 }
 

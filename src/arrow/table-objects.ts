@@ -5,6 +5,7 @@
  * returned Table's column buffers are views of the store's shared memory, and the object stays
  * pinned exactly as long as the table (or any column taken from it) is reachable.
  */
+import { InternalError } from '../errors.js';
 import {
   MessageReader,
   RecordBatch,
@@ -84,7 +85,7 @@ export async function putRecordBatches(
     const bytes = new Uint8Array(size);
     const sink = new TargetSink(bytes);
     writeStream(sink, schema, batches);
-    if (sink.position !== size) throw new Error(`Arrow IPC wrote ${sink.position} bytes, ${size} were measured`);
+    if (sink.position !== size) throw new InternalError(`Arrow IPC wrote ${sink.position} bytes, ${size} were measured`);
     await client.createAndSeal(id, bytes, ARROW_STREAM_METADATA);
     return size;
   }
@@ -92,7 +93,7 @@ export async function putRecordBatches(
   try {
     const sink = new TargetSink(object.data);
     writeStream(sink, schema, batches);
-    if (sink.position !== size) throw new Error(`Arrow IPC wrote ${sink.position} bytes, ${size} were measured`);
+    if (sink.position !== size) throw new InternalError(`Arrow IPC wrote ${sink.position} bytes, ${size} were measured`);
     await client.seal(id);
   } catch (error) {
     object.release();

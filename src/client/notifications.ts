@@ -2,6 +2,7 @@
  * Notifications of seals and deletions, read from the socket the client handed to the store
  * (docs/protocol.md §5): an async iterator with an unbounded local queue.
  */
+import { StoreUnreachableError } from '../errors.js';
 import { native, type NativeChannel } from '../native/index.js';
 import { decodeNotification } from '../protocol/client-codec.js';
 import type { ObjectId } from '../protocol/object-id.js';
@@ -45,7 +46,7 @@ export class NotificationStream implements AsyncIterableIterator<Notification>, 
       },
       onFd: (stray) => native.closeFd(stray),
       onClose: (reason) => {
-        if (reason) this.failure = new Error(`notification socket closed: ${reason}`);
+        if (reason) this.failure = new StoreUnreachableError(`notification socket closed: ${reason}`);
         this.finish();
       },
     });

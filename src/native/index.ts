@@ -6,6 +6,7 @@
  * mapped memory, and a Unix-socket channel that frames Plasma messages and passes descriptors.
  * Nothing in here knows what an object id is; protocol and policy live in TypeScript.
  */
+import { NativeAddonError } from '../errors.js';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -286,7 +287,7 @@ function loadAddon(): NativeAddon {
   try {
     file = (require('node-gyp-build') as { resolve(dir: string): string }).resolve(root);
   } catch (error) {
-    throw new Error(
+    throw new NativeAddonError(
       `plasmapool: no native addon for ${process.platform}-${process.arch} in ${root} (${(error as Error).message.split('\n')[0]}). ` +
         'Build it from source with `npm rebuild plasmapool` (in a checkout: `npm run build`); it needs a C++ compiler, make and python3.',
     );
@@ -294,7 +295,7 @@ function loadAddon(): NativeAddon {
   try {
     return require(file) as NativeAddon;
   } catch (error) {
-    throw new Error(`plasmapool: cannot load the native addon ${file} (${(error as Error).message}); rebuild it with \`npm rebuild plasmapool\``);
+    throw new NativeAddonError(`plasmapool: cannot load the native addon ${file} (${(error as Error).message}); rebuild it with \`npm rebuild plasmapool\``);
   }
 }
 

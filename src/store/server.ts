@@ -16,6 +16,7 @@ import { openExternalStore } from './external/open-external-store.js';
 import { PlasmaStore } from './plasma-store.js';
 import { ClusterNode, type ClusterOptions } from '../cluster/cluster-node.js';
 import { ClientSession } from './session.js';
+import { InvalidOptionError } from '../errors.js';
 import { ADMIN_REQUEST_TYPE } from '../protocol/admin.js';
 import { answerAdminFrame, type AdminContext } from './admin-answer.js';
 
@@ -205,28 +206,28 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
 /** Check what can be checked before touching memory, with errors that name the fix. */
 function validate(options: StoreOptions): void {
   if (!Number.isSafeInteger(options.memory) || options.memory <= 0) {
-    throw new Error(`memory must be a positive number of bytes, got ${options.memory}: start with -m 1GiB, for example`);
+    throw new InvalidOptionError(`memory must be a positive number of bytes, got ${options.memory}: start with -m 1GiB, for example`);
   }
   const socketBytes = Buffer.byteLength(options.socketPath);
   if (socketBytes > MAX_SOCKET_PATH_BYTES) {
-    throw new Error(
+    throw new InvalidOptionError(
       `socket path is too long (${socketBytes} bytes, the limit is ${MAX_SOCKET_PATH_BYTES}): use a shorter -s path such as /tmp/plasma.sock`,
     );
   }
   const socketDir = path.dirname(path.resolve(options.socketPath));
   if (!fs.existsSync(socketDir)) {
-    throw new Error(`the directory of socket ${options.socketPath} does not exist: create ${socketDir} or choose another -s`);
+    throw new InvalidOptionError(`the directory of socket ${options.socketPath} does not exist: create ${socketDir} or choose another -s`);
   }
   if (!options.regionPath) {
     const directory = options.directory ?? '/dev/shm';
-    if (!fs.existsSync(directory)) throw new Error(`region directory ${directory} does not exist: create it or pass another -d`);
+    if (!fs.existsSync(directory)) throw new InvalidOptionError(`region directory ${directory} does not exist: create it or pass another -d`);
     if (!fs.statSync(directory).isDirectory()) {
-      throw new Error(`region directory ${directory} is not a directory: -d takes a directory (the region file is made inside it); to use an existing file or device, pass --region`);
+      throw new InvalidOptionError(`region directory ${directory} is not a directory: -d takes a directory (the region file is made inside it); to use an existing file or device, pass --region`);
     }
     const free = native.freeSpace(directory);
     const needed = regionSizeFor(options.memory);
     if (needed > free) {
-      throw new Error(
+      throw new InvalidOptionError(
         `not enough space in ${directory}: the store needs ${formatSize(needed)} for -m ${options.memory} but only ${formatSize(free)} is free; lower -m or free space`,
       );
     }

@@ -3,6 +3,8 @@
  * Decimal units (kB, MB, GB, TB) are powers of 1000; binary units (KiB…TiB) and bare letters
  * (K, M, G, T) are powers of 1024, as in `ulimit` and most Unix tools.
  */
+import { InvalidOptionError } from '../errors.js';
+
 const units: Record<string, number> = {
   '': 1,
   b: 1,
@@ -23,19 +25,19 @@ const units: Record<string, number> = {
 /** Parse a size; throws an Error naming the accepted forms. */
 export function parseSize(text: string | number): number {
   if (typeof text === 'number') {
-    if (!Number.isSafeInteger(text) || text < 0) throw new Error(`invalid size ${text}: expected a whole number of bytes`);
+    if (!Number.isSafeInteger(text) || text < 0) throw new InvalidOptionError(`invalid size ${text}: expected a whole number of bytes`);
     return text;
   }
   const match = /^\s*(\d+(?:\.\d+)?)(?:e(\d+))?\s*([a-zA-Z]*)\s*$/.exec(text);
   const unit = match ? units[match[3]!.toLowerCase()] : undefined;
   if (!match || unit === undefined) {
-    throw new Error(`invalid size "${text}": use bytes (100000000) or a unit such as 512MB, 4GiB, 1G`);
+    throw new InvalidOptionError(`invalid size "${text}": use bytes (100000000) or a unit such as 512MB, 4GiB, 1G`);
   }
   if (match[3] === '' && match[1]!.includes('.') && match[2] === undefined) {
-    throw new Error(`invalid size "${text}": a plain byte count is a whole number (or use a unit: 1.5GiB)`);
+    throw new InvalidOptionError(`invalid size "${text}": a plain byte count is a whole number (or use a unit: 1.5GiB)`);
   }
   const value = Number(match[1]) * 10 ** Number(match[2] ?? 0) * unit;
-  if (!Number.isFinite(value) || value > Number.MAX_SAFE_INTEGER) throw new Error(`size "${text}" is too large`);
+  if (!Number.isFinite(value) || value > Number.MAX_SAFE_INTEGER) throw new InvalidOptionError(`size "${text}" is too large`);
   return Math.floor(value);
 }
 

@@ -4,6 +4,7 @@
  * bytes), then data, then metadata. Files are written under a temporary name and renamed, so a
  * crash never leaves a torn object behind; the checksum is verified on every restore.
  */
+import { ExternalStoreError } from '../../errors.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { XXHashAPI } from 'xxhash-wasm';
@@ -54,17 +55,17 @@ export class FileStore implements ExternalStore {
       throw error;
     }
     if (bytes.byteLength < HEADER_SIZE || !bytes.subarray(0, 8).equals(MAGIC)) {
-      throw new Error(`spilled object ${key} in ${this.directory} is not a plasmapool spill file`);
+      throw new ExternalStoreError(`spilled object ${key} in ${this.directory} is not a plasmapool spill file`);
     }
     const dataSize = Number(bytes.readBigUInt64LE(8));
     const metadataSize = Number(bytes.readBigUInt64LE(16));
     if (bytes.byteLength !== HEADER_SIZE + dataSize + metadataSize) {
-      throw new Error(`spilled object ${key} in ${this.directory} is truncated`);
+      throw new ExternalStoreError(`spilled object ${key} in ${this.directory} is truncated`);
     }
     const data = bytes.subarray(HEADER_SIZE, HEADER_SIZE + dataSize);
     const metadata = bytes.subarray(HEADER_SIZE + dataSize);
     if (this.checksum(data, metadata) !== bytes.readBigUInt64LE(32)) {
-      throw new Error(`spilled object ${key} in ${this.directory} is corrupt (checksum mismatch)`);
+      throw new ExternalStoreError(`spilled object ${key} in ${this.directory} is corrupt (checksum mismatch)`);
     }
     return { data, metadata, digest: Uint8Array.from(bytes.subarray(24, 32)) };
   }
