@@ -1,4 +1,9 @@
 // `--metrics HOST:PORT`: a real HTTP scrape of a real store, whose numbers follow the workload.
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import https from 'node:https';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ObjectId } from '../../src/protocol/object-id.js';
 import { connectClient, storeWithClient } from '../client/support.js';
@@ -76,7 +81,7 @@ describe('metrics: Prometheus endpoint', () => {
     expect(bad.stderr).toMatch(/--metrics must be HOST:PORT/);
   });
 
-  it('4. a cluster: remote gets by transport, peers up, per-node endpoints from cluster up --metrics', async () => {
+  it('4. a cluster: remote gets by transport and peers up, each node on its own endpoint', async () => {
     const cluster = await startTestCluster({ nodes: 2, transport: 'shared', nodeArgs: () => ['--metrics', '127.0.0.1:0'] });
     const urls = cluster.nodes.map((node) => metricsUrlOf(node.readyLine));
     const producer = await connectClient(cluster.nodes[0]!.socketPath);
@@ -96,5 +101,30 @@ describe('metrics: Prometheus endpoint', () => {
     producer.close();
     consumer.close();
   });
-});
 
+  it('5. with --tls-cert/--tls-key the endpoint serves HTTPS and may bind beyond loopback', async () => {
+    const dir = tempDir('pp-tls-');
+    const file = (name: string) => path.join(dir, name);
+    await promisify(execFile)('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', file('key.pem'), '-out', file('cert.pem'),
+    ]);
+    const store = await startStoreProcess('16MiB', [
+      '--metrics', '0.0.0.0:0', '--tls-ca', file('cert.pem'), '--tls-cert', file('cert.pem'), '--tls-key', file('key.pem'),
+    ]);
+    const port = /metrics https:\/\/0\.0\.0\.0:(\d+)\/metrics/.exec(store.stdout())?.[1];
+    expect(port, store.stdout()).toBeTruthy();
+    const text = await new Promise<string>((resolve, reject) => {
+      https
+        .get({ host: '127.0.0.1', port: Number(port), path: '/metrics', ca: fs.readFileSync(file('cert.pem')) }, (response) => {
+          let body = '';
+          response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+          response.on('end', () => resolve(body));
+        })
+        .on('error', reject);
+    });
+    expect(valueOf(parsePrometheusText(text).samples, 'plasmapool_capacity_bytes')).toBe(16 * 1024 * 1024);
+    // Plain HTTP gets no metrics from a TLS endpoint.
+    await expect(fetch(`http://127.0.0.1:${port}/metrics`)).rejects.toThrow();
+  });
+});
