@@ -28,6 +28,7 @@ const cli = yargs(hideBin(process.argv))
   .demandCommand(1, 'name a command: plasmapool store -s /tmp/plasma.sock -m 1GiB')
   .strict()
   .version(readPackageVersion())
+  .epilogue('Exit codes: 0 success, 1 runtime error (no store, object not found, a store that failed), 2 usage error. Guide: docs/guide.md')
   .help('help')
   .wrap(Math.min(100, process.stdout.columns ?? 100))
   .fail((message, error) => {
