@@ -217,6 +217,13 @@ export interface NativeChannel {
   readonly pendingWriteBytes: number;
   /** Largest accepted frame body (default 256 MiB); larger frames close the channel with a reason. */
   maxFrameBytes: number;
+  /**
+   * Back-pressure for a peer that sends requests without reading replies: while more than this many
+   * bytes wait to be written, the channel neither reads nor delivers frames; it resumes once the
+   * peer reads. 0 (the default) means no limit. Independently, at most 64 frames are delivered per
+   * event-loop iteration, so one busy peer cannot starve the others.
+   */
+  outputLimitBytes: number;
   /** Current size of the receive assembly buffer (it grows only as bytes actually arrive). */
   readonly readBufferBytes: number;
   /** True once close()/end() completed or the channel failed; onClose may still be pending. */
@@ -234,7 +241,7 @@ export interface NativeChannel {
 }
 
 /**
- * A listening socket. listen() removes a stale socket file (nobody accepting) but refuses a live
+ * A listening socket, owner-only (0600) from before it accepts anything. listen() removes a stale socket file (nobody accepting) but refuses a live
  * one (EADDRINUSE) or a non-socket file (EEXIST); paths longer than 107 bytes throw ENAMETOOLONG.
  * close() unlinks the socket file if it is still the one bound here.
  */

@@ -3,7 +3,7 @@
  * notifications and eviction (plasma-protocol §3, §5, §8, §9). It never touches a socket directly:
  * requests arrive decoded, replies leave through the session.
  */
-import type { NativeAllocator, NativeRegion } from '../native/index.js';
+import type { NativeAllocator, NativeChannel, NativeRegion } from '../native/index.js';
 import { native } from '../native/index.js';
 import { PlasmaError, type ObjectInfo, type ObjectSpec, type ReplyErrorCode, type Request } from '../protocol/messages.js';
 import { ObjectId } from '../protocol/object-id.js';
@@ -536,13 +536,26 @@ export class PlasmaStore {
       if (!purpose) this.log.warn('unexpected descriptor from client, closed it', { client: session.label });
       return;
     }
-    const channel = native.channelFromFd(fd, 'length64');
-    session.subscription = channel;
-    this.notifier.add(channel);
-    // §5.1: a new subscriber first hears of every sealed object, one frame each.
-    for (const object of this.objects.values()) {
-      if (object.state === 'sealed') this.notifier.publish([this.sealInfo(object)], channel);
+    let channel: NativeChannel;
+    try {
+      channel = native.channelFromFd(fd, 'length64');
+    } catch (error) {
+      // Any descriptor can arrive (a pipe, /dev/null, a memfd): it costs the sender its
+      // subscription, never the store, and the descriptor is not kept.
+      native.closeFd(fd);
+      this.log.warn('client passed a descriptor that is not a Unix stream socket with its SubscribeRequest; ignored it', {
+        client: session.label,
+        reason: (error as Error).message,
+      });
+      return;
     }
+    session.subscription = channel;
+    // §5.1: a new subscriber first hears of every sealed object, one frame each.
+    const snapshot: ObjectInfo[] = [];
+    for (const object of this.objects.values()) {
+      if (object.state === 'sealed') snapshot.push(this.sealInfo(object));
+    }
+    this.notifier.add(channel, snapshot);
   }
 
   // ---------------------------------------------------------------- disconnect (§8)

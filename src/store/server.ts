@@ -13,6 +13,7 @@ import { createLogger, type Logger } from '../util/log.js';
 import { formatSize } from '../util/size.js';
 import type { ExternalStore } from './external/external-store.js';
 import { openExternalStore } from './external/open-external-store.js';
+import { CLIENT_OUTPUT_LIMIT_BYTES } from './limits.js';
 import { PlasmaStore } from './plasma-store.js';
 import { ClusterNode, type ClusterOptions } from '../cluster/cluster-node.js';
 import { ClientSession } from './session.js';
@@ -106,6 +107,7 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
       sessions.add(session);
       store.clientCount = sessions.size;
       if (options.maxFrameBytes) channel.maxFrameBytes = options.maxFrameBytes;
+      channel.outputLimitBytes = CLIENT_OUTPUT_LIMIT_BYTES;
       const clientLog = log.child({ client: session.label });
       channel.start({
         onFrame: (type, body) => {
@@ -134,7 +136,17 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
             sessions.delete(session);
           }
         },
-        onFd: (fd) => store.receiveFd(session, fd),
+        onFd: (fd) => {
+          try {
+            store.receiveFd(session, fd);
+          } catch (error) {
+            clientLog.error('internal error while taking a descriptor; closing this connection', {
+              error: (error as Error).stack ?? String(error),
+            });
+            store.disconnect(session);
+            channel.close();
+          }
+        },
         onClose: (reason) => {
           if (reason) clientLog.info('connection closed', { reason });
           store.disconnect(session);
@@ -143,7 +155,6 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
         },
       });
     });
-    fs.chmodSync(options.socketPath, 0o600);
   } catch (error) {
     region.close();
     if (ownsRegionFile) fs.rmSync(regionPath, { force: true });
