@@ -174,7 +174,9 @@ describe('requests faster than replies are read', () => {
       sock.on('data', (chunk: Buffer) => (bytes += chunk.length));
       sock.on('end', () => resolve(bytes));
       sock.on('error', reject);
-      onCleanup(() => sock.destroy());
+      onCleanup(() => {
+        sock.destroy();
+      });
     });
     const produced = batches * perBatch * 60;
     expect(received).toBeGreaterThan(0);
@@ -211,7 +213,9 @@ describe('the listening socket', () => {
     let out = '';
     probe.stdout.on('data', (c: Buffer) => (out += c.toString()));
     const probeDone = new Promise<void>((resolve) => probe.on('close', () => resolve()));
-    onCleanup(() => probe.kill('SIGKILL'));
+    onCleanup(() => {
+      probe.kill('SIGKILL');
+    });
     const oldUmask = process.umask(0);
     try {
       for (let i = 0; i < 10; i++) {
