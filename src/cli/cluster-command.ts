@@ -2,12 +2,11 @@
  * `plasmapool cluster up` starts N local stores that form one cluster; `plasmapool cluster status`
  * asks each node of a cluster for its state.
  */
-import * as grpc from '@grpc/grpc-js';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { startLocalCluster } from '../cluster/local-cluster.js';
 import { readClusterFile } from '../cluster/membership.js';
-import { peerService, type StatusReply } from '../cluster/peer-service.js';
+import { accessFromClusterFile, queryStatus } from '../cluster/status-client.js';
 import { formatSize, parseSize } from '../util/size.js';
 
 interface UpArgs {
@@ -64,18 +63,7 @@ const up: CommandModule<object, UpArgs> = {
 interface StatusArgs {
   dir: string;
   cluster?: string;
-}
-
-function statusOf(address: string): Promise<StatusReply> {
-  const { Client } = peerService();
-  const client = new Client(address, grpc.credentials.createInsecure());
-  return new Promise<StatusReply>((resolve, reject) =>
-    client.status({}, { deadline: Date.now() + 2000 }, (error, reply) => {
-      client.close();
-      if (error) reject(new Error(error.details || error.message));
-      else resolve(reply);
-    }),
-  );
+  'secret-file'?: string;
 }
 
 const status: CommandModule<object, StatusArgs> = {
@@ -84,14 +72,16 @@ const status: CommandModule<object, StatusArgs> = {
   builder: (y) =>
     y
       .option('dir', { type: 'string', default: '/tmp/plasmapool-cluster', describe: 'directory of `cluster up`' })
-      .option('cluster', { type: 'string', describe: 'cluster file (default DIR/cluster.json)' }) as never,
+      .option('cluster', { type: 'string', describe: 'cluster file (default DIR/cluster.json)' })
+      .option('secret-file', { type: 'string', describe: 'the cluster secret (default: the cluster file\'s "secretFile")' }) as never,
   handler: async (args) => {
     const file = args.cluster ?? path.join(args.dir, 'cluster.json');
     const members = readClusterFile(file);
+    const access = accessFromClusterFile(file, { secretFile: args['secret-file'] });
     let failures = 0;
     for (const member of members) {
       try {
-        const reply = await statusOf(member.address);
+        const reply = await queryStatus(member.address, access);
         const peers = reply.peers.map((p) => `${p.node}:${p.connected ? p.transport : 'down'}`).join(' ');
         process.stdout.write(
           `${member.name.padEnd(10)} ${member.address.padEnd(21)} up    capacity ${formatSize(reply.capacity).padStart(10)}  used ${formatSize(reply.allocated).padStart(10)}  objects ${String(reply.objects).padStart(7)}  clients ${reply.clients}  peers ${peers}\n`,
