@@ -47,6 +47,7 @@ export {
   ARROW_STREAM_METADATA,
   NotArrowObjectError,
   ObjectNotAvailableError,
+  ForeignArrowError,
 } from './arrow/table-objects.js';
 export type { PutTableOptions, GetTableOptions } from './arrow/table-objects.js';
 
