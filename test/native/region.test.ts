@@ -43,7 +43,9 @@ function patchFile(file: string, offset: number, data: Uint8Array): void {
 }
 
 async function inChild(request: object, user?: number): Promise<{ ok: boolean; code?: string; message?: string }> {
-  const child = forkHelper('region-op.ts', [JSON.stringify(request)], user === undefined ? {} : { uid: user, gid: user });
+  // The child switches to `user` itself, after loading its code: the checkout may sit in a 0700
+  // directory (/root, mktemp -d) that the other user cannot read.
+  const child = forkHelper('region-op.ts', [JSON.stringify({ ...request, user })]);
   return nextMessage(child);
 }
 
