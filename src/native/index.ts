@@ -89,8 +89,9 @@ export interface RegionCreateOptions {
   /** File mode for a newly created file (default 0o600, applied regardless of the umask). */
   mode?: number;
   /**
-   * Replace an existing file (O_TRUNC) or an existing region on a DAX device. Default false:
-   * the file is created with O_EXCL and an existing one is an EEXIST error.
+   * Reuse an existing file or DAX device, resetting it, unless a live store holds it (EBUSY: the
+   * owner keeps an exclusive flock on its region). Default false: the file is created with
+   * O_EXCL and an existing one is an EEXIST error.
    */
   overwrite?: boolean;
 }
@@ -280,6 +281,12 @@ export interface NativeAddon {
   addressOf(buffer: ArrayBuffer | ArrayBufferView): bigint;
   /** Free bytes in the filesystem holding path (statvfs). */
   freeSpace(path: string): number;
+  /**
+   * True while a live process owns the region file at path (a store holds an exclusive flock on
+   * its region for its whole life; the kernel drops it when that process dies, however it dies).
+   * False for a missing file.
+   */
+  regionInUse(path: string): boolean;
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
