@@ -82,9 +82,15 @@ export interface EmbeddedStore {
 export async function startStore(options: EmbeddedStoreOptions): Promise<EmbeddedStore> {
   let temporaryDir: string | null = null;
   let socketPath = options.socketPath;
+  // The host process may die of an uncaught exception or call process.exit() without closing
+  // the store: 'exit' still runs, and the socket directory must not outlive it.
+  const removeTemporaryDir = () => {
+    if (temporaryDir) fs.rmSync(temporaryDir, { recursive: true, force: true });
+  };
   if (!socketPath) {
     temporaryDir = fs.mkdtempSync(path.join(os.tmpdir(), 'plasmapool-'));
     socketPath = path.join(temporaryDir, 'plasma.sock');
+    process.once('exit', removeTemporaryDir);
   }
   let handle: StoreHandle;
   try {
@@ -95,7 +101,8 @@ export async function startStore(options: EmbeddedStoreOptions): Promise<Embedde
       externalStore: options.externalStore,
     });
   } catch (error) {
-    if (temporaryDir) fs.rmSync(temporaryDir, { recursive: true, force: true });
+    process.off('exit', removeTemporaryDir);
+    removeTemporaryDir();
     throw error;
   }
   return {
@@ -104,7 +111,8 @@ export async function startStore(options: EmbeddedStoreOptions): Promise<Embedde
     capacity: handle.capacity,
     async close() {
       await handle.close();
-      if (temporaryDir) fs.rmSync(temporaryDir, { recursive: true, force: true });
+      process.off('exit', removeTemporaryDir);
+      removeTemporaryDir();
     },
   };
 }
