@@ -62,6 +62,7 @@ export {
   ARROW_STREAM_METADATA,
   NotArrowObjectError,
   ObjectNotAvailableError,
+  ForeignArrowError,
 } from './arrow/table-objects.js';
 export type { PutTableOptions, GetTableOptions } from './arrow/table-objects.js';
 
@@ -96,9 +97,15 @@ export interface EmbeddedStore {
 export async function startStore(options: EmbeddedStoreOptions): Promise<EmbeddedStore> {
   let temporaryDir: string | null = null;
   let socketPath = options.socketPath;
+  // The host process may die of an uncaught exception or call process.exit() without closing
+  // the store: 'exit' still runs, and the socket directory must not outlive it.
+  const removeTemporaryDir = () => {
+    if (temporaryDir) fs.rmSync(temporaryDir, { recursive: true, force: true });
+  };
   if (!socketPath) {
     temporaryDir = fs.mkdtempSync(path.join(os.tmpdir(), 'plasmapool-'));
     socketPath = path.join(temporaryDir, 'plasma.sock');
+    process.once('exit', removeTemporaryDir);
   }
   let handle: StoreHandle;
   try {
@@ -109,7 +116,8 @@ export async function startStore(options: EmbeddedStoreOptions): Promise<Embedde
       externalStore: options.externalStore,
     });
   } catch (error) {
-    if (temporaryDir) fs.rmSync(temporaryDir, { recursive: true, force: true });
+    process.off('exit', removeTemporaryDir);
+    removeTemporaryDir();
     throw error;
   }
   return {
@@ -118,7 +126,8 @@ export async function startStore(options: EmbeddedStoreOptions): Promise<Embedde
     capacity: handle.capacity,
     async close() {
       await handle.close();
-      if (temporaryDir) fs.rmSync(temporaryDir, { recursive: true, force: true });
+      process.off('exit', removeTemporaryDir);
+      removeTemporaryDir();
     },
   };
 }

@@ -203,7 +203,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<number> {
         try {
           const [owner, remote] = cluster.sockets as [string, string, string];
           await part('gRPC round trip', async () => {
-            const s = summarize(await grpcRoundTrips(cluster.cluster.nodes[1]!.address, options.mode === 'full' ? 2000 : 300));
+            const s = summarize(await grpcRoundTrips(cluster.cluster.nodes[1]!.address, cluster.cluster.access, options.mode === 'full' ? 2000 : 300));
             results.baselines.grpcRoundTrip = { call: '@grpc/grpc-js, the cluster Status call, to a node of this run', medianUs: s.medianUs, p99Us: s.p99Us, n: s.n };
           });
           if (has('matrix')) {

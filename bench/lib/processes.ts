@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startLocalCluster, type LocalCluster } from '../../src/cluster/local-cluster.js';
+import { queryStatus } from '../../src/cluster/status-client.js';
 import { defer, regionFilesOf, stopChild, trackChild, trackPath, untrackPath } from './cleanup.js';
 import { REPO_ROOT } from './options.js';
 
@@ -137,10 +138,9 @@ export async function startCluster(nodes: number, memory: number, transport: 'sh
 
 /** Wait until every node reports every peer connected with the forced transport. */
 async function waitForPeers(cluster: LocalCluster, transport: string, timeoutMs = 20_000): Promise<void> {
-  const { grpcStatus } = await import('./grpc-status.js');
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const replies = await Promise.all(cluster.nodes.map((node) => grpcStatus(node.address).catch(() => null)));
+    const replies = await Promise.all(cluster.nodes.map((node) => queryStatus(node.address, cluster.access).catch(() => null)));
     const ready = replies.every(
       (reply) => reply !== null && reply.peers.length === cluster.nodes.length - 1 && reply.peers.every((p) => p.connected && p.transport === transport),
     );

@@ -60,6 +60,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("socketPair", Napi::Function::New<SocketPair>(env, "socketPair"));
   exports.Set("closeFd", Napi::Function::New<CloseFd>(env, "closeFd"));
   exports.Set("freeSpace", Napi::Function::New<FreeSpace>(env, "freeSpace"));
+  exports.Set("regionInUse", Napi::Function::New<RegionInUse>(env, "regionInUse"));
   return exports;
 }
 

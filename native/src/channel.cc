@@ -40,6 +40,7 @@ Napi::Function Channel::Init(Napi::Env env) {
                          InstanceAccessor<&Channel::GetPendingWriteBytes>("pendingWriteBytes"),
                          InstanceAccessor<&Channel::GetMaxFrameBytes, &Channel::SetMaxFrameBytes>("maxFrameBytes"),
                          InstanceAccessor<&Channel::GetReadBufferBytes>("readBufferBytes"),
+                         InstanceAccessor<&Channel::GetOutputLimitBytes, &Channel::SetOutputLimitBytes>("outputLimitBytes"),
                          InstanceAccessor<&Channel::GetClosed>("closed"),
                      });
 }
@@ -226,9 +227,7 @@ Napi::Value Channel::ResumeReading(const Napi::CallbackInfo& info) {
     // Frames read before the pause are delivered from the loop, never from inside this call
     // (a handler calling resumeReading() must not be re-entered). Inside Deliver() the running
     // loop simply continues.
-    if (started_ && !delivering_ && (reader_->HasBuffered() || eof_)) {
-      uv_idle_start(&handles_->idle, OnIdle);
-    }
+    ScheduleDelivery();
     UpdatePoll();
   }
   return info.Env().Undefined();
@@ -279,6 +278,18 @@ void Channel::SetMaxFrameBytes(const Napi::CallbackInfo& info, const Napi::Value
 }
 Napi::Value Channel::GetReadBufferBytes(const Napi::CallbackInfo& info) {
   return SizeValue(info.Env(), reader_ ? reader_->capacity() : 0);
+}
+Napi::Value Channel::GetOutputLimitBytes(const Napi::CallbackInfo& info) {
+  return SizeValue(info.Env(), outputLimit_);
+}
+void Channel::SetOutputLimitBytes(const Napi::CallbackInfo& info, const Napi::Value& value) {
+  uint64_t limit = 0;
+  if (!ToSize(info.Env(), value, "outputLimitBytes", &limit)) return;
+  outputLimit_ = limit;
+  if (started_ && !closing_) {
+    ScheduleDelivery();
+    UpdatePoll();
+  }
 }
 Napi::Value Channel::GetClosed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), closing_); }
 

@@ -63,6 +63,8 @@ class Channel : public Napi::ObjectWrap<Channel> {
   Napi::Value GetMaxFrameBytes(const Napi::CallbackInfo& info);
   void SetMaxFrameBytes(const Napi::CallbackInfo& info, const Napi::Value& value);
   Napi::Value GetReadBufferBytes(const Napi::CallbackInfo& info);
+  Napi::Value GetOutputLimitBytes(const Napi::CallbackInfo& info);
+  void SetOutputLimitBytes(const Napi::CallbackInfo& info, const Napi::Value& value);
   Napi::Value GetClosed(const Napi::CallbackInfo& info);
 
   static void OnPoll(uv_poll_t* handle, int status, int events);
@@ -75,6 +77,12 @@ class Channel : public Napi::ObjectWrap<Channel> {
   void Flush();
   void AfterWrite(WriteQueue::Status status, int err);
   void UpdatePoll();
+  // Back-pressure: reading and delivery stop while more than outputLimit_ bytes of replies wait
+  // to be written (a client that pipelines requests without reading its replies), or while frames
+  // already read wait for the next loop iteration (the per-wakeup budget, for fairness).
+  bool OutputBacklogged() const { return outputLimit_ > 0 && writer_.pendingBytes() > outputLimit_; }
+  bool Held() const { return deferred_ || OutputBacklogged(); }
+  void ScheduleDelivery();
   // Close now (idempotent); onClose(reason) follows from the handle close callback.
   void Shutdown(std::optional<std::string> reason);
   void FinishClose();
@@ -90,6 +98,9 @@ class Channel : public Napi::ObjectWrap<Channel> {
   std::optional<std::string> closeReason_;
   std::string eofReason_;  // set when the stream ended by a read error rather than EOF
   int polling_ = 0;        // uv_poll events currently requested
+  uint64_t outputLimit_ = 0;  // 0: no limit (clients); stores set one per connection
+  int frameBudget_ = 0;       // frames still deliverable in this loop iteration
+  bool deferred_ = false;     // complete frames wait for the next iteration (budget spent)
   bool started_ = false;
   bool paused_ = false;
   bool eof_ = false;

@@ -21,6 +21,9 @@ constexpr int kReadsPerWakeup = 16;
 // Room for more descriptors than Plasma ever sends in one message, so that a misbehaving peer's
 // extras are received (and closed) instead of truncated.
 constexpr size_t kMaxFdsPerRead = 16;
+// Frames delivered per loop iteration before the rest wait for the next one: a client that
+// pipelines thousands of requests cannot keep the loop from accepting and serving others.
+constexpr int kFramesPerWakeup = 64;
 
 std::string WriteFailure(int err) {
   if (err == EPIPE || err == ECONNRESET) {
@@ -55,6 +58,7 @@ void Channel::OnPoll(uv_poll_t* handle, int status, int events) {
     }
     return;
   }
+  self->frameBudget_ = kFramesPerWakeup;
   if (events & UV_WRITABLE) self->Flush();
   if (!self->closing_ && (events & UV_READABLE)) self->ReadSome();
   self->UpdatePoll();
@@ -65,12 +69,20 @@ void Channel::OnIdle(uv_idle_t* handle) {
   Channel* self = static_cast<ChannelHandles*>(handle->data)->owner;
   if (self == nullptr || self->closing_ || !CanCallJs(self->Env())) return;
   Napi::HandleScope scope(self->Env());
+  self->frameBudget_ = kFramesPerWakeup;
   self->Deliver();
   self->UpdatePoll();
 }
 
+void Channel::ScheduleDelivery() {
+  // Delivery always continues from the loop, never from inside a JS call into this channel.
+  if (started_ && !closing_ && !paused_ && !delivering_ && !OutputBacklogged() && (reader_->HasBuffered() || eof_)) {
+    uv_idle_start(&handles_->idle, OnIdle);
+  }
+}
+
 void Channel::ReadSome() {
-  for (int i = 0; i < kReadsPerWakeup && !closing_ && !paused_ && !eof_; i++) {
+  for (int i = 0; i < kReadsPerWakeup && !closing_ && !paused_ && !eof_ && !Held(); i++) {
     size_t space = 0;
     uint8_t* dst = reader_->PrepareRead(&space);
     if (dst == nullptr) {
@@ -120,16 +132,29 @@ void Channel::ReadSome() {
     reader_->Commit(static_cast<size_t>(n), fds.empty() ? -1 : fds[0]);
     Deliver();
   }
-  if (eof_) Deliver();  // delivers what is complete, then closes
+  if (eof_ && !Held()) Deliver();  // delivers what is complete, then closes
 }
 
 void Channel::Deliver() {
   if (delivering_) return;  // a handler called back into us; the running loop continues
   delivering_ = true;
+  deferred_ = false;
+  bool drained = false;
   Napi::Env env = Env();
   while (!closing_ && !paused_) {
+    // Stopped here, the loop resumes from AfterWrite (output drained) or OnIdle (next iteration).
+    if (OutputBacklogged()) break;
+    if (frameBudget_ <= 0) {
+      deferred_ = true;
+      uv_idle_start(&handles_->idle, OnIdle);
+      break;
+    }
     FrameReader::Event event = reader_->Next();
-    if (event.kind == FrameReader::Event::kNeedMore) break;
+    if (event.kind == FrameReader::Event::kNeedMore) {
+      drained = true;
+      break;
+    }
+    frameBudget_--;
     if (event.kind == FrameReader::Event::kError) {
       Shutdown(event.error);
       break;
@@ -144,7 +169,7 @@ void Channel::Deliver() {
     }
   }
   delivering_ = false;
-  if (eof_ && !closing_ && !paused_) FinishEof();
+  if (eof_ && drained && !closing_ && !paused_) FinishEof();
 }
 
 void Channel::FinishEof() {
@@ -197,13 +222,14 @@ void Channel::AfterWrite(WriteQueue::Status status, int err) {
     Shutdown(std::nullopt);
     return;
   }
+  if (outputLimit_ > 0 && !deferred_) ScheduleDelivery();  // output drained below the limit
   UpdatePoll();
 }
 
 void Channel::UpdatePoll() {
   if (closing_) return;
   int events = 0;
-  if (started_ && !paused_ && !eof_) events |= UV_READABLE;
+  if (started_ && !paused_ && !eof_ && !Held()) events |= UV_READABLE;
   if (writeBlocked_) events |= UV_WRITABLE;
   if (events == polling_) return;
   polling_ = events;

@@ -1,5 +1,7 @@
 #include "fd_utils.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -34,6 +36,23 @@ Napi::Value FreeSpace(const Napi::CallbackInfo& info) {
     return Napi::Value();
   }
   return SizeValue(env, std::min(bytes, kMaxSafeInteger));
+}
+
+Napi::Value RegionInUse(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path;
+  if (!ToString(env, info[0], "path", &path)) return Napi::Value();
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    int err = errno;
+    if (err == ENOENT) return Napi::Boolean::New(env, false);
+    ThrowErrno(env, err, "regionInUse(" + path + "): " + ErrnoText(err));
+    return Napi::Value();
+  }
+  // A shared lock is refused exactly while an owner holds its exclusive one.
+  bool inUse = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  close(fd);  // also drops our shared lock, if we got it
+  return Napi::Boolean::New(env, inUse);
 }
 
 }  // namespace plasmapool

@@ -113,6 +113,15 @@ Napi::Value Listener::Listen(const Napi::CallbackInfo& info) {
     }
     return Napi::Value();
   }
+  // Owner-only before listen(): a connect() to a socket that is not listening is refused, so no
+  // other user can reach this socket at any instant, whatever the umask (docs/protocol.md §1.1).
+  if (chmod(path.c_str(), 0600) != 0) {
+    int err = errno;
+    close(fd);
+    unlink(path.c_str());
+    ThrowErrno(env, err, "cannot make " + path + " owner-only (chmod 0600): " + ErrnoText(err));
+    return Napi::Value();
+  }
   if (listen(fd, kBacklog) != 0 || lstat(path.c_str(), &st) != 0) {
     int err = errno;
     close(fd);

@@ -1,6 +1,7 @@
 #include "region_open.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -18,6 +19,22 @@
 namespace plasmapool {
 
 namespace {
+
+bool Fail(RegionFailure* failure, const std::string& code, const std::string& message);
+bool FailErrno(RegionFailure* failure, int err, const std::string& message);
+
+// The owner holds an exclusive flock on its region for its whole life (released by the kernel
+// when the process dies, however it dies): how a restart, or another store's start-up sweep,
+// tells a live region from a stale one, across PID namespaces too.
+bool LockOrFail(int fd, const std::string& path, RegionFailure* failure) {
+  if (flock(fd, LOCK_EX | LOCK_NB) == 0) return true;
+  int err = errno;
+  if (err == EWOULDBLOCK) {
+    return Fail(failure, "EBUSY",
+                "region " + path + " is in use by a running store (another process holds its lock): stop that store, or choose another region");
+  }
+  return FailErrno(failure, err, "cannot lock region " + path + ": " + ErrnoText(err));
+}
 
 bool Fail(RegionFailure* failure, const std::string& code, const std::string& message) {
   failure->code = code;
@@ -215,6 +232,7 @@ bool CreateOnDax(const RegionCreateParams& p, const struct stat& sb, RegionState
   CreateGuard guard;
   guard.fd = open(p.path.c_str(), O_RDWR | O_CLOEXEC);  // a device: no O_CREAT, no truncation
   if (guard.fd < 0) return OpenFailure(errno, p.path, "opening for writing", failure);
+  if (!LockOrFail(guard.fd, p.path, failure)) return false;
   void* base = nullptr;
   if (!MapOrFail(guard.fd, mapLength, false, RegionKind::kDax, p.path, &base, failure)) return false;
   guard.base = base;
@@ -312,10 +330,16 @@ bool CreateRegion(const RegionCreateParams& p, RegionState* state, RegionFailure
   }
 
   CreateGuard guard;
-  int flags = O_RDWR | O_CLOEXEC | O_CREAT | (p.overwrite ? O_TRUNC : O_EXCL);
+  // Never O_TRUNC: a region still in use must be refused (by its lock) before anything changes.
+  int flags = O_RDWR | O_CLOEXEC | O_CREAT | (p.overwrite ? 0 : O_EXCL);
   guard.fd = open(p.path.c_str(), flags, p.mode);
   if (guard.fd < 0) return OpenFailure(errno, p.path, "creating", failure);
-  guard.unlinkPath = p.path;
+  if (!LockOrFail(guard.fd, p.path, failure)) return false;
+  if (!exists) guard.unlinkPath = p.path;
+  if (exists && ftruncate(guard.fd, 0) != 0) {
+    int err = errno;
+    return FailErrno(failure, err, "cannot reset region " + p.path + ": " + ErrnoText(err));
+  }
   // open() applies the umask; the mode asked for is the mode wanted.
   if (fchmod(guard.fd, p.mode) != 0) {
     int err = errno;

@@ -80,6 +80,8 @@ export async function putRecordBatches(
   batches: readonly RecordBatch[],
   options: PutTableOptions = {},
 ): Promise<number> {
+  checkOwnArrow(schema, Schema, 'putRecordBatches: the schema');
+  for (const batch of batches) checkOwnArrow(batch, RecordBatch, 'putRecordBatches: a record batch');
   const size = ipcStreamSize(schema, batches);
   if (size <= INLINE_PUT_BYTES && options.evictIfFull !== false) {
     const bytes = new Uint8Array(size);
@@ -106,7 +108,33 @@ export async function putRecordBatches(
 
 /** Put a table as an Arrow IPC stream object (one copy, straight into shared memory). */
 export async function putTable(client: PlasmaClient, id: ObjectId, table: Table, options: PutTableOptions = {}): Promise<number> {
+  checkOwnArrow(table, Table, 'putTable: the table');
   return putRecordBatches(client, id, table.schema, table.batches, options);
+}
+
+/**
+ * Arrow's IPC writer recognises types by class identity, so a Table, Schema or RecordBatch made
+ * by another copy of apache-arrow (npm link, a nested install, another major version) would be
+ * written as a corrupt stream without any error. Refuse it, naming the cause and the fix.
+ */
+function checkOwnArrow(value: unknown, expected: abstract new (...args: never[]) => unknown, what: string): void {
+  // Not instanceof: apache-arrow's classes answer instanceof by duck typing (Symbol.hasInstance),
+  // which is exactly what lets a foreign Table through.
+  if (typeof value === 'object' && value !== null && Object.prototype.isPrototypeOf.call(expected.prototype, value)) return;
+  const name = (value as { constructor?: { name?: string } } | null)?.constructor?.name;
+  if (name === expected.name) {
+    throw new ForeignArrowError(
+      `${what} was made by another copy of apache-arrow than the one plasmapool uses, and writing it would corrupt the stream. ` +
+        'Make your project and plasmapool share one apache-arrow (it is a peer dependency: `npm ls apache-arrow` shows the copies; ' +
+        '`npm dedupe` or one version range joins them), or hand over the IPC bytes: tableFromIPC(tableToIPC(table)) with plasmapool\'s apache-arrow.',
+    );
+  }
+  throw new TypeError(`${what} must be an apache-arrow ${expected.name}, got ${name ?? typeof value}`);
+}
+
+/** A Table, Schema or RecordBatch from another copy of apache-arrow (see checkOwnArrow). */
+export class ForeignArrowError extends PlasmaStoreError {
+  override name = 'ForeignArrowError';
 }
 
 function describe(object: ObjectBuffer): string {

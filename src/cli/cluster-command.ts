@@ -2,7 +2,6 @@
  * `plasmapool cluster up` starts N local stores that form one cluster; `cluster status` asks each
  * node of a cluster for its state over gRPC; `cluster ls` lists every node's objects.
  */
-import * as grpc from '@grpc/grpc-js';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -10,7 +9,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { storeObjects } from '../client/admin-query.js';
 import { startLocalCluster } from '../cluster/local-cluster.js';
 import { readClusterFile, type MemberAddress } from '../cluster/membership.js';
-import { peerService, type StatusReply } from '../cluster/peer-service.js';
+import { accessFromClusterFile, queryStatus } from '../cluster/status-client.js';
 import { isLoopback, parseHostPort } from '../metrics/metrics-server.js';
 import type { AdminObject } from '../protocol/admin.js';
 import { formatSize, parseSize } from '../util/size.js';
@@ -123,6 +122,7 @@ interface ClusterArgs {
   dir: string;
   cluster?: string;
   json: boolean;
+  'secret-file'?: string;
 }
 
 function clusterOptions<T>(y: Argv<T>) {
@@ -145,29 +145,22 @@ function membersOf(args: ClusterArgs): MemberAddress[] {
   return readClusterFile(file);
 }
 
-function statusOf(address: string): Promise<StatusReply> {
-  const { Client } = peerService();
-  const client = new Client(address, grpc.credentials.createInsecure());
-  return new Promise<StatusReply>((resolve, reject) =>
-    client.status({}, { deadline: Date.now() + 2000 }, (error, reply) => {
-      client.close();
-      if (error) reject(new Error(error.details || error.message));
-      else resolve(reply);
-    }),
-  );
-}
-
 const status: CommandModule<object, ClusterArgs> = {
   command: 'status',
   describe: 'show the nodes of a cluster: capacity, objects, peers and transports',
-  builder: (y) => clusterOptions(y) as never,
+  builder: (y) =>
+    clusterOptions(y).option('secret-file', {
+      type: 'string',
+      describe: 'the cluster secret (default: the cluster file\'s "secretFile")',
+    }) as never,
   handler: async (args) => {
     const members = membersOf(args);
+    const access = accessFromClusterFile(args.cluster ?? path.join(args.dir, 'cluster.json'), { secretFile: args['secret-file'] });
     let failures = 0;
     const rows: unknown[] = [];
     for (const member of members) {
       try {
-        const reply = await statusOf(member.address);
+        const reply = await queryStatus(member.address, access);
         rows.push({ ...reply, node: member.name, address: member.address, up: true });
         if (args.json) continue;
         const peers = reply.peers.map((p) => `${p.node}:${p.connected ? p.transport : 'down'}`).join(' ');

@@ -36,7 +36,7 @@ interface ShuffleArgs {
  * (startLocalCluster already waits; this is for clusters started otherwise.)
  */
 export async function waitForClusterPeers(cluster: LocalCluster, timeoutMs = 30_000): Promise<void> {
-  await waitForPeers(cluster.nodes, timeoutMs);
+  await waitForPeers(cluster.nodes, timeoutMs, cluster.access);
 }
 
 /** Start N local stores forming a cluster, and return once their peers are connected. */

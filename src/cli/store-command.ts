@@ -6,6 +6,8 @@ import type { CommandModule } from 'yargs';
 import os from 'node:os';
 import { parsePeerFlag, readClusterFile, StaticMembership, type MemberAddress } from '../cluster/membership.js';
 import type { ClusterOptions } from '../cluster/cluster-node.js';
+import { readSecretFile } from '../cluster/peer-auth.js';
+import { clusterSecretFileOf } from '../cluster/status-client.js';
 import { startStore, type StoreHandle } from '../store/server.js';
 import { storeMetrics } from '../metrics/store-metrics.js';
 import { startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
@@ -34,6 +36,7 @@ interface StoreArgs {
   'tls-ca'?: string;
   'tls-cert'?: string;
   'tls-key'?: string;
+  'secret-file'?: string;
   metrics?: string;
   'log-file'?: string;
 }
@@ -43,7 +46,9 @@ function clusterOptions(args: StoreArgs): ClusterOptions | undefined {
   const nodeName = args['node-name'] ?? os.hostname();
   let peers: MemberAddress[] = (args.peer ?? []).map(parsePeerFlag);
   let listen = args.listen;
+  let secretFile = args['secret-file'];
   if (args.cluster) {
+    secretFile ??= clusterSecretFileOf(args.cluster);
     const members = readClusterFile(args.cluster);
     const self = members.find((m) => m.name === nodeName);
     if (!self) throw new Error(`node "${nodeName}" is not in cluster file ${args.cluster}: pass --node-name with one of its names`);
@@ -61,6 +66,7 @@ function clusterOptions(args: StoreArgs): ClusterOptions | undefined {
     transport: args.transport,
     insecure: args.insecure,
     tls: args['tls-ca'] ? { ca: args['tls-ca'], cert: args['tls-cert']!, key: args['tls-key']! } : undefined,
+    secret: secretFile ? readSecretFile(secretFile) : undefined,
   };
 }
 
@@ -104,6 +110,10 @@ export const storeCommand: CommandModule<object, StoreArgs> = {
         describe: 'cluster: read peer regions in place (shared), copy over the network (copy), or map when possible (auto)',
       })
       .option('insecure', { type: 'boolean', default: false, describe: 'cluster: allow a non-loopback --listen without TLS' })
+      .option('secret-file', {
+        type: 'string',
+        describe: 'cluster: file holding the cluster secret every peer call must carry (0600; default: the cluster file\'s "secretFile")',
+      })
       .option('tls-ca', { type: 'string', describe: 'cluster: CA certificate (PEM) that signs every node' })
       .option('tls-cert', { type: 'string', describe: 'cluster: this node\'s certificate (PEM)' })
       .option('tls-key', { type: 'string', describe: 'cluster: this node\'s private key (PEM)' })

@@ -144,6 +144,11 @@ export class PlasmaClient implements Disposable {
     const digest = plasmaDigest(bytes.subarray(0, entry.spec.dataSize), bytes.subarray(entry.spec.dataSize));
     const { reply } = await this.connection.request({ kind: 'seal', objectId: id, digest });
     if (reply.kind !== 'seal') throw new PlasmaStoreError('unexpected reply to seal');
+    if (reply.error === PlasmaError.ObjectExists) {
+      // Another node owns the id. The store keeps this object's memory until we release it, so
+      // drop the hold taken at create: releasing the buffers now gives the memory back.
+      this.local.unhold(entry);
+    }
     if (reply.error !== PlasmaError.OK) throw errorForCode(reply.error, id);
     entry.sealed = true;
     this.local.unhold(entry);

@@ -20,6 +20,7 @@ import type { Logger } from '../util/log.js';
 import { CHANNEL_TOKEN_HEADER, encodeEvent, PEER_CHANNEL_HEADER, serveChannel } from './peer-channel.js';
 import { fetchObject, serveFetch } from './copy-transport.js';
 import { DataServer, DATA_PORT_HEADER, type TlsMaterial } from './data-channel.js';
+import { requireSecret, type TlsFiles } from './peer-auth.js';
 import { homeNodeOf } from './home-node.js';
 import type { MemberAddress, Membership } from './membership.js';
 import { PeerLink } from './peer-link.js';
@@ -34,11 +35,7 @@ import {
   type StatusReply,
 } from './peer-service.js';
 
-export interface TlsFiles {
-  ca: string;
-  cert: string;
-  key: string;
-}
+export type { TlsFiles } from './peer-auth.js';
 
 export interface ClusterOptions {
   membership: Membership;
@@ -48,6 +45,8 @@ export interface ClusterOptions {
   peerTimeoutMs?: number;
   transport?: 'auto' | 'shared' | 'copy';
   tls?: TlsFiles;
+  /** The cluster secret every peer call must carry; required unless TLS authenticates peers. */
+  secret?: Buffer;
   /** Allow a non-loopback listen address without TLS (logged as a warning). */
   insecure?: boolean;
   /** Where peers open this store's region (default: the region's path). */
@@ -116,8 +115,14 @@ export class ClusterNode implements ClusterPort {
     if (!LOOPBACK.test(host) && !secure) {
       this.log.warn('cluster traffic is unauthenticated and unencrypted (--insecure)', { listen: this.self.address });
     }
+    if (!secure && !this.options.secret) {
+      throw new Error(
+        'the cluster port needs authentication, even on loopback (any local user could call it): pass --secret-file FILE ' +
+          '(a 0600 file with the same secret on every node; `plasmapool cluster up` makes one), or mutual TLS with --tls-ca/--tls-cert/--tls-key',
+      );
+    }
     const { service, Client } = peerService();
-    this.server.addService(service, this.handlers());
+    this.server.addService(service, this.options.secret ? requireSecret(this.handlers(), this.options.secret) : this.handlers());
     const port = await new Promise<number>((resolve, reject) =>
       this.server.bindAsync(this.self.address, this.serverCredentials(), (error, bound) => (error ? reject(error) : resolve(bound))),
     );
@@ -136,7 +141,7 @@ export class ClusterNode implements ClusterPort {
     for (const member of this.options.membership.peers()) {
       const link = new PeerLink(member, Client, {
         self: this.identity,
-        credentials: this.channelCredentials(),
+        access: { tls: this.options.tls, secret: this.options.secret },
         tlsMaterial: this.tlsMaterial,
         timeoutMs: this.timeoutMs,
         transport: this.options.transport ?? 'auto',
@@ -446,12 +451,6 @@ export class ClusterNode implements ClusterPort {
       [{ cert_chain: fs.readFileSync(tls.cert), private_key: fs.readFileSync(tls.key) }],
       true, // peers must present a certificate of the cluster CA
     );
-  }
-
-  private channelCredentials(): grpc.ChannelCredentials {
-    const tls = this.options.tls;
-    if (!tls) return grpc.credentials.createInsecure();
-    return grpc.credentials.createSsl(fs.readFileSync(tls.ca), fs.readFileSync(tls.key), fs.readFileSync(tls.cert));
   }
 
   private handlers(): grpc.UntypedServiceImplementation {

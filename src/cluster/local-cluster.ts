@@ -8,8 +8,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as grpc from '@grpc/grpc-js';
-import { peerService, type StatusReply } from './peer-service.js';
+import { createSecretFile, readSecretFile, type PeerAccess } from './peer-auth.js';
+import { queryStatus } from './status-client.js';
 
 export interface LocalClusterOptions {
   nodes: number;
@@ -46,6 +46,8 @@ export interface LocalNode {
 export interface LocalCluster {
   readonly nodes: readonly LocalNode[];
   readonly clusterFile: string;
+  /** What a client of the stores' cluster ports needs: the secret (and TLS files if used). */
+  readonly access: PeerAccess;
   /** SIGTERM every store and wait for them; removes cluster.json. */
   close(): Promise<void>;
 }
@@ -84,36 +86,21 @@ function waitReady(child: ChildProcess, name: string): Promise<string> {
   });
 }
 
-/** Credentials for asking a node of this cluster: TLS with the node's own files when it uses TLS. */
-function credentialsFor(extraArgs: readonly string[]): grpc.ChannelCredentials {
+/** Access to a node of this cluster: its secret, and TLS with the nodes' own files when they use TLS. */
+function accessFor(secret: Buffer, extraArgs: readonly string[]): PeerAccess {
   const flag = (name: string) => {
     const i = extraArgs.indexOf(name);
     return i >= 0 ? extraArgs[i + 1] : undefined;
   };
   const [ca, cert, key] = [flag('--tls-ca'), flag('--tls-cert'), flag('--tls-key')];
-  if (!ca || !cert || !key) return grpc.credentials.createInsecure();
-  return grpc.credentials.createSsl(fs.readFileSync(ca), fs.readFileSync(key), fs.readFileSync(cert));
-}
-
-function nodeStatus(address: string, credentials: grpc.ChannelCredentials): Promise<StatusReply | null> {
-  const client = new (peerService().Client)(address, credentials);
-  return new Promise((resolve) =>
-    client.status({}, { deadline: Date.now() + 2000 }, (error, reply) => {
-      client.close();
-      resolve(error ? null : reply);
-    }),
-  );
+  return { secret, tls: ca && cert && key ? { ca, cert, key } : undefined };
 }
 
 /** Wait until every node of a local cluster is connected to every peer. */
-export async function waitForPeers(
-  nodes: readonly LocalNode[],
-  timeoutMs: number,
-  credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
-): Promise<void> {
+export async function waitForPeers(nodes: readonly LocalNode[], timeoutMs: number, access: PeerAccess): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const replies = await Promise.all(nodes.map((node) => nodeStatus(node.address, credentials)));
+    const replies = await Promise.all(nodes.map((node) => queryStatus(node.address, access).catch(() => null)));
     if (replies.every((r) => r !== null && r.peers.length === nodes.length - 1 && r.peers.every((p) => p.connected))) return;
     if (Date.now() > deadline) throw new Error(`the ${nodes.length} stores did not connect to each other within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -153,7 +140,11 @@ async function startOnce(options: LocalClusterOptions): Promise<LocalCluster> {
     })),
   );
   const clusterFile = path.join(options.dir, 'cluster.json');
-  fs.writeFileSync(clusterFile, JSON.stringify({ nodes: members }, null, 2));
+  // Every call between these stores carries this secret; only this user can read it.
+  const secretFile = path.join(options.dir, 'cluster.secret');
+  createSecretFile(secretFile);
+  const access = accessFor(readSecretFile(secretFile), options.extraArgs ?? []);
+  fs.writeFileSync(clusterFile, JSON.stringify({ nodes: members, secretFile: 'cluster.secret' }, null, 2));
   const lastErrors = new Map<string, string>();
   const nodes: LocalNode[] = members.map((member) => {
     const args = [
@@ -204,6 +195,7 @@ async function startOnce(options: LocalClusterOptions): Promise<LocalCluster> {
       ),
     );
     fs.rmSync(clusterFile, { force: true });
+    fs.rmSync(secretFile, { force: true });
     // Every store has exited: a socket left behind (a store killed before its cleanup) is stale.
     for (const node of nodes) fs.rmSync(node.socketPath, { force: true });
   };
@@ -216,7 +208,7 @@ async function startOnce(options: LocalClusterOptions): Promise<LocalCluster> {
     // Until the stores know each other they cannot find peers' objects or claim ids at a peer
     // home, so the cluster is only "up" once every link is connected.
     if (nodes.length > 1) {
-      await waitForPeers(nodes, options.connectTimeoutMs ?? 30_000, credentialsFor(options.extraArgs ?? []));
+      await waitForPeers(nodes, options.connectTimeoutMs ?? 30_000, access);
     }
   } catch (error) {
     await close();
@@ -228,5 +220,5 @@ async function startOnce(options: LocalClusterOptions): Promise<LocalCluster> {
       /EADDRINUSE|address already in use|No address added/i.test(reasons),
     );
   }
-  return { nodes, clusterFile, close };
+  return { nodes, clusterFile, access, close };
 }

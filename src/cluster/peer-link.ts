@@ -9,6 +9,7 @@ import type { Logger } from '../util/log.js';
 import { CHANNEL_TOKEN_HEADER, PEER_CHANNEL_HEADER, PeerChannel } from './peer-channel.js';
 import { DATA_PORT_HEADER, type TlsMaterial } from './data-channel.js';
 import type { MemberAddress } from './membership.js';
+import { channelCredentials, clientOptions, type PeerAccess } from './peer-auth.js';
 import type { NodeIdentity, ObjectEvent, PeerClient, PeerClientConstructor } from './peer-service.js';
 
 export type Transport = 'shared' | 'copy';
@@ -19,7 +20,8 @@ const LAST_RETRY_MS = 1000;
 
 export interface PeerLinkOptions {
   self: NodeIdentity;
-  credentials: grpc.ChannelCredentials;
+  /** How this store authenticates to the peer (cluster secret and/or TLS). */
+  access: PeerAccess;
   /** For the peer channel (the same cluster CA and certificate as gRPC). */
   tlsMaterial: TlsMaterial | undefined;
   /** Deadline of every call that a client may be waiting for. */
@@ -56,12 +58,16 @@ export class PeerLink {
     Client: PeerClientConstructor,
     private readonly options: PeerLinkOptions,
   ) {
-    this.client = new Client(member.address, options.credentials, {
-      'grpc.max_receive_message_length': 64 * 1024 * 1024,
-      'grpc.max_send_message_length': 64 * 1024 * 1024,
-      'grpc.initial_reconnect_backoff_ms': 200,
-      'grpc.max_reconnect_backoff_ms': 1000,
-    });
+    this.client = new Client(
+      member.address,
+      channelCredentials(options.access),
+      clientOptions(options.access, {
+        'grpc.max_receive_message_length': 64 * 1024 * 1024,
+        'grpc.max_send_message_length': 64 * 1024 * 1024,
+        'grpc.initial_reconnect_backoff_ms': 200,
+        'grpc.max_reconnect_backoff_ms': 1000,
+      }),
+    );
   }
 
   get name(): string {

@@ -90,8 +90,9 @@ export interface RegionCreateOptions {
   /** File mode for a newly created file (default 0o600, applied regardless of the umask). */
   mode?: number;
   /**
-   * Replace an existing file (O_TRUNC) or an existing region on a DAX device. Default false:
-   * the file is created with O_EXCL and an existing one is an EEXIST error.
+   * Reuse an existing file or DAX device, resetting it, unless a live store holds it (EBUSY: the
+   * owner keeps an exclusive flock on its region). Default false: the file is created with
+   * O_EXCL and an existing one is an EEXIST error.
    */
   overwrite?: boolean;
 }
@@ -218,6 +219,13 @@ export interface NativeChannel {
   readonly pendingWriteBytes: number;
   /** Largest accepted frame body (default 256 MiB); larger frames close the channel with a reason. */
   maxFrameBytes: number;
+  /**
+   * Back-pressure for a peer that sends requests without reading replies: while more than this many
+   * bytes wait to be written, the channel neither reads nor delivers frames; it resumes once the
+   * peer reads. 0 (the default) means no limit. Independently, at most 64 frames are delivered per
+   * event-loop iteration, so one busy peer cannot starve the others.
+   */
+  outputLimitBytes: number;
   /** Current size of the receive assembly buffer (it grows only as bytes actually arrive). */
   readonly readBufferBytes: number;
   /** True once close()/end() completed or the channel failed; onClose may still be pending. */
@@ -235,7 +243,7 @@ export interface NativeChannel {
 }
 
 /**
- * A listening socket. listen() removes a stale socket file (nobody accepting) but refuses a live
+ * A listening socket, owner-only (0600) from before it accepts anything. listen() removes a stale socket file (nobody accepting) but refuses a live
  * one (EADDRINUSE) or a non-socket file (EEXIST); paths longer than 107 bytes throw ENAMETOOLONG.
  * close() unlinks the socket file if it is still the one bound here.
  */
@@ -274,6 +282,12 @@ export interface NativeAddon {
   addressOf(buffer: ArrayBuffer | ArrayBufferView): bigint;
   /** Free bytes in the filesystem holding path (statvfs). */
   freeSpace(path: string): number;
+  /**
+   * True while a live process owns the region file at path (a store holds an exclusive flock on
+   * its region for its whole life; the kernel drops it when that process dies, however it dies).
+   * False for a missing file.
+   */
+  regionInUse(path: string): boolean;
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));

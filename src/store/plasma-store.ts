@@ -3,7 +3,7 @@
  * notifications and eviction (docs/protocol.md §3, §5, §8, §9). It never touches a socket directly:
  * requests arrive decoded, replies leave through the session.
  */
-import type { NativeAllocator, NativeRegion } from '../native/index.js';
+import type { NativeAllocator, NativeChannel, NativeRegion } from '../native/index.js';
 import { native } from '../native/index.js';
 import { PlasmaError, type ObjectInfo, type ObjectSpec, type ReplyErrorCode, type Request } from '../protocol/messages.js';
 import { ObjectId } from '../protocol/object-id.js';
@@ -143,7 +143,8 @@ export class PlasmaStore {
     const { objectId, dataSize, metadataSize } = request;
     const fail = (error: ReplyErrorCode) =>
       session.reply({ kind: 'create', objectId, object: EMPTY_SPEC, error, storeFd: 0, mmapSize: 0 });
-    if (this.objects.get(objectId.hex)) return fail(PlasmaError.ObjectExists);
+    // Known anywhere in the cluster: refuse now, before the client writes into memory it would lose.
+    if (this.objects.get(objectId.hex) || this.cluster?.locate(objectId.hex)) return fail(PlasmaError.ObjectExists);
     // §3.2: no CUDA here, so a device object cannot be allocated.
     if (request.deviceNum !== 0) return fail(PlasmaError.OutOfMemory);
     const object = this.createObject(session, objectId, dataSize, metadataSize, request.evictIfFull);
@@ -216,9 +217,32 @@ export class PlasmaStore {
           : 'home node of this id is unreachable; refusing to seal so that the id stays unique',
         { object: object.key },
       );
-      this.removeObject(object, false);
+      this.refuse(object, session);
       lost();
     });
+  }
+
+  /**
+   * Take a refused object out of the id space. Memory the creator may still map is never freed
+   * under it: if the creator still holds the object, the allocation waits for its Release,
+   * Abort or disconnect (a later allocation would otherwise overwrite what the client reads).
+   */
+  private refuse(object: StoredObject, creator: ClientSession): void {
+    const mapped = object.holders.has(creator);
+    const memory = { ...object };
+    object.offset = -1; // removeObject must not free it now
+    this.removeObject(object, false);
+    if (mapped) creator.refused.set(object.key, memory);
+    else this.freeMemory(memory);
+  }
+
+  /** The creator of a refused object let go of it: its memory can be reused now. */
+  private freeRefused(session: ClientSession, key: string): boolean {
+    const object = session.refused.get(key);
+    if (!object) return false;
+    session.refused.delete(key);
+    this.freeMemory(object);
+    return true;
   }
 
   private publishSeal(object: StoredObject, digest: Uint8Array): void {
@@ -298,6 +322,7 @@ export class PlasmaStore {
   }
 
   private abort(session: ClientSession, id: ObjectId): void {
+    if (this.freeRefused(session, id.hex)) return;
     const object = this.objects.get(id.hex);
     if (!object || object.state !== 'created' || object.creator !== session) {
       this.log.debug('abort of an object this client is not creating', { client: session.label, object: id.hex });
@@ -490,6 +515,7 @@ export class PlasmaStore {
   }
 
   private release(session: ClientSession, id: ObjectId): void {
+    if (this.freeRefused(session, id.hex)) return;
     const object = this.objects.get(id.hex);
     // §13: releasing what one does not hold is ignored, not fatal.
     if (!object || !object.holders.has(session)) return;
@@ -542,13 +568,26 @@ export class PlasmaStore {
       if (!purpose) this.log.warn('unexpected descriptor from client, closed it', { client: session.label });
       return;
     }
-    const channel = native.channelFromFd(fd, 'length64');
-    session.subscription = channel;
-    this.notifier.add(channel);
-    // §5.1: a new subscriber first hears of every sealed object, one frame each.
-    for (const object of this.objects.values()) {
-      if (object.state === 'sealed') this.notifier.publish([this.sealInfo(object)], channel);
+    let channel: NativeChannel;
+    try {
+      channel = native.channelFromFd(fd, 'length64');
+    } catch (error) {
+      // Any descriptor can arrive (a pipe, /dev/null, a memfd): it costs the sender its
+      // subscription, never the store, and the descriptor is not kept.
+      native.closeFd(fd);
+      this.log.warn('client passed a descriptor that is not a Unix stream socket with its SubscribeRequest; ignored it', {
+        client: session.label,
+        reason: (error as Error).message,
+      });
+      return;
     }
+    session.subscription = channel;
+    // §5.1: a new subscriber first hears of every sealed object, one frame each.
+    const snapshot: ObjectInfo[] = [];
+    for (const object of this.objects.values()) {
+      if (object.state === 'sealed') snapshot.push(this.sealInfo(object));
+    }
+    this.notifier.add(channel, snapshot);
   }
 
   // ---------------------------------------------------------------- disconnect (§8)
@@ -563,6 +602,7 @@ export class PlasmaStore {
       if (object?.state === 'created') this.removeObject(object, false);
     }
     session.creating.clear();
+    for (const key of [...session.refused.keys()]) this.freeRefused(session, key);
     for (const key of [...session.held]) {
       const object = this.objects.get(key);
       if (object) this.unpin(object, session);

@@ -13,6 +13,7 @@ import { createLogger, type Logger } from '../util/log.js';
 import { formatSize } from '../util/size.js';
 import type { ExternalStore } from './external/external-store.js';
 import { openExternalStore } from './external/open-external-store.js';
+import { CLIENT_OUTPUT_LIMIT_BYTES } from './limits.js';
 import { PlasmaStore } from './plasma-store.js';
 import { ClusterNode, type ClusterOptions } from '../cluster/cluster-node.js';
 import { ClientSession } from './session.js';
@@ -87,6 +88,8 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
     capacity: regionSizeFor(options.memory),
     nodeName,
     hugepages: options.hugepages ?? false,
+    // A named region is reused across restarts (its lock refuses it while a store still runs).
+    overwrite: options.regionPath !== undefined && reusableRegionFile(options.regionPath),
   });
   // Like the reference store, unlink the file at once: the memory lives as long as the store's
   // descriptor and mappings, so even a SIGKILLed store leaves nothing in /dev/shm. Peers on this
@@ -94,7 +97,8 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
   // is left alone.
   let regionAttachPath = region.path;
   if (ownsRegionFile) {
-    fs.unlinkSync(regionPath);
+    // Another store's start-up sweep may have removed it already; the memory lives on regardless.
+    fs.rmSync(regionPath, { force: true });
     regionAttachPath = `/proc/${process.pid}/fd/${region.fd}`;
   }
   const allocator = native.createAllocator(region.dataOffset, region.capacity);
@@ -111,6 +115,7 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
       sessions.add(session);
       store.clientCount = sessions.size;
       if (options.maxFrameBytes) channel.maxFrameBytes = options.maxFrameBytes;
+      channel.outputLimitBytes = CLIENT_OUTPUT_LIMIT_BYTES;
       const clientLog = log.child({ client: session.label });
       channel.start({
         onFrame: (type, body) => {
@@ -142,7 +147,17 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
             sessions.delete(session);
           }
         },
-        onFd: (fd) => store.receiveFd(session, fd),
+        onFd: (fd) => {
+          try {
+            store.receiveFd(session, fd);
+          } catch (error) {
+            clientLog.error('internal error while taking a descriptor; closing this connection', {
+              error: (error as Error).stack ?? String(error),
+            });
+            store.disconnect(session);
+            channel.close();
+          }
+        },
         onClose: (reason) => {
           if (reason) clientLog.info('connection closed', { reason });
           store.disconnect(session);
@@ -151,7 +166,6 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
         },
       });
     });
-    fs.chmodSync(options.socketPath, 0o600);
   } catch (error) {
     region.close();
     if (ownsRegionFile) fs.rmSync(regionPath, { force: true });
@@ -234,10 +248,16 @@ function validate(options: StoreOptions): void {
   }
 }
 
+/** The first bytes of every plasmapool region (native/src/region_header.h). */
+const REGION_MAGIC = Buffer.from('PLSMPOOL', 'latin1');
+
+/** Region files younger than this are never swept: their store may not have locked them yet. */
+const SWEEP_MIN_AGE_MS = 10_000;
+
 /**
- * Remove region files left by stores of this machine that died without cleaning up (SIGKILL,
- * power loss of the process): their name carries the owner's pid, and a dead pid's region is
- * garbage that would otherwise fill /dev/shm. Live stores' files are never touched.
+ * Remove region files left by stores that died in the instant between creating and unlinking
+ * them. Liveness is the owner's lock on the file, not a pid: pids say nothing across PID
+ * namespaces (containers sharing /dev/shm). Live stores' files are never touched.
  */
 function sweepStaleRegions(directory: string, log: Logger): void {
   let names: string[];
@@ -247,24 +267,45 @@ function sweepStaleRegions(directory: string, log: Logger): void {
     return;
   }
   for (const name of names) {
-    const match = /^plasmapool-.+-(\d+)-[0-9a-f]{8}\.region$/.exec(name);
-    if (!match || isAlive(Number(match[1]))) continue;
+    if (!/^plasmapool-.+-\d+-[0-9a-f]{8}\.region$/.test(name)) continue;
+    const file = path.join(directory, name);
     try {
-      fs.rmSync(path.join(directory, name), { force: true });
+      if (Date.now() - fs.statSync(file).mtimeMs < SWEEP_MIN_AGE_MS || native.regionInUse(file)) continue;
+      fs.rmSync(file, { force: true });
       log.info('removed the region file of a store that is gone', { file: name });
     } catch {
-      // not ours to remove (permissions): leave it
+      // gone meanwhile, or not ours to remove (permissions): leave it
     }
   }
 }
 
-function isAlive(pid: number): boolean {
+/**
+ * May a store (re)initialise the file at `regionPath`? Yes for a missing or empty file, a
+ * plasmapool region (a restart), a file whose header page is all zeros (made with truncate or
+ * fallocate for us), and a device. Anything else holds someone's data: refuse, never overwrite.
+ */
+function reusableRegionFile(regionPath: string): boolean {
+  let stat: fs.Stats;
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    stat = fs.statSync(regionPath);
+  } catch {
+    return false; // created afresh
   }
+  if (stat.isCharacterDevice() || stat.size === 0) return true;
+  if (!stat.isFile()) return false; // the native layer names the problem
+  const head = Buffer.alloc(4096);
+  const fd = fs.openSync(regionPath, 'r');
+  let length: number;
+  try {
+    length = fs.readSync(fd, head, 0, head.length, 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+  const page = head.subarray(0, length);
+  if (page.subarray(0, REGION_MAGIC.length).equals(REGION_MAGIC) || page.every((byte) => byte === 0)) return true;
+  throw new Error(
+    `${regionPath} holds data that is not a plasmapool region: refusing to overwrite it. Remove it, or pass another --region`,
+  );
 }
 
 function sanitize(name: string): string {

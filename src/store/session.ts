@@ -5,7 +5,7 @@
 import type { NativeChannel } from '../native/index.js';
 import type { Reply } from '../protocol/messages.js';
 import { encodeReply } from '../protocol/store-codec.js';
-import type { Holder } from './object-table.js';
+import type { Holder, StoredObject } from './object-table.js';
 import type { Segment } from './segments.js';
 import type { PendingGet } from './pending-gets.js';
 
@@ -20,6 +20,12 @@ export class ClientSession implements Holder {
   /** Segment ids whose descriptor this connection has received; only grows (§4.2). */
   private readonly sentSegments = new Set<number>();
   readonly pendingGets = new Set<PendingGet>();
+  /**
+   * Objects this client created and wrote whose seal the cluster refused (another node owns the
+   * id). They have left the id space, but this client still maps their memory, so it stays
+   * allocated until the client releases or aborts the id, or disconnects.
+   */
+  readonly refused = new Map<string, StoredObject>();
   /** What each descriptor still expected on the stream is for: a SubscribeRequest is followed by one (§5.1). */
   readonly expectedFds: ('subscribe' | 'discard')[] = [];
   subscription: NativeChannel | null = null;

@@ -33,3 +33,23 @@ describe('package example', () => {
     }
   });
 });
+
+describe('startStore in a process that dies', () => {
+  it('leaves no socket directory behind when the host process dies of an uncaught exception', async () => {
+    const dist = pathToFileURL(path.join(repoRoot, 'dist/index.js')).href;
+    const script = `import { startStore } from ${JSON.stringify(dist)};
+const store = await startStore({ memory: '16MiB' });
+console.log(store.socketPath);
+setTimeout(() => { throw new Error('the host application crashed'); }, 10);
+`;
+    const result = await run(process.execPath, ['--input-type=module', '-e', script]).then(
+      () => null,
+      (error: { code: number; stdout: string; stderr: string }) => error,
+    );
+    expect(result?.code).toBe(1);
+    expect(result!.stderr).toContain('the host application crashed');
+    const socketPath = result!.stdout.trim();
+    expect(socketPath).toMatch(/plasma\.sock$/);
+    expect(fs.existsSync(path.dirname(socketPath))).toBe(false);
+  });
+});

@@ -7,8 +7,9 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as grpc from '@grpc/grpc-js';
-import { peerService, type StatusReply } from '../../src/cluster/peer-service.js';
+import type { PeerAccess } from '../../src/cluster/peer-auth.js';
+import type { StatusReply } from '../../src/cluster/peer-service.js';
+import { queryStatus } from '../../src/cluster/status-client.js';
 import { onCleanup, repoRoot } from '../helpers/processes.js';
 
 export const python = path.join(repoRoot, '.venv/bin/python');
@@ -118,13 +119,13 @@ export async function eventually(check: () => boolean | Promise<boolean>, ms: nu
 
 /** Every node of the cluster reports every peer connected (event streams up, transports chosen). */
 export async function waitConnected(
-  cluster: { nodes: readonly { address: string }[] },
+  cluster: { nodes: readonly { address: string }[]; access: PeerAccess },
   ms = 10_000,
 ): Promise<StatusReply[]> {
   let replies: StatusReply[] = [];
   const ok = await eventually(async () => {
     try {
-      replies = await Promise.all(cluster.nodes.map((node) => nodeStatus(node.address)));
+      replies = await Promise.all(cluster.nodes.map((node) => nodeStatus(node.address, cluster.access)));
     } catch {
       return false;
     }
@@ -135,14 +136,6 @@ export async function waitConnected(
 }
 
 /** A node's Status over gRPC (what `cluster status` prints). */
-export function nodeStatus(address: string): Promise<StatusReply> {
-  const { Client } = peerService();
-  const client = new Client(address, grpc.credentials.createInsecure());
-  return new Promise<StatusReply>((resolve, reject) =>
-    client.status({}, { deadline: Date.now() + 2000 }, (error, reply) => {
-      client.close();
-      if (error) reject(error);
-      else resolve(reply);
-    }),
-  );
+export function nodeStatus(address: string, access: PeerAccess): Promise<StatusReply> {
+  return queryStatus(address, access);
 }

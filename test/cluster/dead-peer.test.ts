@@ -83,7 +83,7 @@ describe('cluster: a dead peer', () => {
 
     // A store restarted under C's name and address rejoins; ids homed at C can be created again.
     const restarted = await startStoreProcess('64MiB', ['--node-name', c.name, '--cluster', cluster.clusterFile, '--peer-timeout-ms', '1000']);
-    await waitConnected({ nodes: [a, b, c] });
+    await waitConnected({ nodes: [a, b, c], access: cluster.access });
     const onC2 = await PyAgent.start(restarted.socketPath);
     const [homedAtC] = idsHomed(names, (home) => home === c.name, 1);
     await onB.must('put', { id: homedAtC, size: 1000 });
@@ -92,6 +92,6 @@ describe('cluster: a dead peer', () => {
     // stream, which starts with every sealed object): a duplicate of A's object is still refused.
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect((await onB.call('put', { id: aHomedAtC, size: 10 })).error).toBe('PlasmaObjectExists');
-    expect((await nodeStatus(c.address)).peers.every((peer) => peer.connected)).toBe(true);
+    expect((await nodeStatus(c.address, cluster.access)).peers.every((peer) => peer.connected)).toBe(true);
   });
 });

@@ -100,4 +100,68 @@ describe('cluster: id claims', () => {
       clientB.close();
     }
   });
+
+  it('6c. a create of an id sealed on another node is refused at once, before the client writes', async () => {
+    const cluster = await startTestCluster({ nodes: 3 });
+    await waitConnected(cluster);
+    const [a, , c] = cluster.nodes;
+    const [clientA, clientC] = await Promise.all([connect(a!.socketPath), connect(c!.socketPath)]);
+    try {
+      const id = ObjectId.fromHex(newId());
+      await clientA.createAndSeal(id, new Uint8Array(10).fill(0xaa));
+      // C learns of the seal from A's event stream; wait until its directory knows the id.
+      await expect.poll(() => clientC.contains(id), { timeout: 5000 }).toBe(true);
+      await expect(clientC.create(id, 10)).rejects.toBeInstanceOf(PlasmaObjectExistsError);
+      // C's client reads A's object, not anything of its own.
+      const [buffer] = await clientC.get([id], { timeoutMs: 5000 });
+      expect(Array.from(buffer!.data)).toEqual(new Array(10).fill(0xaa));
+      buffer!.release();
+    } finally {
+      clientA.close();
+      clientC.close();
+    }
+  });
+
+  it('6d. a refused seal never frees memory its creator still maps; its Release does', async () => {
+    const cluster = await startTestCluster({ nodes: 3 });
+    await waitConnected(cluster);
+    const [a, , c] = cluster.nodes;
+    const creators = await Promise.all([connect(a!.socketPath), connect(c!.socketPath)]);
+    const neighbours = await Promise.all([connect(a!.socketPath), connect(c!.socketPath)]);
+    try {
+      const size = 4096;
+      for (let trial = 0; trial < 6; trial++) {
+        const id = ObjectId.fromHex(newId());
+        const buffers = await Promise.all(creators.map((client) => client.create(id, size)));
+        buffers.forEach((buffer, side) => buffer.data.fill(side === 0 ? 0xaa : 0xcc));
+        const sealed = await Promise.allSettled(creators.map((client) => client.seal(id)));
+        const loserSide = sealed.findIndex((r) => r.status === 'rejected');
+        expect(loserSide, `trial ${trial}: exactly one seal is refused`).toBeGreaterThanOrEqual(0);
+        expect((sealed[loserSide] as PromiseRejectedResult).reason).toBeInstanceOf(PlasmaObjectExistsError);
+        const pattern = loserSide === 0 ? 0xaa : 0xcc;
+        // Another client of the losing node allocates: were the refused block freed, it would land there.
+        const neighbour = neighbours[loserSide]!;
+        const others: ObjectId[] = [];
+        for (let i = 0; i < 4; i++) {
+          const other = ObjectId.random();
+          const buffer = await neighbour.create(other, size);
+          buffer.data.fill(0x55);
+          await neighbour.seal(other);
+          buffer.release();
+          others.push(other);
+        }
+        const loserBuffer = buffers[loserSide]!;
+        expect(loserBuffer.data.every((byte) => byte === pattern), `trial ${trial}: the refused object's memory was reused`).toBe(true);
+        for (const buffer of buffers) buffer.release();
+        await neighbour.delete(others);
+        await creators[1 - loserSide]!.delete([id]);
+      }
+      // Every refused allocation was given back on Release: both nodes hold nothing now.
+      for (const neighbour of neighbours) {
+        await expect.poll(() => neighbour.debugString()).toMatch(/allocated bytes: 0\n/);
+      }
+    } finally {
+      for (const client of [...creators, ...neighbours]) client.close();
+    }
+  });
 });

@@ -8,6 +8,7 @@ import { cliPath, startTestCluster, tempDir } from '../helpers/processes.js';
 import { PyAgent, newId, waitConnected } from './agents.js';
 import * as grpc from '@grpc/grpc-js';
 import { peerService } from '../../src/cluster/peer-service.js';
+import { newPeerClient } from '../../src/cluster/peer-auth.js';
 import fs from 'node:fs';
 
 const run = promisify(execFile);
@@ -38,7 +39,7 @@ describe('cluster: security', () => {
       anonymous.close();
       expect(refused).not.toBeNull();
 
-      const secured = new Client(a!.address, grpc.credentials.createSsl(fs.readFileSync(tls.ca), fs.readFileSync(tls.key), fs.readFileSync(tls.cert)));
+      const secured = newPeerClient(a!.address, cluster.access);
       const connected = await (async () => {
         for (let i = 0; i < 100; i++) {
           const reply = await new Promise<{ peers: { connected: boolean; transport: string }[] } | null>((resolve) =>
@@ -73,5 +74,73 @@ describe('cluster: security', () => {
     const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
     expect(code).not.toBe(0);
     expect(stderr).toMatch(/without TLS.*--insecure/);
+  });
+
+  it('13. another local user reaches no cluster call without the secret: not Hello, Fetch, Lookup, Renew or Status', async () => {
+    const cluster = await startTestCluster({ nodes: 2 });
+    await waitConnected(cluster);
+    const [a] = cluster.nodes;
+    // The probe speaks gRPC over plain HTTP/2 with Node's built-ins only, from a directory any user
+    // can read (the checkout may sit in a 0700 directory), as uid 65534.
+    const dir = tempDir();
+    fs.chmodSync(dir, 0o755);
+    const probe = path.join(dir, 'probe.mjs');
+    fs.writeFileSync(
+      probe,
+      `import http2 from 'node:http2';
+const [address, secret] = process.argv.slice(2);
+const methods = ['Hello', 'Lookup', 'Renew', 'Unpin', 'Claim', 'Unclaim', 'Events', 'Fetch', 'Status'];
+const session = http2.connect('http://' + address);
+const results = {};
+for (const method of methods) {
+  results[method] = await new Promise((resolve) => {
+    const headers = { ':method': 'POST', ':path': '/plasmapool.cluster.v1.Peer/' + method, 'content-type': 'application/grpc', te: 'trailers' };
+    if (secret) headers['pp-cluster-secret'] = secret;
+    const call = session.request(headers);
+    let status = null;
+    let bytes = 0;
+    call.on('response', (h) => { if (h['grpc-status'] !== undefined) status = Number(h['grpc-status']); });
+    call.on('trailers', (t) => { status = Number(t['grpc-status']); });
+    call.on('data', (chunk) => { bytes += chunk.length; });
+    call.on('close', () => resolve({ status, bytes }));
+    call.end(Buffer.from([0, 0, 0, 0, 0]));
+  });
+}
+session.close();
+console.log(JSON.stringify({ uid: process.getuid(), results }));
+`,
+    );
+    fs.chmodSync(probe, 0o644);
+    const runProbe = async (secret: string) => {
+      const { stdout } = await run(process.execPath, [probe, a!.address, secret], { uid: 65534, gid: 65534 } as never);
+      return JSON.parse(String(stdout)) as { uid: number; results: Record<string, { status: number | null; bytes: number }> };
+    };
+    for (const secret of ['', 'a guessed secret of the right kind']) {
+      const { uid, results } = await runProbe(secret);
+      expect(uid).toBe(65534);
+      for (const [method, result] of Object.entries(results)) {
+        expect(result, `${method} with ${secret ? 'a wrong' : 'no'} secret`).toEqual({ status: grpc.status.UNAUTHENTICATED, bytes: 0 });
+      }
+    }
+    // With the cluster's secret the same call works: the refusal is about the secret alone.
+    const client = newPeerClient(a!.address, cluster.access);
+    const ok = await new Promise<boolean>((resolve) => client.status({}, { deadline: Date.now() + 2000 }, (error) => resolve(!error)));
+    client.close();
+    expect(ok).toBe(true);
+    // The secret file is the owner's alone.
+    const secretFile = path.join(path.dirname(cluster.clusterFile), 'cluster.secret');
+    expect(fs.statSync(secretFile).mode & 0o777).toBe(0o600);
+  });
+
+  it('14. a cluster store without TLS refuses to start without a cluster secret', async () => {
+    const dir = tempDir();
+    const child = spawn(process.execPath, [cliPath, 'store', '-s', path.join(dir, 's.sock'), '-m', '16MiB', '--node-name', 'x', '--listen', '127.0.0.1:0', '--peer', 'y=127.0.0.1:1'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    expect(code).not.toBe(0);
+    expect(stderr).toMatch(/needs authentication.*--secret-file/);
   });
 });

@@ -195,7 +195,9 @@ class View:
     """Read access to one table by slot, applying scalar defaults (§1.3)."""
 
     def __init__(self, buf: bytes, pos: int | None = None):
-        self.buf = bytearray(buf)
+        # Share one buffer between the views of a message: copying it per view made vectors of
+        # tables quadratic in the message size.
+        self.buf = buf if isinstance(buf, bytearray) else bytearray(buf)
         if pos is None:
             pos = struct.unpack_from("<I", self.buf, 0)[0]
         self.t = Table(self.buf, pos)

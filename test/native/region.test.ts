@@ -43,7 +43,9 @@ function patchFile(file: string, offset: number, data: Uint8Array): void {
 }
 
 async function inChild(request: object, user?: number): Promise<{ ok: boolean; code?: string; message?: string }> {
-  const child = forkHelper('region-op.ts', [JSON.stringify(request)], user === undefined ? {} : { uid: user, gid: user });
+  // The child switches to `user` itself, after loading its code: the checkout may sit in a 0700
+  // directory (/root, mktemp -d) that the other user cannot read.
+  const child = forkHelper('region-op.ts', [JSON.stringify({ ...request, user })]);
   return nextMessage(child);
 }
 
@@ -92,6 +94,11 @@ describe('createRegion', () => {
     const first = create(file, MiB, { mode: 0o640, prefault: false });
     expect(fs.statSync(file).mode & 0o777).toBe(0o640);
     expect(() => create(file, MiB)).toThrow(expect.objectContaining({ code: 'EEXIST', message: expect.stringMatching(/already exists.*overwrite: true/) }));
+    // overwrite never takes a region from its live owner (the owner's lock), only a released one.
+    expect(() => create(file, MiB, { overwrite: true })).toThrow(expect.objectContaining({ code: 'EBUSY', message: expect.stringMatching(/in use by a running store/) }));
+    expect(native.regionInUse(file)).toBe(true);
+    first.close();
+    expect(native.regionInUse(file)).toBe(false);
     const second = create(file, 2 * MiB, { overwrite: true });
     expect(second.uuid).not.toBe(first.uuid);
     expect(fs.statSync(file).size).toBe(second.mapLength);

@@ -4,9 +4,16 @@
  */
 import { native } from '../../../src/native/index.js';
 
-const request = JSON.parse(process.argv[2]!) as
+const request = JSON.parse(process.argv[2]!) as (
   | { op: 'attach'; path: string; readOnly?: boolean }
-  | { op: 'create'; path: string; capacity: number };
+  | { op: 'create'; path: string; capacity: number }
+) & { user?: number };
+
+// Become the other user only now, with the addon loaded: it could not read a 0700 checkout.
+if (request.user !== undefined) {
+  process.setgid!(request.user);
+  process.setuid!(request.user);
+}
 
 try {
   const region =
