@@ -135,6 +135,7 @@ function checkOwnArrow(value: unknown, expected: abstract new (...args: never[])
 /** A Table, Schema or RecordBatch from another copy of apache-arrow (see checkOwnArrow). */
 export class ForeignArrowError extends PlasmaStoreError {
   override name = 'ForeignArrowError';
+  override readonly code: string = 'FOREIGN_ARROW';
 }
 
 function describe(object: ObjectBuffer): string {
