@@ -76,8 +76,12 @@ export function encodeAdmin(value: AdminRequest | AdminReply): Buffer {
   return Buffer.from(JSON.stringify(value), 'utf8');
 }
 
+/** A request is a few bytes of JSON; anything longer is refused unparsed. */
+export const MAX_ADMIN_REQUEST_BYTES = 1024;
+
 /** Parse an admin request; null when the body is not one (the store answers with an error). */
 export function decodeAdminRequest(body: Uint8Array): AdminRequest | null {
+  if (body.byteLength > MAX_ADMIN_REQUEST_BYTES) return null;
   try {
     const value = JSON.parse(Buffer.from(body).toString('utf8')) as { op?: unknown };
     if (value.op === 'stat' || value.op === 'ls') return { op: value.op };

@@ -127,3 +127,23 @@ describe('cli: inspection commands against a running store', () => {
     expect(badSize.stderr).toMatch(/invalid size "lots"/);
   });
 });
+
+describe('cli: the admin query on the wire', () => {
+  it('6. a bad or oversized admin request gets an error reply and the store keeps serving', async () => {
+    const { native } = await import('../../src/native/index.js');
+    const { ADMIN_REQUEST_TYPE, ADMIN_REPLY_TYPE, decodeAdminReply } = await import('../../src/protocol/admin.js');
+    const { store, client } = await storeWithClient('16MiB');
+    for (const body of [Buffer.from('{"op":"drop-everything"}'), Buffer.from('not json'), Buffer.alloc(64 * 1024, 0x7b)]) {
+      const channel = native.connect(store.socketPath, 'plasma');
+      const reply = await new Promise<{ type: number; body: Buffer }>((resolve, reject) => {
+        channel.start({ onFrame: (type, frame) => resolve({ type, body: frame }), onFd: () => undefined, onClose: (reason) => reject(new Error(reason ?? 'closed')) });
+        channel.sendFrame(ADMIN_REQUEST_TYPE, body);
+      });
+      channel.close();
+      expect(reply.type).toBe(ADMIN_REPLY_TYPE);
+      expect(decodeAdminReply(reply.body)).toMatchObject({ op: 'error', message: expect.stringContaining('bad admin request') });
+    }
+    await client.createAndSeal(ObjectId.fromName('admin/after'), new Uint8Array(8));
+    expect((await runJson<AdminStat>(['stat', '-s', store.socketPath])).objects).toBe(1);
+  });
+});

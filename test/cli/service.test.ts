@@ -170,3 +170,23 @@ describe('cli: cluster subcommands', () => {
     expect(stderr).not.toMatch(/exited \(code/);
   });
 });
+
+describe('cli: cluster up from a config file', () => {
+  it('10. cluster up --config takes nodes, memory, dir and metrics from YAML', async () => {
+    const base = tempDir();
+    const dir = path.join(base, 'c');
+    const config = path.join(base, 'cluster.yaml');
+    fs.writeFileSync(config, `nodes: 1\nmemory: 24MiB\ndir: ${dir}\nmetrics: 127.0.0.1:0\n`);
+    const up = spawn(process.execPath, [cliPath, 'cluster', 'up', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    onCleanup(() => void up.kill('SIGKILL'));
+    let stdout = '';
+    up.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    await expect.poll(() => stdout, { timeout: 40_000 }).toMatch(/node-0 .*metrics http/);
+    expect(stdout).toMatch(/1 stores, 24MiB each/);
+    const stat = await runJson<AdminStat>(['stat', '-s', path.join(dir, 'node-0.sock')]);
+    expect(stat.capacity).toBe(24 * 1024 * 1024);
+    const exited = new Promise((resolve) => up.once('exit', resolve));
+    up.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
+});
