@@ -77,8 +77,11 @@ function buildFromSource() {
   }
 }
 
+// A git checkout always builds its own sources (a prebuilt binary there may be stale).
+const checkout = fs.existsSync(path.join(root, '.git'));
+
 if (mode === 'install') {
-  if (fs.existsSync(prebuildFile) && !process.env.npm_config_build_from_source && loads(prebuildFile)) {
+  if (!checkout && fs.existsSync(prebuildFile) && !process.env.npm_config_build_from_source && loads(prebuildFile)) {
     process.stdout.write(`plasmapool: using the prebuilt native addon ${path.relative(root, prebuildFile)}\n`);
   } else {
     buildFromSource();
