@@ -31,6 +31,8 @@ class Region : public Napi::ObjectWrap<Region> {
   Napi::Value GetUuid(const Napi::CallbackInfo& info);
   Napi::Value GetNodeName(const Napi::CallbackInfo& info);
   Napi::Value GetLayoutVersion(const Napi::CallbackInfo& info);
+  Napi::Value GetIndexSlots(const Napi::CallbackInfo& info);
+  Napi::Value GetIndexOffset(const Napi::CallbackInfo& info);
   Napi::Value GetDataOffset(const Napi::CallbackInfo& info);
   Napi::Value GetCapacity(const Napi::CallbackInfo& info);
   Napi::Value GetMapLength(const Napi::CallbackInfo& info);

@@ -24,12 +24,16 @@ struct RegionCreateParams {
   bool prefault = true;
   bool overwrite = false;
   uint32_t mode = 0600;
+  // Slots of the crash-recovery index (layout v2); 0 writes a v1 region without an index.
+  uint64_t indexSlots = 0;
 };
 
 struct RegionAttachParams {
   std::string path;
   bool readOnly = false;
   bool checkUuid = false;
+  // Open as the region's owner (a restarted store): read-write, with the owner's lock.
+  bool owner = false;
   uint8_t expectUuid[16] = {};
 };
 
