@@ -69,17 +69,20 @@ Napi::Value Region::Wrap(Napi::Env env, const std::string& path, RegionState* st
   Napi::Object mapping = Mapping::NewInstance(env, memory, state->readOnly);
   if (env.IsExceptionPending()) {
     close(state->fd);
+    if (state->lockFd >= 0) close(state->lockFd);
     return Napi::Value();
   }
   Napi::Object obj = GetAddonData(env)->regionCtor.New({ConstructToken(env)});
   if (obj.IsEmpty() || env.IsExceptionPending()) {
     Mapping::Unwrap(mapping)->CloseOwner();
     close(state->fd);
+    if (state->lockFd >= 0) close(state->lockFd);
     return Napi::Value();
   }
   Region* self = Region::Unwrap(obj);
   self->path_ = path;
   self->fd_ = state->fd;
+  self->lockFd_ = state->lockFd;
   self->readOnly_ = state->readOnly;
   self->kind_ = state->kind;
   self->header_ = state->header;
@@ -180,6 +183,10 @@ Napi::Value Region::Close(const Napi::CallbackInfo& info) {
   if (fd_ >= 0) {
     close(fd_);
     fd_ = -1;
+  }
+  if (lockFd_ >= 0) {
+    close(lockFd_);
+    lockFd_ = -1;
   }
   if (!mapping_.IsEmpty()) {
     Mapping::Unwrap(mapping_.Value())->CloseOwner();

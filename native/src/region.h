@@ -46,6 +46,7 @@ class Region : public Napi::ObjectWrap<Region> {
 
   std::string path_;
   int fd_ = -1;
+  int lockFd_ = -1;
   bool readOnly_ = false;
   RegionKind kind_ = RegionKind::kFile;
   RegionHeader header_;

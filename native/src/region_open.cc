@@ -25,10 +25,19 @@ bool FailErrno(RegionFailure* failure, int err, const std::string& message);
 
 // The owner holds an exclusive flock on its region for its whole life (released by the kernel
 // when the process dies, however it dies): how a restart, or another store's start-up sweep,
-// tells a live region from a stale one, across PID namespaces too.
-bool LockOrFail(int fd, const std::string& path, RegionFailure* failure) {
-  if (flock(fd, LOCK_EX | LOCK_NB) == 0) return true;
+// tells a live region from a stale one, across PID namespaces too. The lock sits on a descriptor
+// of its own: the region's main descriptor is passed to clients, whose mappings would keep a lock
+// on it alive after the store died.
+bool OpenFailure(int err, const std::string& path, const char* doing, RegionFailure* failure);
+bool LockOrFail(const std::string& path, int* lockFd, RegionFailure* failure) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return OpenFailure(errno, path, "locking", failure);
+  if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+    *lockFd = fd;
+    return true;
+  }
   int err = errno;
+  close(fd);
   if (err == EWOULDBLOCK) {
     return Fail(failure, "EBUSY",
                 "region " + path + " is in use by a running store (another process holds its lock): stop that store, or choose another region");
@@ -63,16 +72,19 @@ std::string Uid() { return std::to_string(geteuid()); }
 // Undoes a half-finished creation: unmaps, closes, and removes a file we created (never a device).
 struct CreateGuard {
   int fd = -1;
+  int lockFd = -1;
   void* base = nullptr;
   uint64_t length = 0;
   std::string unlinkPath;
   ~CreateGuard() {
     if (base != nullptr) munmap(base, length);
     if (fd >= 0) close(fd);
+    if (lockFd >= 0) close(lockFd);
     if (!unlinkPath.empty()) unlink(unlinkPath.c_str());
   }
   void Release() {
     fd = -1;
+    lockFd = -1;
     base = nullptr;
     unlinkPath.clear();
   }
@@ -254,7 +266,7 @@ bool CreateOnDax(const RegionCreateParams& p, const struct stat& sb, RegionState
   CreateGuard guard;
   guard.fd = open(p.path.c_str(), O_RDWR | O_CLOEXEC);  // a device: no O_CREAT, no truncation
   if (guard.fd < 0) return OpenFailure(errno, p.path, "opening for writing", failure);
-  if (!LockOrFail(guard.fd, p.path, failure)) return false;
+  if (!LockOrFail(p.path, &guard.lockFd, failure)) return false;
   void* base = nullptr;
   if (!MapOrFail(guard.fd, mapLength, false, RegionKind::kDax, p.path, &base, failure)) return false;
   guard.base = base;
@@ -270,6 +282,7 @@ bool CreateOnDax(const RegionCreateParams& p, const struct stat& sb, RegionState
   FillHeader(&state->header, mapLength, RegionKind::kDax, align, p.nodeName, p.indexSlots, indexBytes);
   WriteHeader(base, state->header);
   state->fd = guard.fd;
+  state->lockFd = guard.lockFd;
   state->base = base;
   state->readOnly = false;
   state->kind = RegionKind::kDax;
@@ -357,7 +370,7 @@ bool CreateRegion(const RegionCreateParams& p, RegionState* state, RegionFailure
   int flags = O_RDWR | O_CLOEXEC | O_CREAT | (p.overwrite ? 0 : O_EXCL);
   guard.fd = open(p.path.c_str(), flags, p.mode);
   if (guard.fd < 0) return OpenFailure(errno, p.path, "creating", failure);
-  if (!LockOrFail(guard.fd, p.path, failure)) return false;
+  if (!LockOrFail(p.path, &guard.lockFd, failure)) return false;
   if (!exists) guard.unlinkPath = p.path;
   if (exists && ftruncate(guard.fd, 0) != 0) {
     int err = errno;
@@ -393,6 +406,7 @@ bool CreateRegion(const RegionCreateParams& p, RegionState* state, RegionFailure
   FillHeader(&state->header, mapLength, kind, align, p.nodeName, p.indexSlots, indexBytes);
   WriteHeader(base, state->header);
   state->fd = guard.fd;
+  state->lockFd = guard.lockFd;
   state->base = base;
   state->readOnly = false;
   state->kind = kind;
@@ -423,7 +437,7 @@ bool AttachRegion(const RegionAttachParams& p, RegionState* state, RegionFailure
   }
   CreateGuard guard;  // never unlinks here: attach does not own the file
   guard.fd = fd;
-  if (p.owner && !LockOrFail(fd, p.path, failure)) return false;
+  if (p.owner && !LockOrFail(p.path, &guard.lockFd, failure)) return false;
 
   struct stat sb;
   if (fstat(fd, &sb) != 0) return OpenFailure(errno, p.path, "inspecting", failure);
@@ -469,6 +483,7 @@ bool AttachRegion(const RegionAttachParams& p, RegionState* state, RegionFailure
   void* base = nullptr;
   if (!MapOrFail(fd, header.map_length, p.readOnly, kind, p.path, &base, failure)) return false;
   state->fd = fd;
+  state->lockFd = guard.lockFd;
   state->base = base;
   state->readOnly = p.readOnly;
   state->kind = kind;

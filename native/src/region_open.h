@@ -40,6 +40,7 @@ struct RegionAttachParams {
 // An open, mapped region. The caller owns fd and the mapping [base, base + mapLength).
 struct RegionState {
   int fd = -1;
+  int lockFd = -1;  // the owner's lock (creators and owners only); never passed to anyone
   void* base = nullptr;
   bool readOnly = false;
   RegionKind kind = RegionKind::kFile;
