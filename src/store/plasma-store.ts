@@ -9,7 +9,7 @@ import { PlasmaError, type ObjectInfo, type ObjectSpec, type ReplyErrorCode, typ
 import { ObjectId } from '../protocol/object-id.js';
 import type { Logger } from '../util/log.js';
 import { EvictionPolicy } from './eviction-policy.js';
-import type { ExternalStore } from './external/external-store.js';
+import type { ExternalStore, SpilledEntry } from './external/external-store.js';
 import { deletionInfo, Notifier } from './notifier.js';
 import { ObjectTable, objectBytes, type Holder, type StoredObject } from './object-table.js';
 import type { FoundRecord, RegionIndex } from './region-index.js';
@@ -328,6 +328,24 @@ export class PlasmaStore {
     // A replica's or a peer's object is not ours to bring back.
     if (!this.index || object.remote || object.replicaOf) return;
     object.indexSlot = this.index.add(object);
+  }
+
+  /**
+   * Take in the objects an earlier run left in a persistent external store (`-e file:///DIR`):
+   * known as evicted, restored on their first Get. A copy recovered from the region wins.
+   */
+  adoptSpilled(entries: readonly SpilledEntry[]): void {
+    for (const entry of entries) {
+      if (this.objects.get(entry.key)) {
+        this.external?.delete(entry.key); // restored, then the store died before deleting the spill
+        continue;
+      }
+      const object = newObject(ObjectId.fromHex(entry.key), -1, entry.dataSize, entry.metadataSize, null);
+      object.state = 'evicted';
+      object.digest = entry.digest;
+      object.constructDuration = 0;
+      this.objects.add(object);
+    }
   }
 
   /**

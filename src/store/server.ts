@@ -102,6 +102,13 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
   }
   const store = new PlasmaStore({ capacity: options.memory, region, allocator, external, index, log });
   if (opened.recovered.length > 0) store.adoptRecovered(opened.recovered);
+  if (external) {
+    const spilled = external.list();
+    if (spilled.length > 0) {
+      store.adoptSpilled(spilled);
+      log.info('found spilled objects of an earlier run in the external store', { endpoint: external.endpoint, objects: spilled.length });
+    }
+  }
 
   const sessions = new Set<ClientSession>();
   let nextSessionId = 1;
