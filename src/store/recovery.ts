@@ -6,7 +6,7 @@
  * bytes hash to the digest the object was sealed with.
  */
 import type { NativeAllocator, NativeRegion } from '../native/index.js';
-import type { DigestFunction } from '../protocol/digest.js';
+import { plasmaDigestValue } from '../protocol/digest.js';
 import type { FoundRecord, RegionIndex } from './region-index.js';
 
 export interface RecoveryReport {
@@ -21,7 +21,6 @@ export function recoverIndex(
   region: NativeRegion,
   allocator: NativeAllocator,
   index: RegionIndex,
-  digest: DigestFunction,
 ): RecoveryReport {
   const started = performance.now();
   const scan = index.scan();
@@ -30,7 +29,8 @@ export function recoverIndex(
   const seen = new Set<string>();
   const end = region.dataOffset + region.capacity;
   const window = region.mapping.window(region.dataOffset, region.capacity);
-  const bytesAt = (offset: number, length: number) => new Uint8Array(window.buffer, window.byteOffset + offset - region.dataOffset, length);
+  const objects = new Uint8Array(window.buffer, window.byteOffset, region.capacity);
+  const bytesAt = (offset: number, length: number) => objects.subarray(offset - region.dataOffset, offset - region.dataOffset + length);
   let bytes = 0;
   for (const record of scan.records) {
     const size = record.dataSize + record.metadataSize;
@@ -50,8 +50,8 @@ export function recoverIndex(
       drop('overlapping');
       continue;
     }
-    const actual = digest(bytesAt(record.offset, record.dataSize), bytesAt(record.offset + record.dataSize, record.metadataSize));
-    if (!sameBytes(actual, record.digest)) {
+    const actual = plasmaDigestValue(bytesAt(record.offset, record.dataSize), bytesAt(record.offset + record.dataSize, record.metadataSize));
+    if (actual !== new DataView(record.digest.buffer, record.digest.byteOffset, 8).getBigUint64(0, true)) {
       allocator.free(record.offset);
       drop('digestMismatch');
       continue;
@@ -61,10 +61,4 @@ export function recoverIndex(
     bytes += size;
   }
   return { recovered, rejected, bytes, ms: performance.now() - started };
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

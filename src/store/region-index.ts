@@ -105,7 +105,7 @@ export class RegionIndex {
       }
       records.push({
         slot,
-        id: ObjectId.fromBytes(record.slice(0, 20)),
+        id: ObjectId.fromBytes(record.subarray(0, 20)),
         offset: Number(this.view.getBigUint64(at + 24, true)),
         dataSize: Number(this.view.getBigUint64(at + 32, true)),
         metadataSize: Number(this.view.getBigUint64(at + 40, true)),

@@ -46,7 +46,8 @@ export async function openStoreRegion(options: OpenRegionOptions): Promise<Opene
       }
       const allocator = native.createAllocator(region.dataOffset, region.capacity);
       const index = new RegionIndex(region, () => warnIndexFull(log, region));
-      const report = recoverIndex(region, allocator, index, await loadDigest());
+      await loadDigest();
+      const report = recoverIndex(region, allocator, index);
       const dropped = Object.entries(report.rejected).filter(([, count]) => count > 0);
       log.info('recovered the sealed objects of the region', {
         region: options.path,
