@@ -11,6 +11,7 @@ Napi::Function Allocator::Init(Napi::Env env) {
                      {
                          InstanceMethod<&Allocator::Allocate>("allocate"),
                          InstanceMethod<&Allocator::Free>("free"),
+                         InstanceMethod<&Allocator::Reserve>("reserve"),
                          InstanceMethod<&Allocator::SizeOf>("sizeOf"),
                          InstanceMethod<&Allocator::Stats>("stats"),
                      });
@@ -47,6 +48,13 @@ Napi::Value Allocator::Allocate(const Napi::CallbackInfo& info) {
   uint64_t offset = core_->Allocate(size);
   if (offset == BestFitAllocator::kNoSpace) return Napi::Number::New(env, -1);
   return SizeValue(env, offset);
+}
+
+Napi::Value Allocator::Reserve(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t offset = 0, size = 0;
+  if (!ToSize(env, info[0], "offset", &offset) || !ToSize(env, info[1], "size", &size)) return Napi::Value();
+  return Napi::Boolean::New(env, core_->Reserve(offset, size));
 }
 
 Napi::Value Allocator::Free(const Napi::CallbackInfo& info) {

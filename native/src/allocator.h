@@ -21,6 +21,7 @@ class Allocator : public Napi::ObjectWrap<Allocator> {
  private:
   Napi::Value Allocate(const Napi::CallbackInfo& info);
   Napi::Value Free(const Napi::CallbackInfo& info);
+  Napi::Value Reserve(const Napi::CallbackInfo& info);
   Napi::Value SizeOf(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
 

@@ -42,6 +42,30 @@ uint64_t BestFitAllocator::Allocate(uint64_t size) {
   return offset;
 }
 
+bool BestFitAllocator::Reserve(uint64_t offset, uint64_t size) {
+  uint64_t need = BlockSizeFor(size);
+  if (need == kNoSpace || offset % kAlignment != 0 || offset < base_) return false;
+  // The block that starts at or before offset must be free and reach past offset + need.
+  auto it = blocks_.upper_bound(offset);
+  if (it == blocks_.begin()) return false;
+  --it;
+  uint64_t start = it->first;
+  if (!it->second.free || offset + need < offset || offset + need > start + it->second.size) return false;
+  uint64_t before = offset - start;
+  uint64_t after = start + it->second.size - (offset + need);
+  RemoveFree(it);
+  if (before > 0) {
+    it->second.size = before;
+    AddFree(it);
+    it = blocks_.emplace_hint(std::next(it), offset, Block{need, false});
+  } else {
+    it->second = Block{need, false};
+  }
+  if (after > 0) AddFree(blocks_.emplace_hint(std::next(it), offset + need, Block{after, true}));
+  used_ += need;
+  return true;
+}
+
 BestFitAllocator::FreeResult BestFitAllocator::Free(uint64_t offset) {
   auto it = blocks_.find(offset);
   if (it == blocks_.end()) return FreeResult::kNotABlock;

@@ -28,6 +28,9 @@ class BestFitAllocator {
   uint64_t Allocate(uint64_t size);
   enum class FreeResult { kOk, kNotABlock, kAlreadyFree };
   FreeResult Free(uint64_t offset);
+  // Mark [offset, offset + BlockSizeFor(size)) allocated, as Allocate would have: for rebuilding
+  // the allocator from a recovered index. False unless that range lies inside one free block.
+  bool Reserve(uint64_t offset, uint64_t size);
   // Size of the allocated block at offset, or 0 if there is none.
   uint64_t BlockSize(uint64_t offset) const;
 

@@ -41,6 +41,8 @@ Napi::Function Region::Init(Napi::Env env) {
                          InstanceAccessor<&Region::GetNodeName>("nodeName"),
                          InstanceAccessor<&Region::GetLayoutVersion>("layoutVersion"),
                          InstanceAccessor<&Region::GetDataOffset>("dataOffset"),
+                         InstanceAccessor<&Region::GetIndexSlots>("indexSlots"),
+                         InstanceAccessor<&Region::GetIndexOffset>("indexOffset"),
                          InstanceAccessor<&Region::GetCapacity>("capacity"),
                          InstanceAccessor<&Region::GetMapLength>("mapLength"),
                          InstanceAccessor<&Region::GetCreatedAt>("createdAt"),
@@ -67,17 +69,20 @@ Napi::Value Region::Wrap(Napi::Env env, const std::string& path, RegionState* st
   Napi::Object mapping = Mapping::NewInstance(env, memory, state->readOnly);
   if (env.IsExceptionPending()) {
     close(state->fd);
+    if (state->lockFd >= 0) close(state->lockFd);
     return Napi::Value();
   }
   Napi::Object obj = GetAddonData(env)->regionCtor.New({ConstructToken(env)});
   if (obj.IsEmpty() || env.IsExceptionPending()) {
     Mapping::Unwrap(mapping)->CloseOwner();
     close(state->fd);
+    if (state->lockFd >= 0) close(state->lockFd);
     return Napi::Value();
   }
   Region* self = Region::Unwrap(obj);
   self->path_ = path;
   self->fd_ = state->fd;
+  self->lockFd_ = state->lockFd;
   self->readOnly_ = state->readOnly;
   self->kind_ = state->kind;
   self->header_ = state->header;
@@ -100,6 +105,14 @@ Napi::Value Region::Create(const Napi::CallbackInfo& info) {
       !OptionalBool(env, options, "prefault", true, &params.prefault) ||
       !OptionalBool(env, options, "overwrite", false, &params.overwrite)) {
     return Napi::Value();
+  }
+  Napi::Value slots = options.Get("indexSlots");
+  if (!slots.IsUndefined()) {
+    if (!ToSize(env, slots, "options.indexSlots", &params.indexSlots)) return Napi::Value();
+    if (params.indexSlots > UINT32_MAX) {
+      ThrowRangeError(env, "options.indexSlots must be at most 4294967295");
+      return Napi::Value();
+    }
   }
   if (params.nodeName.size() >= kNodeNameBytes) {
     ThrowRangeError(env, "options.nodeName is " + std::to_string(params.nodeName.size()) +
@@ -140,7 +153,11 @@ Napi::Value Region::Attach(const Napi::CallbackInfo& info) {
       return Napi::Value();
     }
     Napi::Object options = info[1].As<Napi::Object>();
-    if (!OptionalBool(env, options, "readOnly", false, &params.readOnly)) return Napi::Value();
+    if (!OptionalBool(env, options, "readOnly", false, &params.readOnly) ||
+        !OptionalBool(env, options, "owner", false, &params.owner)) {
+      return Napi::Value();
+    }
+    if (params.owner) params.readOnly = false;
     Napi::Value expect = options.Get("expectUuid");
     if (!expect.IsUndefined()) {
       std::string text;
@@ -167,6 +184,10 @@ Napi::Value Region::Close(const Napi::CallbackInfo& info) {
     close(fd_);
     fd_ = -1;
   }
+  if (lockFd_ >= 0) {
+    close(lockFd_);
+    lockFd_ = -1;
+  }
   if (!mapping_.IsEmpty()) {
     Mapping::Unwrap(mapping_.Value())->CloseOwner();
   }
@@ -185,6 +206,10 @@ Napi::Value Region::GetLayoutVersion(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), header_.layout_version);
 }
 Napi::Value Region::GetDataOffset(const Napi::CallbackInfo& info) { return SizeValue(info.Env(), header_.data_offset); }
+Napi::Value Region::GetIndexSlots(const Napi::CallbackInfo& info) {
+  return SizeValue(info.Env(), header_.layout_version == kRegionLayoutVersion ? header_.index_slots : 0);
+}
+Napi::Value Region::GetIndexOffset(const Napi::CallbackInfo& info) { return SizeValue(info.Env(), header_.index_offset); }
 Napi::Value Region::GetCapacity(const Napi::CallbackInfo& info) { return SizeValue(info.Env(), header_.capacity); }
 Napi::Value Region::GetMapLength(const Napi::CallbackInfo& info) { return SizeValue(info.Env(), header_.map_length); }
 Napi::Value Region::GetCreatedAt(const Napi::CallbackInfo& info) {

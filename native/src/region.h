@@ -31,6 +31,8 @@ class Region : public Napi::ObjectWrap<Region> {
   Napi::Value GetUuid(const Napi::CallbackInfo& info);
   Napi::Value GetNodeName(const Napi::CallbackInfo& info);
   Napi::Value GetLayoutVersion(const Napi::CallbackInfo& info);
+  Napi::Value GetIndexSlots(const Napi::CallbackInfo& info);
+  Napi::Value GetIndexOffset(const Napi::CallbackInfo& info);
   Napi::Value GetDataOffset(const Napi::CallbackInfo& info);
   Napi::Value GetCapacity(const Napi::CallbackInfo& info);
   Napi::Value GetMapLength(const Napi::CallbackInfo& info);
@@ -44,6 +46,7 @@ class Region : public Napi::ObjectWrap<Region> {
 
   std::string path_;
   int fd_ = -1;
+  int lockFd_ = -1;
   bool readOnly_ = false;
   RegionKind kind_ = RegionKind::kFile;
   RegionHeader header_;

@@ -28,7 +28,12 @@ namespace plasmapool {
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the region header is little-endian");
 
 constexpr char kRegionMagic[8] = {'P', 'L', 'S', 'M', 'P', 'O', 'O', 'L'};
-constexpr uint32_t kRegionLayoutVersion = 1;
+constexpr uint32_t kRegionLayoutVersion = 2;      // written by this build when it keeps an index
+constexpr uint32_t kRegionLayoutVersionNoIndex = 1;  // still written (and read) without one
+// v2: index_format 1 = an array of index_slots fixed 64-byte records of sealed objects at
+// index_offset (= the header size), each with its own CRC-32; docs/recovery.md has the record.
+constexpr uint32_t kIndexFormatSlots = 1;
+constexpr uint64_t kIndexRecordBytes = 64;
 constexpr uint64_t kRegionHeaderSize = 4096;
 constexpr size_t kNodeNameBytes = 64;  // 63 bytes of UTF-8 + NUL
 

@@ -25,10 +25,19 @@ bool FailErrno(RegionFailure* failure, int err, const std::string& message);
 
 // The owner holds an exclusive flock on its region for its whole life (released by the kernel
 // when the process dies, however it dies): how a restart, or another store's start-up sweep,
-// tells a live region from a stale one, across PID namespaces too.
-bool LockOrFail(int fd, const std::string& path, RegionFailure* failure) {
-  if (flock(fd, LOCK_EX | LOCK_NB) == 0) return true;
+// tells a live region from a stale one, across PID namespaces too. The lock sits on a descriptor
+// of its own: the region's main descriptor is passed to clients, whose mappings would keep a lock
+// on it alive after the store died.
+bool OpenFailure(int err, const std::string& path, const char* doing, RegionFailure* failure);
+bool LockOrFail(const std::string& path, int* lockFd, RegionFailure* failure) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return OpenFailure(errno, path, "locking", failure);
+  if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+    *lockFd = fd;
+    return true;
+  }
   int err = errno;
+  close(fd);
   if (err == EWOULDBLOCK) {
     return Fail(failure, "EBUSY",
                 "region " + path + " is in use by a running store (another process holds its lock): stop that store, or choose another region");
@@ -46,6 +55,12 @@ bool FailErrno(RegionFailure* failure, int err, const std::string& message) {
   return Fail(failure, ErrnoName(err), message);
 }
 
+// Bytes between the header page and the first object: the index, rounded to the alignment.
+uint64_t IndexBytes(uint64_t slots, uint64_t align) {
+  uint64_t bytes = slots * kIndexRecordBytes;
+  return (bytes + align - 1) / align * align;
+}
+
 bool AlignUp(uint64_t value, uint64_t align, uint64_t* out) {
   if (value > UINT64_MAX - (align - 1)) return false;
   *out = (value + align - 1) / align * align;
@@ -57,16 +72,19 @@ std::string Uid() { return std::to_string(geteuid()); }
 // Undoes a half-finished creation: unmaps, closes, and removes a file we created (never a device).
 struct CreateGuard {
   int fd = -1;
+  int lockFd = -1;
   void* base = nullptr;
   uint64_t length = 0;
   std::string unlinkPath;
   ~CreateGuard() {
     if (base != nullptr) munmap(base, length);
     if (fd >= 0) close(fd);
+    if (lockFd >= 0) close(lockFd);
     if (!unlinkPath.empty()) unlink(unlinkPath.c_str());
   }
   void Release() {
     fd = -1;
+    lockFd = -1;
     base = nullptr;
     unlinkPath.clear();
   }
@@ -90,16 +108,16 @@ void RandomBytes(uint8_t* out, size_t length) {
 }
 
 void FillHeader(RegionHeader* h, uint64_t mapLength, RegionKind kind, uint64_t alignment,
-                const std::string& nodeName) {
+                const std::string& nodeName, uint64_t indexSlots, uint64_t indexBytes) {
   memset(h, 0, sizeof(*h));
   memcpy(h->magic, kRegionMagic, sizeof(h->magic));
-  h->layout_version = kRegionLayoutVersion;
+  h->layout_version = indexSlots > 0 ? kRegionLayoutVersion : kRegionLayoutVersionNoIndex;
   h->header_size = kRegionHeaderSize;
   RandomBytes(h->uuid, sizeof(h->uuid));
   h->uuid[6] = (h->uuid[6] & 0x0f) | 0x40;  // RFC 4122 version 4
   h->uuid[8] = (h->uuid[8] & 0x3f) | 0x80;  // RFC 4122 variant
-  h->data_offset = kRegionHeaderSize;
-  h->capacity = mapLength - kRegionHeaderSize;
+  h->data_offset = kRegionHeaderSize + indexBytes;
+  h->capacity = mapLength - h->data_offset;
   h->map_length = mapLength;
   struct timespec now;
   clock_gettime(CLOCK_REALTIME, &now);
@@ -107,7 +125,14 @@ void FillHeader(RegionHeader* h, uint64_t mapLength, RegionKind kind, uint64_t a
   h->kind = static_cast<uint32_t>(kind);
   h->alignment = static_cast<uint32_t>(alignment);
   memcpy(h->node_name, nodeName.data(), nodeName.size());  // checked <= 63 by the caller
-  h->index_offset = h->data_offset;  // v1: empty object index
+  if (indexSlots > 0) {
+    h->index_offset = kRegionHeaderSize;
+    h->index_length = indexBytes;
+    h->index_format = kIndexFormatSlots;
+    h->index_slots = static_cast<uint32_t>(indexSlots);
+  } else {
+    h->index_offset = h->data_offset;  // v1: empty object index
+  }
   h->header_checksum = HeaderChecksum(*h);
 }
 
@@ -178,7 +203,7 @@ bool ValidateHeader(const RegionHeader& h, const std::string& path, uint64_t siz
                     ", expected \"PLSMPOOL\"); pass the path of a region created by a plasmapool store, "
                     "or recreate it");
   }
-  if (h.layout_version != kRegionLayoutVersion) {
+  if (h.layout_version != kRegionLayoutVersion && h.layout_version != kRegionLayoutVersionNoIndex) {
     return Fail(failure, "ERR_UNSUPPORTED_VERSION",
                 path + " has region layout version " + std::to_string(h.layout_version) +
                     " but this build reads version " + std::to_string(kRegionLayoutVersion) +
@@ -201,6 +226,14 @@ bool ValidateHeader(const RegionHeader& h, const std::string& path, uint64_t siz
                 path + " is truncated: its header describes " + FormatBytes(h.map_length) + " but it holds " +
                     FormatBytes(size) + "; recreate the region");
   }
+  if (h.layout_version == kRegionLayoutVersion &&
+      (h.index_format != kIndexFormatSlots || h.index_offset != kRegionHeaderSize ||
+       h.index_length < uint64_t{h.index_slots} * kIndexRecordBytes || h.index_offset + h.index_length > h.data_offset)) {
+    return Fail(failure, "ERR_BAD_HEADER",
+                path + " has an inconsistent object index description (format " + std::to_string(h.index_format) +
+                    ", " + std::to_string(h.index_slots) + " slots in " + std::to_string(h.index_length) +
+                    " bytes): recreate the region");
+  }
   if (params.checkUuid && memcmp(h.uuid, params.expectUuid, sizeof(h.uuid)) != 0) {
     return Fail(failure, "ERR_UUID_MISMATCH",
                 path + " holds region " + FormatUuid(h.uuid) + " (node \"" + HeaderNodeName(h) + "\") but " +
@@ -220,7 +253,8 @@ bool CreateOnDax(const RegionCreateParams& p, const struct stat& sb, RegionState
                     ": give a /dev/daxX.Y device, a file in /dev/shm, or a regular file");
   }
   uint64_t mapLength = 0;
-  if (!AlignUp(kRegionHeaderSize + p.capacity, align, &mapLength) || mapLength > deviceSize) {
+  uint64_t indexBytes = IndexBytes(p.indexSlots, align);
+  if (!AlignUp(kRegionHeaderSize + indexBytes + p.capacity, align, &mapLength) || mapLength > deviceSize) {
     uint64_t maxCapacity = deviceSize / align * align;
     maxCapacity = maxCapacity > kRegionHeaderSize ? maxCapacity - kRegionHeaderSize : 0;
     return Fail(failure, "ENOSPC",
@@ -232,7 +266,7 @@ bool CreateOnDax(const RegionCreateParams& p, const struct stat& sb, RegionState
   CreateGuard guard;
   guard.fd = open(p.path.c_str(), O_RDWR | O_CLOEXEC);  // a device: no O_CREAT, no truncation
   if (guard.fd < 0) return OpenFailure(errno, p.path, "opening for writing", failure);
-  if (!LockOrFail(guard.fd, p.path, failure)) return false;
+  if (!LockOrFail(p.path, &guard.lockFd, failure)) return false;
   void* base = nullptr;
   if (!MapOrFail(guard.fd, mapLength, false, RegionKind::kDax, p.path, &base, failure)) return false;
   guard.base = base;
@@ -245,9 +279,10 @@ bool CreateOnDax(const RegionCreateParams& p, const struct stat& sb, RegionState
                     HeaderNodeName(*old) + "\": create with overwrite: true to replace it");
   }
   if (p.prefault && !PrefaultOrFail(p.path, base, mapLength, align, failure)) return false;
-  FillHeader(&state->header, mapLength, RegionKind::kDax, align, p.nodeName);
+  FillHeader(&state->header, mapLength, RegionKind::kDax, align, p.nodeName, p.indexSlots, indexBytes);
   WriteHeader(base, state->header);
   state->fd = guard.fd;
+  state->lockFd = guard.lockFd;
   state->base = base;
   state->readOnly = false;
   state->kind = RegionKind::kDax;
@@ -304,7 +339,8 @@ bool CreateRegion(const RegionCreateParams& p, RegionState* state, RegionFailure
   RegionKind kind = fs.hugetlbfs ? RegionKind::kHugetlbfs : RegionKind::kFile;
   uint64_t align = fs.hugetlbfs ? fs.blockSize : SystemPageSize();
   uint64_t mapLength = 0;
-  if (!AlignUp(kRegionHeaderSize + p.capacity, align, &mapLength)) {
+  uint64_t indexBytes = IndexBytes(p.indexSlots, align);
+  if (!AlignUp(kRegionHeaderSize + indexBytes + p.capacity, align, &mapLength)) {
     return Fail(failure, "EINVAL", "region capacity " + std::to_string(p.capacity) + " is too large");
   }
 
@@ -334,7 +370,7 @@ bool CreateRegion(const RegionCreateParams& p, RegionState* state, RegionFailure
   int flags = O_RDWR | O_CLOEXEC | O_CREAT | (p.overwrite ? 0 : O_EXCL);
   guard.fd = open(p.path.c_str(), flags, p.mode);
   if (guard.fd < 0) return OpenFailure(errno, p.path, "creating", failure);
-  if (!LockOrFail(guard.fd, p.path, failure)) return false;
+  if (!LockOrFail(p.path, &guard.lockFd, failure)) return false;
   if (!exists) guard.unlinkPath = p.path;
   if (exists && ftruncate(guard.fd, 0) != 0) {
     int err = errno;
@@ -367,9 +403,10 @@ bool CreateRegion(const RegionCreateParams& p, RegionState* state, RegionFailure
   guard.base = base;
   guard.length = mapLength;
   if (p.prefault && !PrefaultOrFail(p.path, base, mapLength, align, failure)) return false;
-  FillHeader(&state->header, mapLength, kind, align, p.nodeName);
+  FillHeader(&state->header, mapLength, kind, align, p.nodeName, p.indexSlots, indexBytes);
   WriteHeader(base, state->header);
   state->fd = guard.fd;
+  state->lockFd = guard.lockFd;
   state->base = base;
   state->readOnly = false;
   state->kind = kind;
@@ -379,7 +416,7 @@ bool CreateRegion(const RegionCreateParams& p, RegionState* state, RegionFailure
 
 bool AttachRegion(const RegionAttachParams& p, RegionState* state, RegionFailure* failure) {
   const char* doing = p.readOnly ? "opening for reading" : "opening for writing";
-  int fd = open(p.path.c_str(), (p.readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+  int fd = open(p.path.c_str(), (p.readOnly && !p.owner ? O_RDONLY : O_RDWR) | O_CLOEXEC);
   if (fd < 0) {
     int err = errno;
     if (err == ENOENT) {
@@ -400,6 +437,7 @@ bool AttachRegion(const RegionAttachParams& p, RegionState* state, RegionFailure
   }
   CreateGuard guard;  // never unlinks here: attach does not own the file
   guard.fd = fd;
+  if (p.owner && !LockOrFail(p.path, &guard.lockFd, failure)) return false;
 
   struct stat sb;
   if (fstat(fd, &sb) != 0) return OpenFailure(errno, p.path, "inspecting", failure);
@@ -445,6 +483,7 @@ bool AttachRegion(const RegionAttachParams& p, RegionState* state, RegionFailure
   void* base = nullptr;
   if (!MapOrFail(fd, header.map_length, p.readOnly, kind, p.path, &base, failure)) return false;
   state->fd = fd;
+  state->lockFd = guard.lockFd;
   state->base = base;
   state->readOnly = p.readOnly;
   state->kind = kind;

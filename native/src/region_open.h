@@ -24,18 +24,23 @@ struct RegionCreateParams {
   bool prefault = true;
   bool overwrite = false;
   uint32_t mode = 0600;
+  // Slots of the crash-recovery index (layout v2); 0 writes a v1 region without an index.
+  uint64_t indexSlots = 0;
 };
 
 struct RegionAttachParams {
   std::string path;
   bool readOnly = false;
   bool checkUuid = false;
+  // Open as the region's owner (a restarted store): read-write, with the owner's lock.
+  bool owner = false;
   uint8_t expectUuid[16] = {};
 };
 
 // An open, mapped region. The caller owns fd and the mapping [base, base + mapLength).
 struct RegionState {
   int fd = -1;
+  int lockFd = -1;  // the owner's lock (creators and owners only); never passed to anyone
   void* base = nullptr;
   bool readOnly = false;
   RegionKind kind = RegionKind::kFile;

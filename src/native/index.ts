@@ -95,12 +95,22 @@ export interface RegionCreateOptions {
    * O_EXCL and an existing one is an EEXIST error.
    */
   overwrite?: boolean;
+  /**
+   * Slots of a crash-recovery index of sealed objects, 64 bytes each, between the header page
+   * and the first object (region layout version 2). 0 (default): a v1 region without an index.
+   */
+  indexSlots?: number;
 }
 
 export interface RegionAttachOptions {
   readOnly?: boolean;
   /** Refuse to attach unless the header's UUID equals this one. */
   expectUuid?: string;
+  /**
+   * Open as the region's owner, as a store restarted on its region does: read-write, taking the
+   * owner's lock (EBUSY while another live process holds it).
+   */
+  owner?: boolean;
 }
 
 /**
@@ -123,8 +133,12 @@ export interface NativeRegion {
   readonly uuid: string;
   readonly nodeName: string;
   readonly layoutVersion: number;
-  /** Offset of the first object byte (the header page size). */
+  /** Offset of the first object byte (after the header page and the index area, if any). */
   readonly dataOffset: number;
+  /** Slots of the crash-recovery index (layout version 2), 0 without one. */
+  readonly indexSlots: number;
+  /** Offset of the index area (the header page size when there is an index). */
+  readonly indexOffset: number;
   /** Bytes usable for objects: the requested capacity rounded up to the page (huge page, DAX alignment). */
   readonly capacity: number;
   /** dataOffset + capacity: the length a client maps. */
@@ -161,6 +175,11 @@ export interface NativeAllocator {
   allocate(size: number): number;
   /** Free the block at offset; throws ERR_NOT_A_BLOCK / ERR_DOUBLE_FREE otherwise. */
   free(offset: number): void;
+  /**
+   * Mark the block [offset, offset + its rounded size) allocated, as allocate() would have, when
+   * rebuilding from a recovered index. False (nothing changes) unless it lies in one free block.
+   */
+  reserve(offset: number, size: number): boolean;
   /** Size of the allocated block at offset (the rounded size); throws ERR_NOT_A_BLOCK. */
   sizeOf(offset: number): number;
   /** blocks = allocated blocks, freeBlocks = free blocks; used + free = capacity. */

@@ -47,9 +47,22 @@ function xxh64(hasher: XXHashApi, bytes: Uint8Array): bigint {
   return state.digest();
 }
 
-function compute(hasher: XXHashApi, data: Uint8Array, metadata: Uint8Array): Uint8Array {
-  const main = hasher.create64(SEED);
+/** Below this many bytes in all, one-shot hashing of a contiguous copy beats a streaming state. */
+const ONE_SHOT_BYTES = 64 * 1024;
+const joined = new Uint8Array(ONE_SHOT_BYTES);
+
+/** The digest as the u64 the client computes (its little-endian bytes are the wire form). */
+function computeValue(hasher: XXHashApi, data: Uint8Array, metadata: Uint8Array): bigint {
   const n = data.byteLength;
+  // Small objects: the same XXH64 over data then metadata, without a streaming state (which costs
+  // ~6 µs to set up, 18 times the hash of a small object).
+  if (metadata.byteLength === 0 && n < CHUNKED_DIGEST_THRESHOLD) return hasher.h64Raw(data, SEED);
+  if (n + metadata.byteLength <= ONE_SHOT_BYTES) {
+    joined.set(data, 0);
+    joined.set(metadata, n);
+    return hasher.h64Raw(joined.subarray(0, n + metadata.byteLength), SEED);
+  }
+  const main = hasher.create64(SEED);
   if (n >= CHUNKED_DIGEST_THRESHOLD) {
     const chunk = Math.floor(Math.floor(n / BLOCK) / CHUNKS) * BLOCK;
     const partial = new DataView(new ArrayBuffer((CHUNKS + 1) * 8));
@@ -62,8 +75,12 @@ function compute(hasher: XXHashApi, data: Uint8Array, metadata: Uint8Array): Uin
     feed(main, data);
   }
   feed(main, metadata);
+  return BigInt.asUintN(64, main.digest());
+}
+
+function compute(hasher: XXHashApi, data: Uint8Array, metadata: Uint8Array): Uint8Array {
   const out = new Uint8Array(8);
-  new DataView(out.buffer).setBigUint64(0, BigInt.asUintN(64, main.digest()), true);
+  new DataView(out.buffer).setBigUint64(0, computeValue(hasher, data, metadata), true);
   return out;
 }
 
@@ -72,6 +89,12 @@ export async function loadDigest(): Promise<DigestFunction> {
   loading ??= xxhash().then((loaded) => (api = loaded));
   await loading;
   return plasmaDigest;
+}
+
+/** The Plasma digest of an object as a u64 (no allocation): for comparing many digests fast. */
+export function plasmaDigestValue(data: Uint8Array, metadata: Uint8Array): bigint {
+  if (api === undefined) throw new Error('plasmaDigestValue: the hasher is not loaded yet; await loadDigest() first');
+  return computeValue(api, data, metadata);
 }
 
 /** The Plasma digest of an object. Throws if `loadDigest()` has not completed yet. */

@@ -9,9 +9,10 @@ import { PlasmaError, type ObjectInfo, type ObjectSpec, type ReplyErrorCode, typ
 import { ObjectId } from '../protocol/object-id.js';
 import type { Logger } from '../util/log.js';
 import { EvictionPolicy } from './eviction-policy.js';
-import type { ExternalStore } from './external/external-store.js';
+import type { ExternalStore, SpilledEntry } from './external/external-store.js';
 import { deletionInfo, Notifier } from './notifier.js';
 import { ObjectTable, objectBytes, type Holder, type StoredObject } from './object-table.js';
+import type { FoundRecord, RegionIndex } from './region-index.js';
 import { PendingGet, PendingGets } from './pending-gets.js';
 import { reportedMmapSize, SegmentRegistry, type Segment } from './segments.js';
 import type { ClientSession } from './session.js';
@@ -24,6 +25,8 @@ export interface PlasmaStoreConfig {
   region: NativeRegion;
   allocator: NativeAllocator;
   external: ExternalStore | null;
+  /** The crash-recovery index of a named region: every sealed local object gets a record. */
+  index?: RegionIndex | null;
   log: Logger;
 }
 
@@ -51,6 +54,7 @@ export class PlasmaStore {
   private readonly region: NativeRegion;
   private readonly allocator: NativeAllocator;
   private readonly external: ExternalStore | null;
+  private readonly index: RegionIndex | null;
   private readonly log: Logger;
   /** Sum of data + metadata sizes of every allocated object (§9: exact, no rounding). */
   private allocatedBytes = 0;
@@ -65,6 +69,7 @@ export class PlasmaStore {
     this.region = config.region;
     this.allocator = config.allocator;
     this.external = config.external;
+    this.index = config.index ?? null;
     this.log = config.log;
     this.notifier = new Notifier(config.log);
     this.policy = new EvictionPolicy(config.capacity, (key) => {
@@ -319,6 +324,50 @@ export class PlasmaStore {
     object.constructDuration = nowSeconds() - object.createTime;
     if (object.creator) (object.creator as ClientSession).creating.delete(object.key);
     object.creator = null;
+    this.indexObject(object);
+  }
+
+  /** Before the seal is acknowledged: the object now survives a crash of this store. */
+  private indexObject(object: StoredObject): void {
+    // A replica's or a peer's object is not ours to bring back.
+    if (!this.index || object.remote || object.replicaOf) return;
+    object.indexSlot = this.index.add(object);
+  }
+
+  /**
+   * Take in the objects an earlier run left in a persistent external store (`-e file:///DIR`):
+   * known as evicted, restored on their first Get. A copy recovered from the region wins.
+   */
+  adoptSpilled(entries: readonly SpilledEntry[]): void {
+    for (const entry of entries) {
+      if (this.objects.get(entry.key)) {
+        this.external?.delete(entry.key); // restored, then the store died before deleting the spill
+        continue;
+      }
+      const object = newObject(ObjectId.fromHex(entry.key), -1, entry.dataSize, entry.metadataSize, null);
+      object.state = 'evicted';
+      object.digest = entry.digest;
+      object.constructDuration = 0;
+      this.objects.add(object);
+    }
+  }
+
+  /**
+   * Take in the objects recovered from the region's index after a restart: sealed, unpinned and
+   * evictable, as if their creators had released them.
+   */
+  adoptRecovered(records: readonly FoundRecord[]): void {
+    for (const record of records) {
+      const object = newObject(record.id, record.offset, record.dataSize, record.metadataSize, null);
+      object.state = 'sealed';
+      object.digest = record.digest;
+      object.constructDuration = 0;
+      (object as { createTime: number }).createTime = record.createTime;
+      object.indexSlot = record.slot;
+      this.objects.add(object);
+      this.allocatedBytes += objectBytes(object);
+      this.policy.objectCreated(object.key, null, false);
+    }
   }
 
   private abort(session: ClientSession, id: ObjectId): void {
@@ -688,6 +737,11 @@ export class PlasmaStore {
   private freeMemory(object: StoredObject): void {
     // A proxy's offset is in the owner's region, never ours to free.
     if (object.offset < 0 || object.remote) return;
+    // The index record goes first: it must never outlive the memory it points at.
+    if (object.indexSlot !== undefined) {
+      this.index?.release(object.indexSlot);
+      object.indexSlot = undefined;
+    }
     this.allocator.free(object.offset);
     this.allocatedBytes -= objectBytes(object);
     object.offset = -1;
@@ -730,6 +784,7 @@ export class PlasmaStore {
     object.offset = offset;
     this.writeObject(object, spilled.data, spilled.metadata);
     object.state = 'sealed';
+    this.indexObject(object);
     this.external!.delete(object.key);
     this.counters.restores++;
     this.policy.objectCreated(object.key, null, false);

@@ -15,6 +15,7 @@ import type { ExternalStore } from './external/external-store.js';
 import { openExternalStore } from './external/open-external-store.js';
 import { CLIENT_OUTPUT_LIMIT_BYTES } from './limits.js';
 import { PlasmaStore } from './plasma-store.js';
+import { openStoreRegion, sweepStaleRegions } from './region-setup.js';
 import { ClusterNode, type ClusterOptions } from '../cluster/cluster-node.js';
 import { ClientSession } from './session.js';
 import { InvalidOptionError } from '../errors.js';
@@ -83,26 +84,34 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
   let external: ExternalStore | null = null;
   if (options.externalStore) external = await openExternalStore(options.externalStore);
 
-  const region = native.createRegion({
+  const opened = await openStoreRegion({
     path: regionPath,
+    named: !ownsRegionFile,
     capacity: regionSizeFor(options.memory),
     nodeName,
     hugepages: options.hugepages ?? false,
-    // A named region is reused across restarts (its lock refuses it while a store still runs).
-    overwrite: options.regionPath !== undefined && reusableRegionFile(options.regionPath),
+    log,
   });
+  const { region, allocator, index } = opened;
   // Like the reference store, unlink the file at once: the memory lives as long as the store's
   // descriptor and mappings, so even a SIGKILLed store leaves nothing in /dev/shm. Peers on this
   // machine open it through /proc/PID/fd; a region given by path (a DAX device, a shared file)
-  // is left alone.
+  // is left alone, and keeps its objects across restarts.
   let regionAttachPath = region.path;
   if (ownsRegionFile) {
     // Another store's start-up sweep may have removed it already; the memory lives on regardless.
     fs.rmSync(regionPath, { force: true });
     regionAttachPath = `/proc/${process.pid}/fd/${region.fd}`;
   }
-  const allocator = native.createAllocator(region.dataOffset, region.capacity);
-  const store = new PlasmaStore({ capacity: options.memory, region, allocator, external, log });
+  const store = new PlasmaStore({ capacity: options.memory, region, allocator, external, index, log });
+  if (opened.recovered.length > 0) store.adoptRecovered(opened.recovered);
+  if (external) {
+    const spilled = external.list();
+    if (spilled.length > 0) {
+      store.adoptSpilled(spilled);
+      log.info('found spilled objects of an earlier run in the external store', { endpoint: external.endpoint, objects: spilled.length });
+    }
+  }
 
   const sessions = new Set<ClientSession>();
   let nextSessionId = 1;
@@ -246,66 +255,6 @@ function validate(options: StoreOptions): void {
       );
     }
   }
-}
-
-/** The first bytes of every plasmapool region (native/src/region_header.h). */
-const REGION_MAGIC = Buffer.from('PLSMPOOL', 'latin1');
-
-/** Region files younger than this are never swept: their store may not have locked them yet. */
-const SWEEP_MIN_AGE_MS = 10_000;
-
-/**
- * Remove region files left by stores that died in the instant between creating and unlinking
- * them. Liveness is the owner's lock on the file, not a pid: pids say nothing across PID
- * namespaces (containers sharing /dev/shm). Live stores' files are never touched.
- */
-function sweepStaleRegions(directory: string, log: Logger): void {
-  let names: string[];
-  try {
-    names = fs.readdirSync(directory);
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    if (!/^plasmapool-.+-\d+-[0-9a-f]{8}\.region$/.test(name)) continue;
-    const file = path.join(directory, name);
-    try {
-      if (Date.now() - fs.statSync(file).mtimeMs < SWEEP_MIN_AGE_MS || native.regionInUse(file)) continue;
-      fs.rmSync(file, { force: true });
-      log.info('removed the region file of a store that is gone', { file: name });
-    } catch {
-      // gone meanwhile, or not ours to remove (permissions): leave it
-    }
-  }
-}
-
-/**
- * May a store (re)initialise the file at `regionPath`? Yes for a missing or empty file, a
- * plasmapool region (a restart), a file whose header page is all zeros (made with truncate or
- * fallocate for us), and a device. Anything else holds someone's data: refuse, never overwrite.
- */
-function reusableRegionFile(regionPath: string): boolean {
-  let stat: fs.Stats;
-  try {
-    stat = fs.statSync(regionPath);
-  } catch {
-    return false; // created afresh
-  }
-  if (stat.isCharacterDevice() || stat.size === 0) return true;
-  if (!stat.isFile()) return false; // the native layer names the problem
-  const head = Buffer.alloc(4096);
-  const fd = fs.openSync(regionPath, 'r');
-  let length: number;
-  try {
-    length = fs.readSync(fd, head, 0, head.length, 0);
-  } finally {
-    fs.closeSync(fd);
-  }
-  const page = head.subarray(0, length);
-  if (page.subarray(0, REGION_MAGIC.length).equals(REGION_MAGIC) || page.every((byte) => byte === 0)) return true;
-  throw new Error(
-    `${regionPath} holds data that is not a plasmapool region: refusing to overwrite it. Remove it, or pass another --region`,
-  );
 }
 
 function sanitize(name: string): string {

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { cliPath, startTestCluster, tempDir } from '../helpers/processes.js';
 import { PyAgent, newId, waitConnected } from './agents.js';
+import { probePeerPort } from '../helpers/peer-probe.js';
 import * as grpc from '@grpc/grpc-js';
 import { peerService } from '../../src/cluster/peer-service.js';
 import { newPeerClient } from '../../src/cluster/peer-auth.js';
@@ -80,43 +81,8 @@ describe('cluster: security', () => {
     const cluster = await startTestCluster({ nodes: 2 });
     await waitConnected(cluster);
     const [a] = cluster.nodes;
-    // The probe speaks gRPC over plain HTTP/2 with Node's built-ins only, from a directory any user
-    // can read (the checkout may sit in a 0700 directory), as uid 65534.
-    const dir = tempDir();
-    fs.chmodSync(dir, 0o755);
-    const probe = path.join(dir, 'probe.mjs');
-    fs.writeFileSync(
-      probe,
-      `import http2 from 'node:http2';
-const [address, secret] = process.argv.slice(2);
-const methods = ['Hello', 'Lookup', 'Renew', 'Unpin', 'Claim', 'Unclaim', 'Events', 'Fetch', 'Status'];
-const session = http2.connect('http://' + address);
-const results = {};
-for (const method of methods) {
-  results[method] = await new Promise((resolve) => {
-    const headers = { ':method': 'POST', ':path': '/plasmapool.cluster.v1.Peer/' + method, 'content-type': 'application/grpc', te: 'trailers' };
-    if (secret) headers['pp-cluster-secret'] = secret;
-    const call = session.request(headers);
-    let status = null;
-    let bytes = 0;
-    call.on('response', (h) => { if (h['grpc-status'] !== undefined) status = Number(h['grpc-status']); });
-    call.on('trailers', (t) => { status = Number(t['grpc-status']); });
-    call.on('data', (chunk) => { bytes += chunk.length; });
-    call.on('close', () => resolve({ status, bytes }));
-    call.end(Buffer.from([0, 0, 0, 0, 0]));
-  });
-}
-session.close();
-console.log(JSON.stringify({ uid: process.getuid(), results }));
-`,
-    );
-    fs.chmodSync(probe, 0o644);
-    const runProbe = async (secret: string) => {
-      const { stdout } = await run(process.execPath, [probe, a!.address, secret], { uid: 65534, gid: 65534 } as never);
-      return JSON.parse(String(stdout)) as { uid: number; results: Record<string, { status: number | null; bytes: number }> };
-    };
     for (const secret of ['', 'a guessed secret of the right kind']) {
-      const { uid, results } = await runProbe(secret);
+      const { uid, results } = await probePeerPort(a!.address, secret, 65534);
       expect(uid).toBe(65534);
       for (const [method, result] of Object.entries(results)) {
         expect(result, `${method} with ${secret ? 'a wrong' : 'no'} secret`).toEqual({ status: grpc.status.UNAUTHENTICATED, bytes: 0 });

@@ -109,6 +109,24 @@ function randomSize(rand: () => number): number {
 }
 
 describe('allocator', () => {
+  it('reserve() rebuilds exact blocks from a recovered index, refusing overlaps and strays', () => {
+    const a = native.createAllocator(4096, 64 * KiB);
+    expect(a.reserve(4096 + 1024, 100)).toBe(true); // in the middle of the free space
+    expect(a.sizeOf(4096 + 1024)).toBe(128);
+    expect(a.reserve(4096, 1000)).toBe(true); // right before it: [4096, 5120)
+    expect(a.reserve(4096 + 1024 + 64, 10)).toBe(false); // inside the first reserved block
+    expect(a.reserve(4096 + 960, 200)).toBe(false); // overlaps both
+    expect(a.reserve(4096 + 1, 10)).toBe(false); // not on a 64-byte boundary
+    expect(a.reserve(4096 + 64 * KiB - 64, 128)).toBe(false); // past the end
+    expect(a.reserve(0, 64)).toBe(false); // before the base
+    expect(a.stats()).toMatchObject({ used: 1024 + 128, blocks: 2, freeBlocks: 1 });
+    // What remains is allocated around them; freeing merges back to one free block.
+    const next = a.allocate(64);
+    expect(next).toBe(4096 + 1024 + 128);
+    for (const offset of [4096, 4096 + 1024, next]) a.free(offset);
+    expect(a.stats()).toMatchObject({ used: 0, blocks: 0, freeBlocks: 1, largestFree: 64 * KiB });
+  });
+
   it('gives zero-byte requests distinct 64-byte blocks and rejects bad frees', () => {
     const a = native.createAllocator(4096, 64 * KiB);
     const x = a.allocate(0);

@@ -9,44 +9,12 @@ import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { native, type NativeChannel } from '../../src/native/index.js';
+import { native } from '../../src/native/index.js';
 import { encodeRequest } from '../../src/protocol/client-codec.js';
 import { ObjectId } from '../../src/protocol/object-id.js';
 import { connectClient } from '../client/support.js';
-import { onCleanup, startStoreProcess, tempDir, type StoreProcess } from '../helpers/processes.js';
-
-/** Descriptors the store process holds now. */
-function openFds(pid: number): number {
-  return fs.readdirSync(`/proc/${pid}/fd`).length;
-}
-
-/** Resident anonymous memory of a process, in bytes (heap and malloc arenas, not shared memory). */
-function rssAnon(pid: number): number {
-  const line = fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('RssAnon:'))!;
-  return Number(/(\d+)/.exec(line)![1]) * 1024;
-}
-
-/** A raw connection that sends whatever the test says and reads nothing unless started. */
-function rawConnection(store: StoreProcess): NativeChannel {
-  const channel = native.connect(store.socketPath, 'plasma');
-  onCleanup(() => channel.close());
-  return channel;
-}
-
-function send(channel: NativeChannel, request: Parameters<typeof encodeRequest>[0]): void {
-  const { type, body } = encodeRequest(request);
-  channel.sendFrame(Number(type), body);
-}
-
-/** The store still answers a fresh client: create, seal, get the bytes back. */
-async function storeStillServes(store: StoreProcess): Promise<void> {
-  const client = await connectClient(store.socketPath);
-  const id = ObjectId.random();
-  await client.createAndSeal(id, new Uint8Array([1, 2, 3]));
-  const [buffer] = await client.get([id], { timeoutMs: 5000 });
-  expect(Array.from(buffer!.data)).toEqual([1, 2, 3]);
-  buffer!.release();
-}
+import { onCleanup, startStoreProcess, tempDir } from '../helpers/processes.js';
+import { openFds, rawConnection, rssAnon, send, storeStillServes } from '../helpers/store-probes.js';
 
 describe('descriptors a client passes', () => {
   const kinds: [string, () => number][] = [

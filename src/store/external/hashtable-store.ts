@@ -1,12 +1,16 @@
 /**
  * `hashtable://NAME`: the in-memory external store the reference offers (for tests and demos).
  */
-import type { ExternalStore, SpilledObject } from './external-store.js';
+import type { ExternalStore, SpilledEntry, SpilledObject } from './external-store.js';
 
 export class HashTableStore implements ExternalStore {
   private readonly objects = new Map<string, SpilledObject>();
 
   constructor(readonly endpoint: string) {}
+
+  list(): SpilledEntry[] {
+    return []; // in memory: nothing survives the store
+  }
 
   put(key: string, object: SpilledObject): void {
     this.objects.set(key, {
