@@ -82,5 +82,5 @@ def get_table(client, object_id, timeout_ms: int = -1):
                              f"or pyarrow.ipc.new_stream")
     try:
         return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
-    except (pa.ArrowInvalid, pa.ArrowException) as error:
+    except (pa.ArrowException, OSError) as error:  # malformed streams raise ArrowInvalid or OSError
         raise NotArrowObject(f"{describe} is not a readable Arrow IPC stream: {error}") from error

@@ -414,7 +414,9 @@ class PlasmaClient:
 
     def list(self) -> dict:
         """Every object in the store: ObjectID -> {data_size, metadata_size, ref_count,
-        create_time, construct_duration, state ("created" or "sealed")}."""
+        create_time, construct_duration, state ("created" or "sealed"), digest}; digest
+        is the 8-byte seal digest its writer sent (b"" while unsealed), an addition to
+        pyarrow's fields."""
         self._enter()
         try:
             infos = msg.read_list(self._conn.request(msg.LIST_REQUEST, msg.empty(), msg.LIST_REPLY))
@@ -427,6 +429,7 @@ class PlasmaClient:
             "create_time": info.create_time,
             "construct_duration": info.construct_duration,
             "state": "sealed" if info.digest else "created",
+            "digest": info.digest,
         } for info in infos}
 
     def evict(self, num_bytes: int) -> int:
