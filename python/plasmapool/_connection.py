@@ -39,16 +39,28 @@ def open_socket(path: str, num_retries: int) -> socket.socket:
 
 
 class Connection:
-    """One socket to a store: send a request, read its reply, receive descriptors."""
+    """One socket to a store: send a request, read its reply, receive descriptors.
+
+    Reads are greedy into a buffer, through recvmsg with room for descriptors, so that
+    a reply usually costs one system call, and a descriptor that arrives with the reply
+    bytes (the kernel ends a read right after the byte that carries one, §4.7) is kept
+    for receive_fd() instead of being lost.
+    """
+
+    _BUFFER = 1 << 16
+    _ANCILLARY = socket.CMSG_SPACE(4 * array.array("i").itemsize)
 
     def __init__(self, sock: socket.socket, path: str):
         self.sock = sock
         self.path = path
-        self._header = bytearray(_HEADER.size)
         self.closed = False
+        self._buf = bytearray(self._BUFFER)
+        self._start = 0
+        self._end = 0
+        self._fds: list[int] = []
 
     def _lost(self, doing: str, cause: BaseException | None = None) -> PlasmaStoreDisconnected:
-        self.closed = True
+        self.close()
         reason = f": {cause}" if cause else ""
         return PlasmaStoreDisconnected(
             f"the Plasma store at {self.path!r} closed the connection while this client was {doing}"
@@ -60,16 +72,58 @@ class Connection:
             raise PlasmaStoreDisconnected(
                 f"this client is disconnected from {self.path!r}; connect again with plasmapool.connect()")
 
-    def send(self, mtype: int, payload: bytes) -> None:
+    def send(self, mtype: int, payload) -> None:
         self._check_open()
         try:
             self.sock.sendall(_HEADER.pack(0, mtype, len(payload)) + payload)
         except OSError as error:
             raise self._lost(f"sending a {msg.NAMES.get(mtype, mtype)}", error) from error
 
-    def _read_exact(self, view: memoryview, doing: str) -> None:
-        got = 0
-        n = len(view)
+    def _fill(self, doing: str) -> None:
+        """Read what is available (at least one byte) after the buffered bytes."""
+        if self._start == self._end:
+            self._start = self._end = 0
+        elif self._end == len(self._buf):
+            pending = self._end - self._start
+            self._buf[:pending] = self._buf[self._start:self._end]
+            self._start, self._end = 0, pending
+        while True:
+            try:
+                n, ancillary, _, _ = self.sock.recvmsg_into(
+                    [memoryview(self._buf)[self._end:]], self._ANCILLARY, socket.MSG_CMSG_CLOEXEC)
+                break
+            except InterruptedError:
+                continue
+            except OSError as error:
+                raise self._lost(doing, error) from error
+        for level, kind, data in ancillary:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds = array.array("i")
+                fds.frombytes(data[:len(data) - len(data) % fds.itemsize])
+                self._fds.extend(fds)
+        if n == 0:
+            raise self._lost(doing)
+        self._end += n
+
+    def _take(self, n: int, doing: str) -> bytearray:
+        """The next n bytes of the stream."""
+        if n <= len(self._buf):
+            if self._start + n > len(self._buf):  # make room at the end
+                pending = self._end - self._start
+                self._buf[:pending] = self._buf[self._start:self._end]
+                self._start, self._end = 0, pending
+            while self._end - self._start < n:
+                self._fill(doing)
+            out = self._buf[self._start:self._start + n]
+            self._start += n
+            return out
+        # Larger than the buffer: the buffered part, then exact reads (which never read
+        # past this frame, so never swallow a descriptor's byte).
+        out = bytearray(n)
+        got = self._end - self._start
+        out[:got] = self._buf[self._start:self._end]
+        self._start = self._end = 0
+        view = memoryview(out)
         while got < n:
             try:
                 k = self.sock.recv_into(view[got:])
@@ -80,21 +134,19 @@ class Connection:
             if k == 0:
                 raise self._lost(doing)
             got += k
+        return out
 
-    def request(self, mtype: int, payload: bytes, reply_type: int):
+    def request(self, mtype: int, payload, reply_type: int):
         """Send one request and return the payload of its reply."""
         self.send(mtype, payload)
         name = msg.NAMES.get(mtype, str(mtype))
         doing = f"waiting for the reply to a {name}"
-        header = self._header
-        self._read_exact(memoryview(header), doing)
-        version, rtype, length = _HEADER.unpack(header)
+        version, rtype, length = _HEADER.unpack(self._take(_HEADER.size, doing))
         if version != 0 or not 0 <= length <= MAX_PAYLOAD:
             self.close()
             raise PlasmaError(f"the store at {self.path!r} sent a malformed frame (version {version}, "
                               f"length {length}) in reply to a {name}; the connection was closed")
-        body = bytearray(length)
-        self._read_exact(memoryview(body), doing)
+        body = self._take(length, doing)
         if rtype != reply_type:
             self.close()
             raise PlasmaError(f"the store at {self.path!r} answered a {name} with message type {rtype}, "
@@ -103,28 +155,12 @@ class Connection:
 
     def receive_fd(self) -> int:
         """One descriptor message: 1 byte plus one SCM_RIGHTS descriptor (§4.1)."""
-        fds = array.array("i")
-        space = socket.CMSG_SPACE(fds.itemsize)
-        while True:
-            try:
-                data, ancillary, _, _ = self.sock.recvmsg(1, space)
-                break
-            except InterruptedError:
-                continue
-            except OSError as error:
-                raise self._lost("receiving a segment descriptor", error) from error
-        for level, kind, payload in ancillary:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
-        if not data:
-            raise self._lost("receiving a segment descriptor")
-        if len(fds) != 1:
-            for fd in fds:
-                os.close(fd)
+        self._take(1, "receiving a segment descriptor")
+        if not self._fds:
             self.close()
-            raise PlasmaError(f"the store at {self.path!r} sent {len(fds)} descriptors where one segment "
-                              f"descriptor was expected; the connection was closed")
-        return fds[0]
+            raise PlasmaError(f"the store at {self.path!r} sent a byte without the segment descriptor "
+                              f"it announced; the connection was closed")
+        return self._fds.pop(0)
 
     def send_fd(self, fd: int) -> None:
         try:
@@ -134,6 +170,9 @@ class Connection:
 
     def close(self) -> None:
         self.closed = True
+        for fd in self._fds:
+            os.close(fd)
+        self._fds.clear()
         try:
             self.sock.close()
         except OSError:

@@ -11,6 +11,7 @@ start of the buffer.
 
 from __future__ import annotations
 
+import random
 import struct
 
 _U16 = struct.Struct("<H")
@@ -157,3 +158,46 @@ class Table:
     def table_vector(self, slot: int) -> list["Table"]:
         start, n = self._vector(slot)
         return [Table(self.buf, self._target(start + 4 * i)) for i in range(n)]
+
+
+class Template:
+    """A message whose layout never changes, encoded once: only the values are patched.
+
+    Built by encoding the fields with unique marker values and finding each marker in
+    the output; fill() copies the encoding and writes the real values in their place.
+    `fields` are (slot, kind, size) of fixed-width values: scalars, byte strings of a
+    fixed length, or a vector of exactly one such string; `constants` are (slot, kind,
+    value) fields that never change.
+    """
+
+    def __init__(self, fields: list, constants: list = ()):
+        markers = []
+        for i, (slot, kind, size) in enumerate(fields):
+            if kind in (BYTES, BYTES_VECTOR):
+                markers.append(random.Random(1000 + i).randbytes(size))
+            elif kind in (I64, U64):
+                markers.append(0x5A5A000000000000 + 0x0101010101 * (i + 1))
+            else:
+                raise ValueError(f"templates take byte strings and 64-bit scalars, not {kind!r}")
+        encoded_fields = [(slot, kind, [m] if kind == BYTES_VECTOR else m)
+                          for (slot, kind, _), m in zip(fields, markers)]
+        self._encoded = encode_table(encoded_fields + list(constants))
+        self._patches = []
+        for (slot, kind, size), marker in zip(fields, markers):
+            fmt = None if kind in (BYTES, BYTES_VECTOR) else struct.Struct("<" + kind)
+            needle = marker if fmt is None else fmt.pack(marker)
+            at = self._encoded.find(needle)
+            if at < 0 or self._encoded.find(needle, at + 1) >= 0:
+                raise AssertionError(f"template marker of slot {slot} not unique")
+            self._patches.append((at, fmt, size))
+
+    def fill(self, *values) -> bytearray:
+        out = bytearray(self._encoded)
+        for (at, fmt, size), value in zip(self._patches, values):
+            if fmt is None:
+                if len(value) != size:
+                    raise ValueError(f"template field needs {size} bytes, got {len(value)}")
+                out[at:at + size] = value
+            else:
+                fmt.pack_into(out, at, value)
+        return out

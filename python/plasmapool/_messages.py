@@ -6,7 +6,7 @@ from __future__ import annotations
 import struct
 from typing import NamedTuple
 
-from ._flatbuf import BOOL, BYTES, BYTES_VECTOR, I32, I64, U64, Table, encode_table
+from ._flatbuf import BOOL, BYTES, BYTES_VECTOR, I32, I64, U64, Table, Template, encode_table
 
 # MessageType (§2.1).
 CREATE_REQUEST, CREATE_REPLY = 1, 2
@@ -72,9 +72,16 @@ def empty() -> bytes:
     return _EMPTY
 
 
-def create(object_id: bytes, data_size: int, metadata_size: int, evict_if_full: bool = True) -> bytes:
-    return encode_table([(0, BYTES, object_id), (1, BOOL, evict_if_full or None),
-                         (2, U64, data_size or None), (3, U64, metadata_size or None)])
+# The messages of the hot path, patched into fixed encodings (ids are 20 bytes, digests 8).
+_CREATE = Template([(0, BYTES, 20), (2, U64, 8), (3, U64, 8)], constants=[(1, BOOL, True)])
+_SEAL = Template([(0, BYTES, 20), (1, BYTES, 8)])
+_ONE_ID = Template([(0, BYTES, 20)])
+_GET_ONE = Template([(0, BYTES_VECTOR, 20), (1, I64, 8)])
+
+
+def create(object_id: bytes, data_size: int, metadata_size: int) -> bytes:
+    """Always evict_if_full, as pyarrow's client (§3.2)."""
+    return _CREATE.fill(object_id, data_size, metadata_size)
 
 
 def create_and_seal(object_id: bytes, data, metadata, digest: bytes) -> bytes:
@@ -83,15 +90,17 @@ def create_and_seal(object_id: bytes, data, metadata, digest: bytes) -> bytes:
 
 
 def seal(object_id: bytes, digest: bytes) -> bytes:
-    return encode_table([(0, BYTES, object_id), (1, BYTES, digest)])
+    return _SEAL.fill(object_id, digest)
 
 
 def one_id(object_id: bytes) -> bytes:
     """Abort, Release and Contains requests: a table with just the object id."""
-    return encode_table([(0, BYTES, object_id)])
+    return _ONE_ID.fill(object_id)
 
 
 def get(object_ids: list, timeout_ms: int) -> bytes:
+    if len(object_ids) == 1:
+        return _GET_ONE.fill(object_ids[0], timeout_ms)
     return encode_table([(0, BYTES_VECTOR, object_ids), (1, I64, timeout_ms or None)])
 
 
