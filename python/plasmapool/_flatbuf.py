@@ -92,29 +92,36 @@ def encode_table(fields: list) -> bytes:
     return bytes(out)
 
 
+_SCALARS = {kind: struct.Struct("<" + kind) for kind in "?bBhHiIqQ"}
+_OFFSETS = [struct.Struct(f"<{n}H") for n in range(64)]
+
+
 class Table:
     """Reads the fields of one table of a received buffer by slot."""
 
-    __slots__ = ("buf", "pos", "_vtable", "_vtable_len")
+    __slots__ = ("buf", "pos", "_offsets")
 
     def __init__(self, buf, pos: int | None = None):
         self.buf = buf
         if pos is None:
             pos = _U32.unpack_from(buf, 0)[0]
         self.pos = pos
-        self._vtable = pos - _I32.unpack_from(buf, pos)[0]
-        self._vtable_len = _U16.unpack_from(buf, self._vtable)[0]
+        vtable = pos - _I32.unpack_from(buf, pos)[0]
+        count = (_U16.unpack_from(buf, vtable)[0] - 4) // 2
+        if not 0 <= count < len(_OFFSETS):
+            raise ValueError(f"malformed flatbuffer: a vtable of {count} fields")
+        self._offsets = _OFFSETS[count].unpack_from(buf, vtable + 4)
 
     def _field(self, slot: int) -> int:
-        entry = 4 + 2 * slot
-        if entry >= self._vtable_len:
+        offsets = self._offsets
+        if slot >= len(offsets):
             return 0
-        offset = _U16.unpack_from(self.buf, self._vtable + entry)[0]
+        offset = offsets[slot]
         return self.pos + offset if offset else 0
 
     def scalar(self, slot: int, kind: str, default=0):
         at = self._field(slot)
-        return struct.unpack_from("<" + kind, self.buf, at)[0] if at else default
+        return _SCALARS[kind].unpack_from(self.buf, at)[0] if at else default
 
     def _target(self, at: int) -> int:
         return at + _U32.unpack_from(self.buf, at)[0]
@@ -145,6 +152,8 @@ class Table:
 
     def scalar_vector(self, slot: int, kind: str) -> list:
         start, n = self._vector(slot)
+        if n == 1:
+            return [_SCALARS[kind].unpack_from(self.buf, start)[0]]
         return list(struct.unpack_from(f"<{n}{kind}", self.buf, start)) if n else []
 
     def struct_vector(self, slot: int, layout: struct.Struct) -> list[tuple]:

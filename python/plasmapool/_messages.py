@@ -135,7 +135,7 @@ def read_seal(payload) -> tuple[bytes, int]:
 
 def read_get(payload) -> GetReply:
     t = Table(payload)
-    return GetReply(t.bytes_vector(0), [ObjectSpec(*s) for s in t.struct_vector(1, OBJECT_SPEC)],
+    return GetReply(t.bytes_vector(0), [ObjectSpec._make(s) for s in t.struct_vector(1, OBJECT_SPEC)],
                     t.scalar_vector(2, "i"), t.scalar_vector(3, "q"))
 
 
