@@ -158,6 +158,8 @@ class Table:
 
     def struct_vector(self, slot: int, layout: struct.Struct) -> list[tuple]:
         start, n = self._vector(slot)
+        if n == 1:
+            return [layout.unpack_from(self.buf, start)]
         return [layout.unpack_from(self.buf, start + i * layout.size) for i in range(n)]
 
     def struct_field(self, slot: int, layout: struct.Struct) -> tuple | None:

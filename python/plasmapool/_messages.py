@@ -59,7 +59,6 @@ class CreateReply(NamedTuple):
 
 
 class GetReply(NamedTuple):
-    object_ids: list
     specs: list
     segments: list
     mmap_sizes: list
@@ -135,7 +134,8 @@ def read_seal(payload) -> tuple[bytes, int]:
 
 def read_get(payload) -> GetReply:
     t = Table(payload)
-    return GetReply(t.bytes_vector(0), [ObjectSpec._make(s) for s in t.struct_vector(1, OBJECT_SPEC)],
+    # object_ids (slot 0) echo the request in order (§3.6); the client relies on positions.
+    return GetReply([ObjectSpec._make(s) for s in t.struct_vector(1, OBJECT_SPEC)],
                     t.scalar_vector(2, "i"), t.scalar_vector(3, "q"))
 
 

@@ -31,10 +31,9 @@ class PinTable:
         self.dead: deque[bytes] = deque()
         self._on_dead = on_dead
 
-    def pin(self, segment: np.ndarray, offset: int, size: int, object_id: bytes, writable: bool) -> memoryview:
+    def pin(self, segment: np.ndarray, offset: int, size: int, object_id: bytes) -> memoryview:
+        """A buffer of segment[offset:offset + size]; read-only if the segment array is."""
         view = segment[offset:offset + size]
-        if not writable:
-            view.flags.writeable = False
         ref = weakref.ref(view, self._died)
         self._refs[id(ref)] = (ref, object_id)
         return memoryview(view)

@@ -65,7 +65,8 @@ class PlasmaClient:
         self.store_socket_name = connection.path
         self._capacity = capacity
         self._lock = threading.Lock()
-        self._segments: dict[int, tuple[mmap.mmap, np.ndarray]] = {}
+        # segment id -> (mapping, writable array over it, read-only array over it)
+        self._segments: dict[int, tuple[mmap.mmap, np.ndarray, np.ndarray]] = {}
         self._held: dict[bytes, _Held] = {}
         self._pins = PinTable(self._drain)
         self._notify_sock: socket.socket | None = None
@@ -126,24 +127,27 @@ class PlasmaClient:
             region = mmap.mmap(fd, length, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
         finally:
             os.close(fd)
-        self._segments[segment] = (region, np.frombuffer(region, dtype=np.uint8))
+        writable = np.frombuffer(region, dtype=np.uint8)
+        readonly = writable.view()
+        readonly.flags.writeable = False  # slices of it are read-only too: get() buffers
+        self._segments[segment] = (region, writable, readonly)
 
-    def _segment(self, spec: msg.ObjectSpec) -> np.ndarray:
+    def _segment(self, spec: msg.ObjectSpec, writable: bool = True) -> np.ndarray:
         try:
-            return self._segments[spec.segment][1]
+            return self._segments[spec.segment][1 if writable else 2]
         except KeyError:
             raise PlasmaError(f"the store referred to segment {spec.segment}, which it never sent") from None
 
     def _data(self, oid: bytes, held: _Held, writable: bool = False) -> memoryview:
         spec = held.spec
         held.count += 1
-        return self._pins.pin(self._segment(spec), spec.data_offset, spec.data_size, oid, writable)
+        return self._pins.pin(self._segment(spec, writable), spec.data_offset, spec.data_size, oid)
 
     def _metadata(self, oid: bytes, held: _Held) -> memoryview:
         spec = held.spec
         held.count += 1
         # §3.6: on Get the metadata follows the data; metadata_offset is ignored.
-        return self._pins.pin(self._segment(spec), spec.data_offset + spec.data_size, spec.metadata_size, oid, False)
+        return self._pins.pin(self._segment(spec, False), spec.data_offset + spec.data_size, spec.metadata_size, oid)
 
     def _metadata_bytes(self, held: _Held) -> bytes:
         spec = held.spec
@@ -251,17 +255,23 @@ class PlasmaClient:
 
     def _get(self, oids: list[bytes], timeout_ms: int) -> list:
         """Held entries (or None) for the ids; the caller pins each result at least once."""
-        local = [self._held.get(oid) for oid in oids]
-        if all(held is not None and held.sealed for held in local):
-            return local
+        held_map = self._held
+        local = [held_map.get(oid) for oid in oids]
+        for held in local:
+            if held is None or not held.sealed:
+                break
+        else:
+            return local  # every object is held here: no request (§3.6)
         if timeout_ms < 0:
             for oid, held in zip(oids, local):
                 if held is not None and not held.sealed:
                     raise PlasmaError(f"get(): object {oid.hex()} was created by this client and is not "
                                       f"sealed, so waiting for it would never end; seal it first")
         reply = msg.read_get(self._conn.request(msg.GET_REQUEST, msg.get(oids, timeout_ms), msg.GET_REPLY))
+        segments = self._segments
         for segment, size in zip(reply.segments, reply.mmap_sizes):
-            self._map(segment, size)
+            if segment not in segments:
+                self._map(segment, size)
         if len(reply.specs) != len(oids):
             raise PlasmaError(f"the store answered a get of {len(oids)} objects with {len(reply.specs)}")
         results = []
@@ -269,10 +279,9 @@ class PlasmaClient:
             if spec.data_size == msg.NOT_AVAILABLE:
                 results.append(None)
                 continue
-            held = self._held.get(oid)
+            held = held_map.get(oid)
             if held is None or not held.sealed:
-                held = _Held(spec, sealed=True, count=0)
-                self._held[oid] = held
+                held = held_map[oid] = _Held(spec, True, 0)
             results.append(held)
         return results
 
