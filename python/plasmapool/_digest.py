@@ -21,8 +21,9 @@ _PARTIALS = struct.Struct("<9Q")
 _DIGEST = struct.Struct("<Q")
 
 
-def plasma_digest(data: memoryview, metadata: memoryview) -> bytes:
-    """The 8-byte digest of an object's data and metadata (byte-format buffers)."""
+def plasma_digest(data, metadata) -> bytes:
+    """The 8-byte digest of an object's data and metadata (byte buffers: memoryviews of
+    format "B", or uint8 numpy arrays)."""
     n = len(data)
     main = xxhash.xxh64(seed=0)
     if n >= CHUNKED_DIGEST_THRESHOLD:

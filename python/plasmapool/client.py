@@ -207,7 +207,7 @@ class PlasmaClient:
             if held.sealed:
                 raise PlasmaObjectAlreadySealed(f"seal(): object {oid.hex()} is already sealed")
             spec = held.spec
-            segment = memoryview(self._segment(spec))
+            segment = self._segment(spec)
             end = spec.data_offset + spec.data_size
             digest = plasma_digest(segment[spec.data_offset:end], segment[end:end + spec.metadata_size])
             reply_id, error = msg.read_seal(self._conn.request(
