@@ -10,7 +10,10 @@ computes, so that hash() agrees with pyarrow 11 and the TypeScript client
 
 from __future__ import annotations
 
+import os
 import struct
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import xxhash
 
@@ -19,6 +22,28 @@ _CHUNKS = 8
 _BLOCK = 64
 _PARTIALS = struct.Struct("<9Q")
 _DIGEST = struct.Struct("<Q")
+# From this size on, the chunks are hashed on threads, as Arrow's C++ client does:
+# xxhash's update() releases the GIL for large inputs (one-shot functions may not).
+_PARALLEL_FROM = 8 << 20
+_THREADS = min(_CHUNKS, os.cpu_count() or 1)
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _xxh64(data) -> int:
+    state = xxhash.xxh64(seed=0)
+    state.update(data)
+    return state.intdigest()
+
+
+def _hash_all(chunks: list) -> list[int]:
+    global _pool
+    if _THREADS < 2 or len(chunks[0]) * _CHUNKS < _PARALLEL_FROM:
+        return [_xxh64(chunk) for chunk in chunks]
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(_THREADS, thread_name_prefix="plasmapool-digest")
+    return list(_pool.map(_xxh64, chunks))
 
 
 def plasma_digest(data, metadata) -> bytes:
@@ -28,9 +53,8 @@ def plasma_digest(data, metadata) -> bytes:
     main = xxhash.xxh64(seed=0)
     if n >= CHUNKED_DIGEST_THRESHOLD:
         chunk = (n // _BLOCK // _CHUNKS) * _BLOCK
-        parts = [xxhash.xxh64_intdigest(data[i * chunk:(i + 1) * chunk]) for i in range(_CHUNKS)]
-        parts.append(xxhash.xxh64_intdigest(data[_CHUNKS * chunk:]))
-        main.update(_PARTIALS.pack(*parts))
+        chunks = [data[i * chunk:(i + 1) * chunk] for i in range(_CHUNKS)] + [data[_CHUNKS * chunk:]]
+        main.update(_PARTIALS.pack(*_hash_all(chunks)))
     else:
         main.update(data)
     main.update(metadata)

@@ -84,7 +84,7 @@ def test_tables_cross_between_typescript_python_and_pyarrow11(shared):
     assert typescript(shared.socket, "get_table", from_pa.hex()) == expected
 
 
-@pytest.mark.parametrize("size", [0, 1000, (1 << 20) - 1, 1 << 20, 3 * (1 << 20) + 17])
+@pytest.mark.parametrize("size", [0, 1000, (1 << 20) - 1, 1 << 20, 3 * (1 << 20) + 17, 24 * (1 << 20) + 5])
 def test_digests_agree(shared, size):
     client = shared.client()
     ids = {name: ObjectID.from_random() for name in ("ts", "pa11", "ours", "ours_inline")}
