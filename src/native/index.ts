@@ -246,6 +246,40 @@ export interface NativeListener {
   unref(): void;
 }
 
+/**
+ * The native data plane (docs/object-table.md): an index of sealed local objects (fixed-size
+ * records keyed by the 20-byte id) and the pins local connections hold on them. Attached channels
+ * offer every frame to it first; it answers Get, Release and Contains of published objects without
+ * entering JavaScript and reports first pins and last unpins as batched events.
+ */
+export interface NativeDataPlane {
+  /** Attach a plasma channel (not started yet, or started): its frames are offered here first. */
+  addClient(channel: NativeChannel): number;
+  /** Forget a client and its pins; the ids (20 bytes each, concatenated) whose last pin went, or null. */
+  dropClient(client: number): Buffer | null;
+  /** The client has received the region's descriptor (§4.2): native replies may omit it. */
+  setFdSent(client: number): void;
+  /** Make a sealed local object servable natively; throws ERR_EXISTS if it already is. */
+  publish(id: Uint8Array, offset: number, dataSize: number, metadataSize: number, digest: Uint8Array): void;
+  /** Withdraw it (dropping any pins still on it); false if it was not published. */
+  unpublish(id: Uint8Array): boolean;
+  /** Pin for a client (at most one pin per client): true if this was the client's first. */
+  pin(id: Uint8Array, client: number): boolean;
+  /** True if the client held it (and now does not). No event is raised for calls from JS. */
+  unpin(id: Uint8Array, client: number): boolean;
+  holds(id: Uint8Array, client: number): boolean;
+  /** Deleted while pinned (§3.8): its last native release is delivered to JS before the next request. */
+  setDeletePending(id: Uint8Array): void;
+  /** Number of clients pinning it (0 if not published). */
+  pins(id: Uint8Array): number;
+  /** Events queued since the last delivery (21 bytes each: kind 1 = pinned, 2 = unpinned; id), or null. */
+  takeEvents(): Buffer | null;
+  /** Published objects. */
+  readonly size: number;
+  /** Requests answered natively so far. */
+  readonly served: number;
+}
+
 export interface NativeAddon {
   createRegion(options: RegionCreateOptions): NativeRegion;
   attachRegion(path: string, options?: RegionAttachOptions): NativeRegion;
@@ -271,6 +305,12 @@ export interface NativeAddon {
   detachArrayBuffer(buffer: ArrayBuffer): void;
   /** Address of the first byte of an ArrayBuffer or view, for zero-copy proofs. */
   addressOf(buffer: ArrayBuffer | ArrayBufferView): bigint;
+  /**
+   * A data plane replying from segment `segmentId` (mmap_size reported as `mmapSize`, §4.5);
+   * `onEvents` receives event batches (see NativeDataPlane.takeEvents) before any other JS
+   * callback of an attached channel runs.
+   */
+  createDataPlane(segmentId: number, mmapSize: number, onEvents: (events: Buffer) => void): NativeDataPlane;
   /** Free bytes in the filesystem holding path (statvfs). */
   freeSpace(path: string): number;
 }

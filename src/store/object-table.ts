@@ -35,6 +35,8 @@ export interface StoredObject {
   deletePending: boolean;
   /** Whether the eviction policy currently counts it as accessed (pinned). */
   accessed: boolean;
+  /** Sealed and local: the native data plane has its record and its clients' pins (docs/object-table.md). */
+  published?: boolean;
   /** Set for a peer's object that this store's clients read in place (shared transport). */
   remote?: { node: string; segment: Segment };
   /** Set for a local copy of a peer's object (copy transport): the peer still owns the id. */

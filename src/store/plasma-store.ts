@@ -3,7 +3,7 @@
  * notifications and eviction (plasma-protocol §3, §5, §8, §9). It never touches a socket directly:
  * requests arrive decoded, replies leave through the session.
  */
-import type { NativeAllocator, NativeRegion } from '../native/index.js';
+import type { NativeAllocator, NativeDataPlane, NativeRegion } from '../native/index.js';
 import { native } from '../native/index.js';
 import { PlasmaError, type ObjectInfo, type ObjectSpec, type ReplyErrorCode, type Request } from '../protocol/messages.js';
 import { ObjectId } from '../protocol/object-id.js';
@@ -56,6 +56,11 @@ export class PlasmaStore {
   clientCount = 0;
   /** Keys being looked up or fetched at peers, so concurrent gets share one round trip. */
   private readonly inFlightRemote = new Set<string>();
+  /**
+   * The native data plane (docs/object-table.md): it owns the records of sealed local objects and
+   * every local client's pins on them, and serves Get/Release/Contains of those natively.
+   */
+  private readonly dataPlane: NativeDataPlane;
 
   constructor(config: PlasmaStoreConfig) {
     this.capacity = config.capacity;
@@ -69,6 +74,71 @@ export class PlasmaStore {
       return object ? objectBytes(object) : 0;
     });
     this.localSegment = this.segments.register(config.region.fd, config.region.mapLength, config.region.nodeName);
+    this.dataPlane = native.createDataPlane(this.localSegment.id, reportedMmapSize(this.localSegment), (events) =>
+      this.applyDataPlaneEvents(events),
+    );
+  }
+
+  /** A new connection: its frames reach the native data plane first. */
+  attachSession(session: ClientSession): void {
+    session.attachDataPlane(this.dataPlane, this.dataPlane.addClient(session.channel), this.localSegment.id);
+  }
+
+  /** Requests answered natively so far. */
+  get nativeRequests(): number {
+    return this.dataPlane.served;
+  }
+
+  // ---------------------------------------------------------------- native data plane events
+
+  /**
+   * Catch up with pins the data plane took or dropped on its own. Every entry point that reads
+   * pin state or decides calls this first; native delivers batches before any channel callback.
+   */
+  private syncDataPlane(): void {
+    const events = this.dataPlane.takeEvents();
+    if (events) this.applyDataPlaneEvents(events);
+  }
+
+  private applyDataPlaneEvents(events: Buffer): void {
+    for (let i = 0; i + 21 <= events.length; i += 21) {
+      const object = this.objects.get(events.toString('hex', i + 1, i + 21));
+      if (!object) continue;
+      if (events[i] === DATA_PLANE_PINNED) {
+        // Kept in order even when the pin is already gone again: the release that follows moves
+        // the object to the most-recently-used end, as if TS had seen both messages.
+        if (!object.accessed && !object.remote) {
+          object.accessed = true;
+          this.policy.beginAccess(object.key);
+        }
+      } else if (this.pinCount(object) === 0) {
+        this.unpinned(object);
+      }
+    }
+  }
+
+  /** The object is sealed and local: the data plane serves it, and holds its clients' pins. */
+  private publish(object: StoredObject): void {
+    this.dataPlane.publish(object.id.bytes, object.offset, object.dataSize, object.metadataSize, object.digest);
+    object.published = true;
+    if (object.deletePending) this.dataPlane.setDeletePending(object.id.bytes);
+    for (const holder of [...object.holders]) {
+      if (!isSession(holder)) continue;
+      object.holders.delete(holder);
+      holder.held.delete(object.key);
+      this.dataPlane.pin(object.id.bytes, holder.dataPlaneClient);
+    }
+  }
+
+  private unpublish(object: StoredObject): void {
+    if (!object.published) return;
+    this.dataPlane.unpublish(object.id.bytes);
+    object.published = false;
+  }
+
+  /** Whether this client holds a reference to the object. */
+  private holds(object: StoredObject, session: ClientSession): boolean {
+    return object.published ? this.dataPlane.holds(object.id.bytes, session.dataPlaneClient) : object.holders.has(session);
   }
 
   get allocated(): number {
@@ -83,6 +153,7 @@ export class PlasmaStore {
   // ---------------------------------------------------------------- dispatch
 
   handle(session: ClientSession, request: Request): void {
+    this.syncDataPlane();
     switch (request.kind) {
       case 'connect':
         return session.reply({ kind: 'connect', memoryCapacity: this.capacity });
@@ -291,6 +362,7 @@ export class PlasmaStore {
     object.constructDuration = nowSeconds() - object.createTime;
     if (object.creator) (object.creator as ClientSession).creating.delete(object.key);
     object.creator = null;
+    if (!object.remote) this.publish(object);
   }
 
   private abort(session: ClientSession, id: ObjectId): void {
@@ -332,6 +404,7 @@ export class PlasmaStore {
 
   /** A peer went down: waiting gets stop waiting for keys that now cannot appear. */
   peerDown(): void {
+    this.syncDataPlane();
     const cluster = this.cluster;
     if (!cluster) return;
     this.giveUp([...this.pending.keys()].filter((key) => cluster.unavailable(key)));
@@ -349,6 +422,7 @@ export class PlasmaStore {
 
   /** A peer announced a seal: gets waiting here for that key can now be served. */
   remoteSealed(key: string): void {
+    this.syncDataPlane();
     if (this.pending.waitingFor(key).length > 0) void this.resolveAtPeers([key]);
   }
 
@@ -448,6 +522,7 @@ export class PlasmaStore {
 
   private finishGet(pending: PendingGet): void {
     if (pending.finished) return;
+    this.syncDataPlane();
     this.pending.finish(pending);
     this.replyGet(pending.session, pending.ids);
   }
@@ -466,7 +541,7 @@ export class PlasmaStore {
     const segments: Segment[] = [];
     const objects = ids.map((id) => {
       const object = this.objects.get(id.hex);
-      if (!object || object.state !== 'sealed' || !object.holders.has(session)) return null;
+      if (!object || object.state !== 'sealed' || !this.holds(object, session)) return null;
       const segment = this.segmentOf(object);
       if (!segments.includes(segment)) segments.push(segment);
       return this.specOf(object);
@@ -486,7 +561,7 @@ export class PlasmaStore {
   private release(session: ClientSession, id: ObjectId): void {
     const object = this.objects.get(id.hex);
     // §13: releasing what one does not hold is ignored, not fatal.
-    if (!object || !object.holders.has(session)) return;
+    if (!object || !this.holds(object, session)) return;
     this.unpin(object, session);
   }
 
@@ -502,6 +577,7 @@ export class PlasmaStore {
     }
     if (this.pinCount(object) > 0) {
       object.deletePending = true;
+      if (object.published) this.dataPlane.setDeletePending(object.id.bytes);
       return PlasmaError.ObjectInUse;
     }
     this.removeObject(object, true);
@@ -549,6 +625,7 @@ export class PlasmaStore {
 
   disconnect(session: ClientSession): void {
     if (session.closed) return;
+    this.syncDataPlane();
     session.closed = true;
     for (const pending of [...session.pendingGets]) this.pending.finish(pending);
     this.policy.clientDisconnected(session);
@@ -562,6 +639,11 @@ export class PlasmaStore {
       if (object) this.unpin(object, session);
     }
     session.held.clear();
+    const released = session.dataPlaneClient >= 0 ? this.dataPlane.dropClient(session.dataPlaneClient) : null;
+    for (let i = 0; released && i + 20 <= released.length; i += 20) {
+      const object = this.objects.get(released.toString('hex', i, i + 20));
+      if (object && this.pinCount(object) === 0) this.unpinned(object);
+    }
     if (session.subscription) this.notifier.remove(session.subscription);
     session.subscription = null;
   }
@@ -569,14 +651,21 @@ export class PlasmaStore {
   // ---------------------------------------------------------------- pins and evictability
 
   pinCount(object: StoredObject): number {
-    return object.holders.size;
+    return object.holders.size + (object.published ? this.dataPlane.pins(object.id.bytes) : 0);
   }
 
-  /** At most one reference per holder (§3.6). The first one takes the object out of the LRU. */
+  /**
+   * At most one reference per holder (§3.6). The first one takes the object out of the LRU.
+   * Clients' pins on published objects live in the data plane only (docs/object-table.md §1).
+   */
   pin(object: StoredObject, holder: Holder): void {
-    if (object.holders.has(holder)) return;
-    object.holders.add(holder);
-    if (isSession(holder)) holder.held.add(object.key);
+    if (object.published && isSession(holder)) {
+      if (!this.dataPlane.pin(object.id.bytes, holder.dataPlaneClient)) return;
+    } else {
+      if (object.holders.has(holder)) return;
+      object.holders.add(holder);
+      if (isSession(holder)) holder.held.add(object.key);
+    }
     if (!object.accessed && !object.remote) {
       object.accessed = true;
       this.policy.beginAccess(object.key);
@@ -584,8 +673,12 @@ export class PlasmaStore {
   }
 
   unpin(object: StoredObject, holder: Holder): void {
-    if (!object.holders.delete(holder)) return;
-    if (isSession(holder)) holder.held.delete(object.key);
+    if (object.published && isSession(holder)) {
+      if (!this.dataPlane.unpin(object.id.bytes, holder.dataPlaneClient)) return;
+    } else {
+      if (!object.holders.delete(holder)) return;
+      if (isSession(holder)) holder.held.delete(object.key);
+    }
     if (this.pinCount(object) === 0) this.unpinned(object);
   }
 
@@ -658,6 +751,7 @@ export class PlasmaStore {
           metadata: this.view(object.offset + object.dataSize, object.metadataSize),
           digest: object.digest,
         });
+        this.unpublish(object);
         this.freeMemory(object);
         this.policy.removeObject(key);
         object.accessed = false;
@@ -685,10 +779,12 @@ export class PlasmaStore {
     object.state = 'sealed';
     this.external!.delete(object.key);
     this.policy.objectCreated(object.key, null, false);
+    this.publish(object);
   }
 
   /** Forget an object entirely; a deletion notification goes out if it was visible. */
   private removeObject(object: StoredObject, notify: boolean): void {
+    this.unpublish(object);
     this.freeMemory(object);
     if (object.state === 'evicted') this.external?.delete(object.key);
     this.policy.removeObject(object.key);
@@ -762,6 +858,7 @@ export class PlasmaStore {
 
   /** Lookup from a peer: pin each sealed local object for that peer and say where it lies. */
   lookupForPeer(holder: PeerHolder, keys: readonly string[]): RemoteObject[] {
+    this.syncDataPlane();
     const found: RemoteObject[] = [];
     for (const key of keys) {
       const object = this.objects.get(key);
@@ -782,6 +879,7 @@ export class PlasmaStore {
   }
 
   unpinForPeer(holder: PeerHolder, keys: readonly string[]): void {
+    this.syncDataPlane();
     for (const key of keys) {
       if (!holder.keys.delete(key)) continue;
       const object = this.objects.get(key);
@@ -815,6 +913,7 @@ export class PlasmaStore {
 
   /** Numbers for `cluster status`, logs and benchmarks. */
   stats(): { objects: number; allocated: number; capacity: number; subscribers: number; clients: number } {
+    this.syncDataPlane();
     return {
       clients: this.clientCount,
       objects: this.objects.size,
@@ -841,8 +940,12 @@ function newObject(id: ObjectId, offset: number, dataSize: number, metadataSize:
     creator,
     deletePending: false,
     accessed: false,
+    published: false,
   };
 }
+
+/** Event kind of a first pin taken natively (NativeDataPlane.takeEvents); 2 is a last unpin. */
+const DATA_PLANE_PINNED = 1;
 
 /** The digest of an unsealed object: empty (§2.5), shared by all of them. */
 const NO_DIGEST = new Uint8Array(0);

@@ -1,0 +1,296 @@
+#include "dataplane.h"
+
+#include <cstring>
+
+#include "addon_data.h"
+#include "channel.h"
+#include "errors.h"
+#include "js_args.h"
+
+namespace plasmapool {
+
+Napi::Function DataPlane::Init(Napi::Env env) {
+  return DefineClass(env, "NativeDataPlane",
+                     {
+                         InstanceMethod<&DataPlane::AddClient>("addClient"),
+                         InstanceMethod<&DataPlane::DropClient>("dropClient"),
+                         InstanceMethod<&DataPlane::SetFdSent>("setFdSent"),
+                         InstanceMethod<&DataPlane::Publish>("publish"),
+                         InstanceMethod<&DataPlane::Unpublish>("unpublish"),
+                         InstanceMethod<&DataPlane::Pin>("pin"),
+                         InstanceMethod<&DataPlane::Unpin>("unpin"),
+                         InstanceMethod<&DataPlane::Holds>("holds"),
+                         InstanceMethod<&DataPlane::SetDeletePending>("setDeletePending"),
+                         InstanceMethod<&DataPlane::Pins>("pins"),
+                         InstanceMethod<&DataPlane::TakeEvents>("takeEvents"),
+                         InstanceAccessor<&DataPlane::GetSize>("size"),
+                         InstanceAccessor<&DataPlane::GetServed>("served"),
+                     });
+}
+
+DataPlane::DataPlane(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DataPlane>(info) {
+  if (info.Length() < 1 || !IsConstructToken(info[0])) {
+    ThrowTypeError(info.Env(), "NativeDataPlane cannot be constructed directly: use createDataPlane()");
+  }
+}
+
+Napi::Value DataPlane::Create(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t segmentId = 0, mmapSize = 0;
+  Napi::Function onEvents;
+  if (!ToSize(env, info[0], "segmentId", &segmentId) || !ToSize(env, info[1], "mmapSize", &mmapSize) ||
+      !ToFunction(env, info[2], "onEvents", &onEvents)) {
+    return Napi::Value();
+  }
+  if (segmentId > INT32_MAX) {
+    ThrowRangeError(env, "createDataPlane(): segmentId must fit in an int32 (§2.3)");
+    return Napi::Value();
+  }
+  Napi::Object obj = GetAddonData(env)->dataPlaneCtor.New({ConstructToken(env)});
+  if (obj.IsEmpty() || env.IsExceptionPending()) return Napi::Value();
+  DataPlane* self = DataPlane::Unwrap(obj);
+  self->segmentId_ = static_cast<int32_t>(segmentId);
+  self->mmapSize_ = static_cast<int64_t>(mmapSize);
+  self->onEvents_ = Napi::Persistent(onEvents);
+  self->asyncContext_ = std::make_unique<Napi::AsyncContext>(env, "PlasmapoolDataPlane", obj);
+  return obj;
+}
+
+// ---- the hot path ----------------------------------------------------------------------------
+
+bool DataPlane::TryHandle(Channel* channel, uint32_t client, int64_t type, const uint8_t* body, size_t length) {
+  if (!index_.HasClient(client)) return false;
+  bool served = false;
+  switch (type) {
+    case kGetRequest:
+      served = ServeGet(channel, client, body, length);
+      break;
+    case kReleaseRequest:
+      served = ServeRelease(client, body, length);
+      break;
+    case kContainsRequest:
+      served = ServeContains(channel, body, length);
+      break;
+    default:
+      break;
+  }
+  if (served) served_++;
+  return served;
+}
+
+bool DataPlane::ServeGet(Channel* channel, uint32_t client, const uint8_t* body, size_t length) {
+  // The reply carries no descriptor: only for a connection that already has the region's (§4.2).
+  if (!index_.FdSent(client) || !ParseGetRequest(body, length, &ids_)) return false;
+  locations_.clear();
+  for (const uint8_t* id : ids_) {
+    uint32_t slot = index_.Find(id);
+    if (slot == ObjectIndex::kNone) return false;  // a miss: waiting, restoring, peers are TS's
+    const ObjectRecord& r = index_.at(slot);
+    locations_.push_back({r.offset, r.dataSize, r.metadataSize});
+  }
+  for (const uint8_t* id : ids_) {
+    uint32_t slot = index_.Find(id);
+    bool first = index_.at(slot).clientPins == 0;
+    if (index_.Pin(client, slot) && first) QueueEvent(kEventPinned, id);
+  }
+  EncodeGetReply(ids_, locations_, segmentId_, mmapSize_, &reply_);
+  channel->WriteReply(kGetReply, reply_.data(), reply_.size());
+  return true;
+}
+
+bool DataPlane::ServeRelease(uint32_t client, const uint8_t* body, size_t length) {
+  const uint8_t* id;
+  if (!ParseSingleIdRequest(body, length, &id)) return false;
+  uint32_t slot = index_.Find(id);
+  if (slot == ObjectIndex::kNone || !index_.Unpin(client, slot)) return false;
+  const ObjectRecord& r = index_.at(slot);
+  if (r.clientPins == 0) {
+    QueueEvent(kEventUnpinned, id);
+    // The deferred delete happens now, before this connection's next request can see the object.
+    if (r.flags & kRecordDeletePending) urgent_ = true;
+  }
+  return true;  // §3.7: no reply
+}
+
+bool DataPlane::ServeContains(Channel* channel, const uint8_t* body, size_t length) {
+  const uint8_t* id;
+  if (!ParseSingleIdRequest(body, length, &id)) return false;
+  // Not here: it may be evicted, or known to the cluster; TS answers.
+  if (index_.Find(id) == ObjectIndex::kNone) return false;
+  EncodeContainsReply(id, true, &reply_);
+  channel->WriteReply(kContainsReply, reply_.data(), reply_.size());
+  return true;
+}
+
+void DataPlane::QueueEvent(uint8_t kind, const uint8_t* id) {
+  events_.push_back(kind);
+  events_.insert(events_.end(), id, id + kObjectIdBytes);
+}
+
+void DataPlane::FlushEvents() {
+  if (events_.empty() || flushing_) return;
+  Napi::Env env = Env();
+  if (!CanCallJs(env)) return;
+  flushing_ = true;
+  urgent_ = false;
+  Napi::HandleScope scope(env);
+  Napi::Buffer<uint8_t> batch = Napi::Buffer<uint8_t>::Copy(env, events_.data(), events_.size());
+  events_.clear();
+  napi_value args[] = {batch};
+  napi_value result;
+  napi_status status =
+      napi_make_callback(env, *asyncContext_, Value(), onEvents_.Value(), 1, args, &result);
+  if (status != napi_ok) {
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      napi_value exception;
+      napi_get_and_clear_last_exception(env, &exception);
+      napi_fatal_exception(env, exception);
+    }
+  }
+  flushing_ = false;
+}
+
+// ---- JS methods ------------------------------------------------------------------------------
+
+bool DataPlane::IdArg(const Napi::Value& value, const uint8_t** id) {
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+      value.As<Napi::Uint8Array>().ByteLength() != kObjectIdBytes) {
+    ThrowTypeError(Env(), "object id must be a Uint8Array of 20 bytes");
+    return false;
+  }
+  *id = value.As<Napi::Uint8Array>().Data();
+  return true;
+}
+
+bool DataPlane::ClientArg(const Napi::Value& value, uint32_t* client) {
+  uint64_t n = 0;
+  if (!ToSize(Env(), value, "client", &n)) return false;
+  if (n > UINT32_MAX || !index_.HasClient(static_cast<uint32_t>(n))) {
+    ThrowRangeError(Env(), "client " + std::to_string(n) + " is not attached to this data plane");
+    return false;
+  }
+  *client = static_cast<uint32_t>(n);
+  return true;
+}
+
+Napi::Value DataPlane::AddClient(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  // instanceof first: unwrapping another wrapped class as a Channel would be type confusion.
+  if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(GetAddonData(env)->channelCtor.Value())) {
+    if (!env.IsExceptionPending()) ThrowTypeError(env, "addClient(channel): channel must be a NativeChannel");
+    return Napi::Value();
+  }
+  Channel* channel = Channel::Unwrap(info[0].As<Napi::Object>());
+  if (channel == nullptr) return Napi::Value();
+  uint32_t client = index_.AddClient();
+  channel->AttachDataPlane(this, Value(), client);
+  return Napi::Number::New(env, client);
+}
+
+Napi::Value DataPlane::DropClient(const Napi::CallbackInfo& info) {
+  uint32_t client;
+  if (!ClientArg(info[0], &client)) return Napi::Value();
+  std::vector<uint32_t> released;
+  index_.DropClient(client, &released);
+  if (released.empty()) return info.Env().Null();
+  Napi::Buffer<uint8_t> ids = Napi::Buffer<uint8_t>::New(info.Env(), released.size() * kObjectIdBytes);
+  for (size_t i = 0; i < released.size(); i++) {
+    memcpy(ids.Data() + i * kObjectIdBytes, index_.at(released[i]).id, kObjectIdBytes);
+  }
+  return ids;
+}
+
+Napi::Value DataPlane::SetFdSent(const Napi::CallbackInfo& info) {
+  uint32_t client;
+  if (!ClientArg(info[0], &client)) return Napi::Value();
+  index_.SetFdSent(client);
+  return info.Env().Undefined();
+}
+
+Napi::Value DataPlane::Publish(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint8_t* id;
+  uint64_t offset = 0, dataSize = 0, metadataSize = 0;
+  if (!IdArg(info[0], &id) || !ToSize(env, info[1], "offset", &offset) ||
+      !ToSize(env, info[2], "dataSize", &dataSize) || !ToSize(env, info[3], "metadataSize", &metadataSize)) {
+    return Napi::Value();
+  }
+  const uint8_t* digest = nullptr;
+  if (info[4].IsTypedArray() && info[4].As<Napi::Uint8Array>().ByteLength() == 8) digest = info[4].As<Napi::Uint8Array>().Data();
+  if (index_.Insert(id, offset, dataSize, metadataSize, digest) == ObjectIndex::kNone) {
+    ThrowError(env, "ERR_EXISTS", "publish(): the object is already published");
+    return Napi::Value();
+  }
+  return env.Undefined();
+}
+
+Napi::Value DataPlane::Unpublish(const Napi::CallbackInfo& info) {
+  const uint8_t* id;
+  if (!IdArg(info[0], &id)) return Napi::Value();
+  uint32_t slot = index_.Find(id);
+  if (slot == ObjectIndex::kNone) return Napi::Boolean::New(info.Env(), false);
+  index_.UnpinAll(slot);
+  index_.Erase(slot);
+  return Napi::Boolean::New(info.Env(), true);
+}
+
+Napi::Value DataPlane::Pin(const Napi::CallbackInfo& info) {
+  const uint8_t* id;
+  uint32_t client;
+  if (!IdArg(info[0], &id) || !ClientArg(info[1], &client)) return Napi::Value();
+  uint32_t slot = index_.Find(id);
+  if (slot == ObjectIndex::kNone) {
+    ThrowError(info.Env(), "ERR_NOT_PUBLISHED", "pin(): the object is not published");
+    return Napi::Value();
+  }
+  return Napi::Boolean::New(info.Env(), index_.Pin(client, slot));
+}
+
+Napi::Value DataPlane::Unpin(const Napi::CallbackInfo& info) {
+  const uint8_t* id;
+  uint32_t client;
+  if (!IdArg(info[0], &id) || !ClientArg(info[1], &client)) return Napi::Value();
+  uint32_t slot = index_.Find(id);
+  return Napi::Boolean::New(info.Env(), slot != ObjectIndex::kNone && index_.Unpin(client, slot));
+}
+
+Napi::Value DataPlane::Holds(const Napi::CallbackInfo& info) {
+  const uint8_t* id;
+  uint32_t client;
+  if (!IdArg(info[0], &id) || !ClientArg(info[1], &client)) return Napi::Value();
+  uint32_t slot = index_.Find(id);
+  return Napi::Boolean::New(info.Env(), slot != ObjectIndex::kNone && index_.Holds(client, slot));
+}
+
+Napi::Value DataPlane::SetDeletePending(const Napi::CallbackInfo& info) {
+  const uint8_t* id;
+  if (!IdArg(info[0], &id)) return Napi::Value();
+  uint32_t slot = index_.Find(id);
+  if (slot != ObjectIndex::kNone) index_.at(slot).flags |= kRecordDeletePending;
+  return info.Env().Undefined();
+}
+
+Napi::Value DataPlane::Pins(const Napi::CallbackInfo& info) {
+  const uint8_t* id;
+  if (!IdArg(info[0], &id)) return Napi::Value();
+  uint32_t slot = index_.Find(id);
+  return Napi::Number::New(info.Env(), slot == ObjectIndex::kNone ? 0 : index_.at(slot).clientPins);
+}
+
+Napi::Value DataPlane::TakeEvents(const Napi::CallbackInfo& info) {
+  urgent_ = false;
+  if (events_.empty()) return info.Env().Null();
+  Napi::Buffer<uint8_t> batch = Napi::Buffer<uint8_t>::Copy(info.Env(), events_.data(), events_.size());
+  events_.clear();
+  return batch;
+}
+
+Napi::Value DataPlane::GetSize(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(index_.size()));
+}
+
+Napi::Value DataPlane::GetServed(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), served_); }
+
+}  // namespace plasmapool

@@ -1,0 +1,224 @@
+#include "dataplane_codec.h"
+
+#include <cstring>
+
+#include "object_index.h"
+
+namespace plasmapool {
+
+namespace {
+
+constexpr uint64_t kMaxBuffer = 0x7fffffff;
+constexpr uint32_t kMaxVoffset = 0x7fff;
+
+uint32_t U32(const uint8_t* p) {
+  uint32_t v;
+  memcpy(&v, p, 4);
+  return v;
+}
+uint16_t U16(const uint8_t* p) {
+  uint16_t v;
+  memcpy(&v, p, 2);
+  return v;
+}
+
+// The checks of flatbuffer-verifier.ts, one for one.
+class Reader {
+ public:
+  Reader(const uint8_t* b, size_t n) : b_(b), n_(n) {}
+
+  bool Inside(uint64_t pos, uint64_t size) const { return pos <= n_ && size <= n_ - pos; }
+
+  bool Follow(uint64_t pos, uint64_t* target) const {
+    if (!Inside(pos, 4)) return false;
+    uint32_t rel = U32(b_ + pos);
+    if (rel == 0 || rel > kMaxBuffer) return false;
+    *target = pos + rel;
+    return Inside(*target, 1);
+  }
+
+  bool Vector(uint64_t pos, uint64_t elementSize, uint32_t* count) const {
+    if (!Inside(pos, 4)) return false;
+    *count = U32(b_ + pos);
+    return *count <= (n_ - pos - 4) / elementSize;
+  }
+
+  // Root table; fills the vtable entries of its first `slots` fields (0 = absent).
+  bool Root(size_t slots, uint64_t* table, uint32_t* voffsets) const {
+    if (n_ > kMaxBuffer || n_ < 8) return false;
+    uint64_t pos;
+    if (!Follow(0, &pos) || !Inside(pos, 4)) return false;
+    int32_t soffset;
+    memcpy(&soffset, b_ + pos, 4);
+    int64_t vtable = static_cast<int64_t>(pos) - soffset;
+    if (vtable < 0 || !Inside(static_cast<uint64_t>(vtable), 4)) return false;
+    uint16_t vtableSize = U16(b_ + vtable);
+    uint16_t tableSize = U16(b_ + vtable + 2);
+    if (vtableSize < 4 || vtableSize % 2 != 0 || vtableSize > kMaxVoffset || !Inside(vtable, vtableSize)) return false;
+    if (tableSize < 4 || tableSize > kMaxVoffset || !Inside(pos, tableSize)) return false;
+    for (size_t slot = 0; slot < slots; slot++) {
+      size_t entry = 4 + 2 * slot;
+      voffsets[slot] = entry + 2 > vtableSize ? 0 : U16(b_ + vtable + entry);
+      if (voffsets[slot] > kMaxVoffset) return false;
+    }
+    *table = pos;
+    return true;
+  }
+
+  // A string field: where its bytes start and how many.
+  bool String(uint64_t fieldPos, uint64_t* start, uint32_t* length) const {
+    uint64_t target;
+    if (!Follow(fieldPos, &target) || !Vector(target, 1, length)) return false;
+    *start = target + 4;
+    return true;
+  }
+
+  const uint8_t* at(uint64_t pos) const { return b_ + pos; }
+
+ private:
+  const uint8_t* b_;
+  size_t n_;
+};
+
+void Align(std::vector<uint8_t>* out, size_t alignment, size_t extra = 0) {
+  while ((out->size() + extra) % alignment != 0) out->push_back(0);
+}
+void Put32(std::vector<uint8_t>* out, uint32_t v) {
+  uint8_t b[4];
+  memcpy(b, &v, 4);
+  out->insert(out->end(), b, b + 4);
+}
+void Put64(std::vector<uint8_t>* out, uint64_t v) {
+  uint8_t b[8];
+  memcpy(b, &v, 8);
+  out->insert(out->end(), b, b + 8);
+}
+void Put16(std::vector<uint8_t>* out, uint16_t v) {
+  uint8_t b[2];
+  memcpy(b, &v, 2);
+  out->insert(out->end(), b, b + 2);
+}
+void Set32(std::vector<uint8_t>* out, size_t pos, uint32_t v) { memcpy(out->data() + pos, &v, 4); }
+// A uoffset at `pos` pointing forward to `target`.
+void Link(std::vector<uint8_t>* out, size_t pos, size_t target) { Set32(out, pos, static_cast<uint32_t>(target - pos)); }
+
+// Appends a 20-byte id as a string (length, bytes, NUL); returns its position.
+size_t PutId(std::vector<uint8_t>* out, const uint8_t* id) {
+  Align(out, 4);
+  size_t pos = out->size();
+  Put32(out, kObjectIdBytes);
+  out->insert(out->end(), id, id + kObjectIdBytes);
+  out->push_back(0);
+  return pos;
+}
+
+// Root offset and vtable for a table of `fields` uoffset/int32 fields laid out 4 bytes apart
+// right after the soffset; returns the table position.
+size_t PutTableHead(std::vector<uint8_t>* out, uint16_t fields) {
+  out->clear();
+  Put32(out, 0);  // root offset, set below
+  size_t vtable = out->size();
+  Put16(out, static_cast<uint16_t>(4 + 2 * fields));
+  Put16(out, static_cast<uint16_t>(4 + 4 * fields));
+  for (uint16_t i = 0; i < fields; i++) Put16(out, static_cast<uint16_t>(4 + 4 * i));
+  Align(out, 4);
+  size_t table = out->size();
+  Link(out, 0, table);
+  Put32(out, static_cast<uint32_t>(table - vtable));  // soffset: vtable lies before the table
+  for (uint16_t i = 0; i < fields; i++) Put32(out, 0);
+  return table;
+}
+
+}  // namespace
+
+bool ParseGetRequest(const uint8_t* body, size_t length, std::vector<const uint8_t*>* ids) {
+  Reader r(body, length);
+  uint64_t table;
+  uint32_t voffsets[2];
+  if (!r.Root(2, &table, voffsets)) return false;
+  // timeout_ms (int64): only checked, a native get never waits.
+  if (voffsets[1] != 0 && !r.Inside(table + voffsets[1], 8)) return false;
+  if (voffsets[0] == 0) return false;
+  uint64_t vec;
+  uint32_t count;
+  if (!r.Follow(table + voffsets[0], &vec) || !r.Vector(vec, 4, &count) || count == 0) return false;
+  ids->clear();
+  for (uint32_t i = 0; i < count; i++) {
+    uint64_t start;
+    uint32_t len;
+    if (!r.String(vec + 4 + 4 * uint64_t{i}, &start, &len) || len != kObjectIdBytes) return false;
+    ids->push_back(r.at(start));
+  }
+  return true;
+}
+
+bool ParseSingleIdRequest(const uint8_t* body, size_t length, const uint8_t** id) {
+  Reader r(body, length);
+  uint64_t table;
+  uint32_t voffsets[1];
+  if (!r.Root(1, &table, voffsets) || voffsets[0] == 0) return false;
+  uint64_t start;
+  uint32_t len;
+  if (!r.String(table + voffsets[0], &start, &len) || len != kObjectIdBytes) return false;
+  *id = r.at(start);
+  return true;
+}
+
+void EncodeGetReply(const std::vector<const uint8_t*>& ids, const std::vector<ObjectLocation>& objects,
+                    int32_t segmentId, int64_t mmapSize, std::vector<uint8_t>* out) {
+  // Fields: object_ids, plasma_objects, store_fds, mmap_sizes, handles. Everything is laid out
+  // after the table, so every uoffset points forward as FlatBuffers requires.
+  size_t table = PutTableHead(out, 5);
+  size_t n = ids.size();
+
+  Align(out, 4);
+  size_t idVector = out->size();
+  Link(out, table + 4, idVector);
+  Put32(out, static_cast<uint32_t>(n));
+  out->resize(out->size() + 4 * n);
+
+  Align(out, 8, 4);  // struct elements 8-byte aligned
+  Link(out, table + 8, out->size());
+  Put32(out, static_cast<uint32_t>(n));
+  for (const ObjectLocation& o : objects) {
+    // PlasmaObjectSpec, 48 bytes (§2.3).
+    Put32(out, static_cast<uint32_t>(segmentId));
+    Put32(out, 0);
+    Put64(out, o.offset);
+    Put64(out, o.dataSize);
+    Put64(out, o.offset + o.dataSize);
+    Put64(out, o.metadataSize);
+    Put32(out, 0);
+    Put32(out, 0);
+  }
+
+  Align(out, 4);
+  Link(out, table + 12, out->size());
+  Put32(out, 1);
+  Put32(out, static_cast<uint32_t>(segmentId));
+
+  Align(out, 8, 4);
+  Link(out, table + 16, out->size());
+  Put32(out, 1);
+  Put64(out, static_cast<uint64_t>(mmapSize));
+
+  Align(out, 4);
+  Link(out, table + 20, out->size());
+  Put32(out, 0);
+
+  for (size_t i = 0; i < n; i++) {
+    size_t at = PutId(out, ids[i]);
+    Link(out, idVector + 4 + 4 * i, at);
+  }
+  Align(out, 8);
+}
+
+void EncodeContainsReply(const uint8_t* id, bool has, std::vector<uint8_t>* out) {
+  size_t table = PutTableHead(out, 2);
+  Set32(out, table + 8, has ? 1 : 0);
+  size_t at = PutId(out, id);
+  Link(out, table + 4, at);
+  Align(out, 8);
+}
+
+}  // namespace plasmapool

@@ -1,0 +1,142 @@
+/**
+ * The native data plane (issue 10, docs/object-table.md): Get, Release and Contains of sealed local
+ * objects are answered without JavaScript, and TypeScript's policy (deferred deletes, LRU order,
+ * disconnect cleanup, reference counts) still sees every pin. A real store (startStore, in this
+ * process so that its counters can be read) and real clients over its Unix socket.
+ */
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { connect, ObjectId, type PlasmaClient } from '../../src/index.js';
+import { startStore, type StoreHandle } from '../../src/store/server.js';
+import { createLogger } from '../../src/util/log.js';
+import { onCleanup, tempDir } from '../helpers/processes.js';
+
+async function store(memory = 16 << 20): Promise<StoreHandle> {
+  const handle = await startStore({
+    socketPath: path.join(tempDir('pp-dataplane-'), 'plasma.sock'),
+    memory,
+    log: createLogger('test'),
+  });
+  onCleanup(() => handle.close());
+  return handle;
+}
+
+async function client(handle: StoreHandle): Promise<PlasmaClient> {
+  const c = await connect(handle.socketPath);
+  onCleanup(() => c.close());
+  return c;
+}
+
+async function put(c: PlasmaClient, id: ObjectId, bytes: Uint8Array): Promise<void> {
+  const buffer = await c.create(id, bytes.byteLength);
+  buffer.data.set(bytes);
+  await c.seal(id);
+  buffer.release();
+}
+
+/** Let released references reach the store (Release has no reply): one round trip after them. */
+async function settle(c: PlasmaClient): Promise<void> {
+  await c.list();
+}
+
+describe('native data plane', () => {
+  it('answers get, release and contains of sealed local objects natively, with the right bytes', async () => {
+    const handle = await store();
+    const writer = await client(handle);
+    const reader = await client(handle);
+    const id = ObjectId.random();
+    const bytes = Uint8Array.from({ length: 1000 }, (_, i) => (i * 7) % 256);
+    await put(writer, id, bytes);
+    await settle(writer);
+    // The reader's first get carries the region's descriptor: TypeScript answers it.
+    (await reader.getOne(id))!.release();
+    await settle(reader);
+    const before = handle.store.nativeRequests;
+    for (let i = 0; i < 10; i++) {
+      const buffer = (await reader.getOne(id))!;
+      expect(Buffer.from(buffer.data).equals(Buffer.from(bytes))).toBe(true);
+      buffer.release();
+    }
+    expect(await reader.contains(id)).toBe(true);
+    await settle(reader);
+    // 10 gets, 10 releases, 1 contains.
+    expect(handle.store.nativeRequests - before).toBe(21);
+  });
+
+  it('counts native pins in the reference counts TypeScript reports and decides with', async () => {
+    const handle = await store();
+    const writer = await client(handle);
+    const reader = await client(handle);
+    const id = ObjectId.random();
+    await put(writer, id, new Uint8Array(100).fill(1));
+    (await reader.getOne(id))!.release();
+    await settle(reader);
+    const held = (await reader.getOne(id))!;
+    const listed = (await writer.list()).find((o) => o.id.equals(id));
+    expect(listed?.refCount).toBe(1);
+    // In use: the delete is deferred until the last native release (§3.8).
+    await writer.delete([id]);
+    expect(await writer.contains(id)).toBe(true);
+    held.release();
+    // The same connection's next request already sees the deferred delete done (native contains).
+    expect(await reader.contains(id)).toBe(false);
+    expect(await writer.contains(id)).toBe(false);
+  });
+
+  it('a disconnected client leaves no native pins behind', async () => {
+    const handle = await store();
+    const writer = await client(handle);
+    const reader = await connect(handle.socketPath);
+    const id = ObjectId.random();
+    await put(writer, id, new Uint8Array(100).fill(2));
+    (await reader.getOne(id))!.release();
+    await settle(reader);
+    const nativeBefore = handle.store.nativeRequests;
+    await reader.getOne(id); // held natively, never released
+    expect(handle.store.nativeRequests).toBe(nativeBefore + 1);
+    reader.close();
+    for (let i = 0; i < 50 && (await writer.list()).find((o) => o.id.equals(id))?.refCount !== 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await writer.delete([id]);
+    expect(await writer.contains(id)).toBe(false);
+  });
+
+  it('keeps LRU order: an object read natively is evicted after ones not read since', async () => {
+    const object = 3 << 20;
+    const handle = await store(4 * object);
+    const c = await client(handle);
+    const ids = [0, 1, 2, 3].map(() => ObjectId.random());
+    for (const id of ids) await put(c, id, new Uint8Array(object).fill(3));
+    await settle(c);
+    const before = handle.store.nativeRequests;
+    // Touch the oldest: it becomes the most recently used.
+    (await c.getOne(ids[0]!))!.release();
+    await settle(c);
+    expect(handle.store.nativeRequests - before).toBe(2);
+    // One more object needs room: the least recently used (ids[1]) goes, not ids[0].
+    await put(c, ObjectId.random(), new Uint8Array(object).fill(4));
+    expect(await c.contains(ids[0]!)).toBe(true);
+    expect(await c.contains(ids[1]!)).toBe(false);
+  });
+
+  it('leaves misses, waiting gets and unknown releases to TypeScript', async () => {
+    const handle = await store();
+    const c = await client(handle);
+    const known = ObjectId.random();
+    await put(c, known, new Uint8Array(10));
+    (await c.getOne(known))!.release();
+    await settle(c);
+    const before = handle.store.nativeRequests;
+    const missing = ObjectId.random();
+    expect(await c.contains(missing)).toBe(false);
+    // One id missing: the whole get waits in TypeScript, then answers.
+    const [a, b] = await c.get([known, missing], { timeoutMs: 20 });
+    expect(a).not.toBeNull();
+    expect(b).toBeNull();
+    a!.release();
+    await settle(c);
+    // Only the release of `known` was native.
+    expect(handle.store.nativeRequests - before).toBe(1);
+  });
+});
