@@ -2,7 +2,10 @@
 
 #include <cstring>
 
+#include <ctime>
+
 #include "addon_data.h"
+#include "allocator.h"
 #include "channel.h"
 #include "errors.h"
 #include "js_args.h"
@@ -21,6 +24,13 @@ Napi::Function DataPlane::Init(Napi::Env env) {
                          InstanceMethod<&DataPlane::Unpin>("unpin"),
                          InstanceMethod<&DataPlane::Holds>("holds"),
                          InstanceMethod<&DataPlane::SetDeletePending>("setDeletePending"),
+                         InstanceMethod<&DataPlane::Seal>("seal"),
+                         InstanceMethod<&DataPlane::Allocate>("allocate"),
+                         InstanceMethod<&DataPlane::Free>("free"),
+                         InstanceMethod<&DataPlane::SetCreates>("setCreates"),
+                         InstanceMethod<&DataPlane::SetClientCreates>("setClientCreates"),
+                         InstanceMethod<&DataPlane::SetPromptSeals>("setPromptSeals"),
+                         InstanceAccessor<&DataPlane::GetAllocated>("allocated"),
                          InstanceMethod<&DataPlane::Pins>("pins"),
                          InstanceMethod<&DataPlane::TakeEvents>("takeEvents"),
                          InstanceAccessor<&DataPlane::GetSize>("size"),
@@ -36,12 +46,18 @@ DataPlane::DataPlane(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DataPlan
 
 Napi::Value DataPlane::Create(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  uint64_t segmentId = 0, mmapSize = 0;
+  uint64_t segmentId = 0, mmapSize = 0, capacity = 0;
   Napi::Function onEvents;
   if (!ToSize(env, info[0], "segmentId", &segmentId) || !ToSize(env, info[1], "mmapSize", &mmapSize) ||
-      !ToFunction(env, info[2], "onEvents", &onEvents)) {
+      !ToSize(env, info[3], "capacity", &capacity) || !ToFunction(env, info[4], "onEvents", &onEvents)) {
     return Napi::Value();
   }
+  if (!info[2].IsObject() || !info[2].As<Napi::Object>().InstanceOf(GetAddonData(env)->allocatorCtor.Value())) {
+    if (!env.IsExceptionPending()) ThrowTypeError(env, "createDataPlane(): allocator must be a NativeAllocator");
+    return Napi::Value();
+  }
+  Allocator* allocator = Allocator::Unwrap(info[2].As<Napi::Object>());
+  if (allocator == nullptr || allocator->core() == nullptr) return Napi::Value();
   if (segmentId > INT32_MAX) {
     ThrowRangeError(env, "createDataPlane(): segmentId must fit in an int32 (§2.3)");
     return Napi::Value();
@@ -52,6 +68,9 @@ Napi::Value DataPlane::Create(const Napi::CallbackInfo& info) {
   self->segmentId_ = static_cast<int32_t>(segmentId);
   self->mmapSize_ = static_cast<int64_t>(mmapSize);
   self->onEvents_ = Napi::Persistent(onEvents);
+  self->allocator_ = allocator->core();
+  self->allocatorRef_ = Napi::Persistent(info[2].As<Napi::Object>());
+  self->capacity_ = capacity;
   self->asyncContext_ = std::make_unique<Napi::AsyncContext>(env, "PlasmapoolDataPlane", obj);
   return obj;
 }
@@ -71,6 +90,12 @@ bool DataPlane::TryHandle(Channel* channel, uint32_t client, int64_t type, const
     case kContainsRequest:
       served = ServeContains(channel, body, length);
       break;
+    case kCreateRequest:
+      served = ServeCreate(channel, client, body, length);
+      break;
+    case kSealRequest:
+      served = ServeSeal(channel, client, body, length);
+      break;
     default:
       break;
   }
@@ -84,7 +109,8 @@ bool DataPlane::ServeGet(Channel* channel, uint32_t client, const uint8_t* body,
   locations_.clear();
   for (const uint8_t* id : ids_) {
     uint32_t slot = index_.Find(id);
-    if (slot == ObjectIndex::kNone) return false;  // a miss: waiting, restoring, peers are TS's
+    // A miss or an unsealed object: waiting, restoring, peers are TS's.
+    if (slot == ObjectIndex::kNone || !(index_.at(slot).flags & kRecordSealed)) return false;
     const ObjectRecord& r = index_.at(slot);
     locations_.push_back({r.offset, r.dataSize, r.metadataSize});
   }
@@ -116,15 +142,78 @@ bool DataPlane::ServeContains(Channel* channel, const uint8_t* body, size_t leng
   const uint8_t* id;
   if (!ParseSingleIdRequest(body, length, &id)) return false;
   // Not here: it may be evicted, or known to the cluster; TS answers.
-  if (index_.Find(id) == ObjectIndex::kNone) return false;
+  uint32_t slot = index_.Find(id);
+  if (slot == ObjectIndex::kNone || !(index_.at(slot).flags & kRecordSealed)) return false;
   EncodeContainsReply(id, true, &reply_);
   channel->WriteReply(kContainsReply, reply_.data(), reply_.size());
   return true;
 }
 
-void DataPlane::QueueEvent(uint8_t kind, const uint8_t* id) {
-  events_.push_back(kind);
-  events_.insert(events_.end(), id, id + kObjectIdBytes);
+bool DataPlane::ServeCreate(Channel* channel, uint32_t client, const uint8_t* body, size_t length) {
+  // Only what needs no judgement: a single node without external store, a client without quota,
+  // that already has the region's descriptor, host memory, and an allocation that fits without
+  // eviction. Everything else (and every error reply) is TypeScript's.
+  if (!creates_ || !index_.Creates(client) || !index_.FdSent(client)) return false;
+  CreateRequest request;
+  if (!ParseCreateRequest(body, length, &request) || request.deviceNum != 0) return false;
+  constexpr uint64_t kMaxSafe = (uint64_t{1} << 53) - 1;
+  if (request.dataSize > kMaxSafe || request.metadataSize > kMaxSafe - request.dataSize) return false;
+  if (index_.Find(request.id) != ObjectIndex::kNone) return false;
+  uint64_t size = request.dataSize + request.metadataSize;
+  uint64_t offset = AllocateBytes(size);
+  if (offset == BestFitAllocator::kNoSpace) return false;
+  uint32_t slot = index_.Insert(request.id, offset, request.dataSize, request.metadataSize, nullptr, 0, client);
+  index_.Pin(client, slot);  // the creator's reference (§3.2)
+  QueueEvent(kEventCreated, request.id, &index_.at(slot), client);
+  EncodeCreateReply(request.id, {offset, request.dataSize, request.metadataSize}, segmentId_, mmapSize_, &reply_);
+  channel->WriteReply(kCreateReply, reply_.data(), reply_.size());
+  return true;
+}
+
+bool DataPlane::ServeSeal(Channel* channel, uint32_t client, const uint8_t* body, size_t length) {
+  if (!creates_) return false;  // in a cluster the id's claim settles the seal
+  const uint8_t* id;
+  const uint8_t* digest;
+  if (!ParseSealRequest(body, length, &id, &digest)) return false;
+  uint32_t slot = index_.Find(id);
+  if (slot == ObjectIndex::kNone) return false;
+  ObjectRecord& r = index_.at(slot);
+  if ((r.flags & kRecordSealed) || r.creator != client) return false;
+  r.flags |= kRecordSealed;
+  memcpy(r.digest, digest, sizeof(r.digest));
+  QueueEvent(kEventSealed, id, &r, client);
+  // Subscribers or waiting gets hear of it before this connection's next request is read.
+  if (promptSeals_) urgent_ = true;
+  EncodeSealReply(id, &reply_);
+  channel->WriteReply(kSealReply, reply_.data(), reply_.size());
+  return true;
+}
+
+uint64_t DataPlane::AllocateBytes(uint64_t size) {
+  if (size > capacity_ || allocated_ > capacity_ - size) return BestFitAllocator::kNoSpace;
+  uint64_t offset = allocator_->Allocate(size);
+  if (offset != BestFitAllocator::kNoSpace) allocated_ += size;
+  return offset;
+}
+
+void DataPlane::FreeBytes(uint64_t offset, uint64_t size) {
+  if (allocator_->Free(offset) == BestFitAllocator::FreeResult::kOk) allocated_ -= size;
+}
+
+void DataPlane::QueueEvent(uint8_t kind, const uint8_t* id, const ObjectRecord* record, uint32_t client) {
+  size_t at = events_.size();
+  events_.resize(at + kEventBytes, 0);
+  uint8_t* e = events_.data() + at;
+  e[0] = kind;
+  memcpy(e + 1, id, kObjectIdBytes);
+  if (record == nullptr) return;
+  uint32_t now = static_cast<uint32_t>(time(nullptr));
+  memcpy(e + 24, &client, 4);
+  memcpy(e + 28, &now, 4);
+  memcpy(e + 32, &record->offset, 8);
+  memcpy(e + 40, &record->dataSize, 8);
+  memcpy(e + 48, &record->metadataSize, 8);
+  memcpy(e + 56, record->digest, 8);
 }
 
 void DataPlane::FlushEvents() {
@@ -219,7 +308,11 @@ Napi::Value DataPlane::Publish(const Napi::CallbackInfo& info) {
   }
   const uint8_t* digest = nullptr;
   if (info[4].IsTypedArray() && info[4].As<Napi::Uint8Array>().ByteLength() == 8) digest = info[4].As<Napi::Uint8Array>().Data();
-  if (index_.Insert(id, offset, dataSize, metadataSize, digest) == ObjectIndex::kNone) {
+  bool sealed = info[5].ToBoolean().Value();
+  uint32_t creator = 0;
+  if (!sealed && !ClientArg(info[6], &creator)) return Napi::Value();
+  if (index_.Insert(id, offset, dataSize, metadataSize, digest, sealed ? kRecordSealed : 0, creator) ==
+      ObjectIndex::kNone) {
     ThrowError(env, "ERR_EXISTS", "publish(): the object is already published");
     return Napi::Value();
   }
@@ -269,6 +362,61 @@ Napi::Value DataPlane::SetDeletePending(const Napi::CallbackInfo& info) {
   if (!IdArg(info[0], &id)) return Napi::Value();
   uint32_t slot = index_.Find(id);
   if (slot != ObjectIndex::kNone) index_.at(slot).flags |= kRecordDeletePending;
+  return info.Env().Undefined();
+}
+
+Napi::Value DataPlane::Seal(const Napi::CallbackInfo& info) {
+  const uint8_t* id;
+  if (!IdArg(info[0], &id)) return Napi::Value();
+  uint32_t slot = index_.Find(id);
+  if (slot == ObjectIndex::kNone) {
+    ThrowError(info.Env(), "ERR_NOT_PUBLISHED", "seal(): the object is not published");
+    return Napi::Value();
+  }
+  ObjectRecord& r = index_.at(slot);
+  r.flags |= kRecordSealed;
+  if (info[1].IsTypedArray() && info[1].As<Napi::Uint8Array>().ByteLength() == 8) {
+    memcpy(r.digest, info[1].As<Napi::Uint8Array>().Data(), 8);
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value DataPlane::Allocate(const Napi::CallbackInfo& info) {
+  uint64_t size = 0;
+  if (!ToSize(info.Env(), info[0], "size", &size)) return Napi::Value();
+  uint64_t offset = AllocateBytes(size);
+  return Napi::Number::New(info.Env(), offset == BestFitAllocator::kNoSpace ? -1.0 : static_cast<double>(offset));
+}
+
+Napi::Value DataPlane::Free(const Napi::CallbackInfo& info) {
+  uint64_t offset = 0, size = 0;
+  if (!ToSize(info.Env(), info[0], "offset", &offset) || !ToSize(info.Env(), info[1], "size", &size)) return Napi::Value();
+  if (allocator_->Free(offset) != BestFitAllocator::FreeResult::kOk) {
+    ThrowError(info.Env(), "ERR_NOT_A_BLOCK", "free(" + std::to_string(offset) + "): not an allocated block");
+    return Napi::Value();
+  }
+  allocated_ -= size;
+  return info.Env().Undefined();
+}
+
+Napi::Value DataPlane::GetAllocated(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(allocated_));
+}
+
+Napi::Value DataPlane::SetCreates(const Napi::CallbackInfo& info) {
+  creates_ = info[0].ToBoolean().Value();
+  return info.Env().Undefined();
+}
+
+Napi::Value DataPlane::SetClientCreates(const Napi::CallbackInfo& info) {
+  uint32_t client;
+  if (!ClientArg(info[0], &client)) return Napi::Value();
+  index_.SetCreates(client, info[1].ToBoolean().Value());
+  return info.Env().Undefined();
+}
+
+Napi::Value DataPlane::SetPromptSeals(const Napi::CallbackInfo& info) {
+  promptSeals_ = info[0].ToBoolean().Value();
   return info.Env().Undefined();
 }
 

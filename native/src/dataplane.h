@@ -11,6 +11,7 @@
 #include <memory>
 #include <vector>
 
+#include "allocator_core.h"
 #include "dataplane_codec.h"
 #include "object_index.h"
 
@@ -20,14 +21,18 @@ class Channel;
 
 class DataPlane : public Napi::ObjectWrap<DataPlane> {
  public:
-  // Event kinds in the batch handed to onEvents (21 bytes each: kind, id).
-  static constexpr uint8_t kEventPinned = 1;
-  static constexpr uint8_t kEventUnpinned = 2;
+  // Events handed to onEvents, 64 bytes each (src/store/data-plane-events.ts reads them):
+  //   0 kind, 1..21 id, 24 client (u32), 28 unix seconds (u32), 32 offset, 40 data size,
+  //   48 metadata size (u64 each), 56 digest (8 bytes).
+  static constexpr uint8_t kEventPinned = 1;    // first pin taken by a native Get
+  static constexpr uint8_t kEventUnpinned = 2;  // last pin dropped by a native Release
+  static constexpr uint8_t kEventCreated = 3;   // a native Create (the creator holds a pin)
+  static constexpr uint8_t kEventSealed = 4;    // a native Seal
   // A batch is flushed at the latest when it holds this many events.
   static constexpr size_t kMaxQueuedEvents = 4096;
 
   static Napi::Function Init(Napi::Env env);
-  // JS: createDataPlane(segmentId, mmapSize, onEvents)
+  // JS: createDataPlane(segmentId, mmapSize, allocator, capacity, onEvents)
   static Napi::Value Create(const Napi::CallbackInfo& info);
 
   explicit DataPlane(const Napi::CallbackInfo& info);
@@ -39,12 +44,17 @@ class DataPlane : public Napi::ObjectWrap<DataPlane> {
   bool ShouldFlush() const { return urgent_ || events_.size() >= kMaxQueuedEvents * kEventBytes; }
 
  private:
-  static constexpr size_t kEventBytes = 1 + kObjectIdBytes;
+  static constexpr size_t kEventBytes = 64;
 
   bool ServeGet(Channel* channel, uint32_t client, const uint8_t* body, size_t length);
   bool ServeRelease(uint32_t client, const uint8_t* body, size_t length);
   bool ServeContains(Channel* channel, const uint8_t* body, size_t length);
-  void QueueEvent(uint8_t kind, const uint8_t* id);
+  bool ServeCreate(Channel* channel, uint32_t client, const uint8_t* body, size_t length);
+  bool ServeSeal(Channel* channel, uint32_t client, const uint8_t* body, size_t length);
+  void QueueEvent(uint8_t kind, const uint8_t* id, const ObjectRecord* record = nullptr, uint32_t client = 0);
+  // Capacity accounting (§9: exact sizes) and the allocator, shared by both paths.
+  uint64_t AllocateBytes(uint64_t size);
+  void FreeBytes(uint64_t offset, uint64_t size);
 
   bool IdArg(const Napi::Value& value, const uint8_t** id);
   bool ClientArg(const Napi::Value& value, uint32_t* client);
@@ -58,6 +68,13 @@ class DataPlane : public Napi::ObjectWrap<DataPlane> {
   Napi::Value Unpin(const Napi::CallbackInfo& info);
   Napi::Value Holds(const Napi::CallbackInfo& info);
   Napi::Value SetDeletePending(const Napi::CallbackInfo& info);
+  Napi::Value Seal(const Napi::CallbackInfo& info);
+  Napi::Value Allocate(const Napi::CallbackInfo& info);
+  Napi::Value Free(const Napi::CallbackInfo& info);
+  Napi::Value GetAllocated(const Napi::CallbackInfo& info);
+  Napi::Value SetCreates(const Napi::CallbackInfo& info);
+  Napi::Value SetClientCreates(const Napi::CallbackInfo& info);
+  Napi::Value SetPromptSeals(const Napi::CallbackInfo& info);
   Napi::Value Pins(const Napi::CallbackInfo& info);
   Napi::Value TakeEvents(const Napi::CallbackInfo& info);
   Napi::Value GetSize(const Napi::CallbackInfo& info);
@@ -66,6 +83,12 @@ class DataPlane : public Napi::ObjectWrap<DataPlane> {
   ObjectIndex index_;
   int32_t segmentId_ = 0;
   int64_t mmapSize_ = 0;
+  BestFitAllocator* allocator_ = nullptr;
+  Napi::ObjectReference allocatorRef_;  // keeps the allocator alive
+  uint64_t capacity_ = 0;
+  uint64_t allocated_ = 0;
+  bool creates_ = false;      // native Create/Seal allowed (single node, no external store)
+  bool promptSeals_ = true;   // someone may wait for a seal: deliver it before the next frame
   Napi::FunctionReference onEvents_;
   std::unique_ptr<Napi::AsyncContext> asyncContext_;
   std::vector<uint8_t> events_;

@@ -152,6 +152,43 @@ bool ParseGetRequest(const uint8_t* body, size_t length, std::vector<const uint8
   return true;
 }
 
+bool ParseCreateRequest(const uint8_t* body, size_t length, CreateRequest* request) {
+  Reader r(body, length);
+  uint64_t table;
+  uint32_t v[5];
+  if (!r.Root(5, &table, v) || v[0] == 0) return false;
+  uint64_t start;
+  uint32_t len;
+  if (!r.String(table + v[0], &start, &len) || len != kObjectIdBytes) return false;
+  const size_t sizes[5] = {0, 1, 8, 8, 4};
+  for (int slot = 1; slot < 5; slot++) {
+    if (v[slot] != 0 && !r.Inside(table + v[slot], sizes[slot])) return false;
+  }
+  request->id = r.at(start);
+  request->evictIfFull = v[1] != 0 && *r.at(table + v[1]) != 0;
+  request->dataSize = 0;
+  request->metadataSize = 0;
+  request->deviceNum = 0;
+  if (v[2] != 0) memcpy(&request->dataSize, r.at(table + v[2]), 8);
+  if (v[3] != 0) memcpy(&request->metadataSize, r.at(table + v[3]), 8);
+  if (v[4] != 0) memcpy(&request->deviceNum, r.at(table + v[4]), 4);
+  return true;
+}
+
+bool ParseSealRequest(const uint8_t* body, size_t length, const uint8_t** id, const uint8_t** digest) {
+  Reader r(body, length);
+  uint64_t table;
+  uint32_t v[2];
+  if (!r.Root(2, &table, v) || v[0] == 0 || v[1] == 0) return false;
+  uint64_t start, digestStart;
+  uint32_t len, digestLen;
+  if (!r.String(table + v[0], &start, &len) || len != kObjectIdBytes) return false;
+  if (!r.String(table + v[1], &digestStart, &digestLen) || digestLen != 8) return false;
+  *id = r.at(start);
+  *digest = r.at(digestStart);
+  return true;
+}
+
 bool ParseSingleIdRequest(const uint8_t* body, size_t length, const uint8_t** id) {
   Reader r(body, length);
   uint64_t table;
@@ -210,6 +247,44 @@ void EncodeGetReply(const std::vector<const uint8_t*>& ids, const std::vector<Ob
     size_t at = PutId(out, ids[i]);
     Link(out, idVector + 4 + 4 * i, at);
   }
+  Align(out, 8);
+}
+
+void EncodeCreateReply(const uint8_t* id, const ObjectLocation& o, int32_t segmentId, int64_t mmapSize,
+                       std::vector<uint8_t>* out) {
+  // Table: soffset, object_id @4, plasma_object (48-byte struct, 8-aligned) @8, error @56,
+  // store_fd @60, mmap_size @64; 72 bytes. ipc_handle is absent (no CUDA).
+  out->clear();
+  Put32(out, 0);
+  size_t vtable = out->size();
+  for (uint16_t v : {uint16_t{14}, uint16_t{72}, uint16_t{4}, uint16_t{8}, uint16_t{56}, uint16_t{60}, uint16_t{64}}) {
+    Put16(out, v);
+  }
+  Align(out, 8);
+  size_t table = out->size();
+  Link(out, 0, table);
+  Put32(out, static_cast<uint32_t>(table - vtable));
+  Put32(out, 0);  // object_id, linked below
+  Put32(out, static_cast<uint32_t>(segmentId));
+  Put32(out, 0);
+  Put64(out, o.offset);
+  Put64(out, o.dataSize);
+  Put64(out, o.offset + o.dataSize);
+  Put64(out, o.metadataSize);
+  Put32(out, 0);
+  Put32(out, 0);
+  Put32(out, 0);  // error: OK
+  Put32(out, static_cast<uint32_t>(segmentId));
+  Put64(out, static_cast<uint64_t>(mmapSize));
+  size_t at = PutId(out, id);
+  Link(out, table + 4, at);
+  Align(out, 8);
+}
+
+void EncodeSealReply(const uint8_t* id, std::vector<uint8_t>* out) {
+  size_t table = PutTableHead(out, 2);  // object_id, error (0 = OK)
+  size_t at = PutId(out, id);
+  Link(out, table + 4, at);
   Align(out, 8);
 }
 

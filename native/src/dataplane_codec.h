@@ -11,6 +11,10 @@
 namespace plasmapool {
 
 // Message types (plasma-protocol §2.1).
+constexpr int64_t kCreateRequest = 1;
+constexpr int64_t kCreateReply = 2;
+constexpr int64_t kSealRequest = 7;
+constexpr int64_t kSealReply = 8;
 constexpr int64_t kGetRequest = 9;
 constexpr int64_t kGetReply = 10;
 constexpr int64_t kReleaseRequest = 11;
@@ -23,6 +27,17 @@ bool ParseGetRequest(const uint8_t* body, size_t length, std::vector<const uint8
 // PlasmaReleaseRequest / PlasmaContainsRequest: one 20-byte id.
 bool ParseSingleIdRequest(const uint8_t* body, size_t length, const uint8_t** id);
 
+struct CreateRequest {
+  const uint8_t* id;
+  bool evictIfFull;
+  uint64_t dataSize;
+  uint64_t metadataSize;
+  int32_t deviceNum;
+};
+bool ParseCreateRequest(const uint8_t* body, size_t length, CreateRequest* request);
+// PlasmaSealRequest with an 8-byte digest.
+bool ParseSealRequest(const uint8_t* body, size_t length, const uint8_t** id, const uint8_t** digest);
+
 struct ObjectLocation {
   uint64_t offset;
   uint64_t dataSize;
@@ -32,6 +47,11 @@ struct ObjectLocation {
 // PlasmaGetReply with every position found in one segment (§3.6, §2.6: all fields present).
 void EncodeGetReply(const std::vector<const uint8_t*>& ids, const std::vector<ObjectLocation>& objects,
                     int32_t segmentId, int64_t mmapSize, std::vector<uint8_t>* out);
+// PlasmaCreateReply of a successful create (error OK, no CUDA handle).
+void EncodeCreateReply(const uint8_t* id, const ObjectLocation& object, int32_t segmentId, int64_t mmapSize,
+                       std::vector<uint8_t>* out);
+// PlasmaSealReply with error OK.
+void EncodeSealReply(const uint8_t* id, std::vector<uint8_t>* out);
 // PlasmaContainsReply.
 void EncodeContainsReply(const uint8_t* id, bool has, std::vector<uint8_t>* out);
 

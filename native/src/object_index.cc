@@ -46,7 +46,7 @@ uint32_t ObjectIndex::Find(const uint8_t* id) const {
 }
 
 uint32_t ObjectIndex::Insert(const uint8_t* id, uint64_t offset, uint64_t dataSize, uint64_t metadataSize,
-                             const uint8_t* digest) {
+                             const uint8_t* digest, uint32_t flags, uint32_t creator) {
   if (Find(id) != kNone) return kNone;
   if ((count_ + 1) * 10 > table_.size() * 7) Grow();
   uint32_t slot;
@@ -60,7 +60,8 @@ uint32_t ObjectIndex::Insert(const uint8_t* id, uint64_t offset, uint64_t dataSi
   ObjectRecord& r = records_[slot];
   memset(&r, 0, sizeof(r));
   memcpy(r.id, id, kObjectIdBytes);
-  r.flags = kRecordInUse;
+  r.flags = kRecordInUse | flags;
+  r.creator = creator;
   r.offset = offset;
   r.dataSize = dataSize;
   r.metadataSize = metadataSize;
@@ -117,6 +118,7 @@ uint32_t ObjectIndex::AddClient() {
   }
   clients_[id].active = true;
   clients_[id].fdSent = false;
+  clients_[id].creates = true;
   clients_[id].held.clear();
   return id;
 }

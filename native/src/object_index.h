@@ -17,7 +17,7 @@ struct ObjectRecord {
   uint8_t id[kObjectIdBytes];
   uint32_t flags;        // kRecordInUse
   uint32_t clientPins;   // local connections holding it (at most one pin each, §3.6)
-  uint32_t reserved;
+  uint32_t creator;      // client that created it, while not sealed
   uint64_t offset;       // data offset in the region
   uint64_t dataSize;
   uint64_t metadataSize;
@@ -28,6 +28,8 @@ static_assert(sizeof(ObjectRecord) == 64, "one cache line per record");
 constexpr uint32_t kRecordInUse = 1;
 // Deleted while pinned (§3.8): the last release must reach TypeScript before the next request.
 constexpr uint32_t kRecordDeletePending = 2;
+// Sealed: immutable, served by Get and Contains. Without it the record is an unsealed object.
+constexpr uint32_t kRecordSealed = 4;
 
 class ObjectIndex {
  public:
@@ -39,7 +41,7 @@ class ObjectIndex {
   uint32_t Find(const uint8_t* id) const;
   // A new record; kNone if the id is already present.
   uint32_t Insert(const uint8_t* id, uint64_t offset, uint64_t dataSize, uint64_t metadataSize,
-                  const uint8_t* digest);
+                  const uint8_t* digest, uint32_t flags, uint32_t creator);
   // Remove the record (its pins must have been dropped by the caller).
   void Erase(uint32_t slot);
 
@@ -52,6 +54,9 @@ class ObjectIndex {
   bool HasClient(uint32_t client) const { return client < clients_.size() && clients_[client].active; }
   void SetFdSent(uint32_t client) { clients_[client].fdSent = true; }
   bool FdSent(uint32_t client) const { return clients_[client].fdSent; }
+  // Whether this client's creates may be served natively (false for a client with a quota).
+  void SetCreates(uint32_t client, bool allowed) { clients_[client].creates = allowed; }
+  bool Creates(uint32_t client) const { return clients_[client].creates; }
   // True if this took the client's first pin on the record.
   bool Pin(uint32_t client, uint32_t slot);
   // True if the client held it (and now does not).
@@ -66,6 +71,7 @@ class ObjectIndex {
   struct Client {
     bool active = false;
     bool fdSent = false;
+    bool creates = true;
     std::unordered_set<uint32_t> held;
   };
 

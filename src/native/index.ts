@@ -247,10 +247,11 @@ export interface NativeListener {
 }
 
 /**
- * The native data plane (docs/object-table.md): an index of sealed local objects (fixed-size
- * records keyed by the 20-byte id) and the pins local connections hold on them. Attached channels
- * offer every frame to it first; it answers Get, Release and Contains of published objects without
- * entering JavaScript and reports first pins and last unpins as batched events.
+ * The native data plane (docs/object-table.md): an index of local objects (fixed-size records
+ * keyed by the 20-byte id), the pins local connections hold on them, and the capacity accounting.
+ * Attached channels offer every frame to it first; it answers Get, Release and Contains of sealed
+ * objects, and Create and Seal when they need no judgement, without entering JavaScript, and
+ * reports what TypeScript must learn (pins, creates, seals) as batched events.
  */
 export interface NativeDataPlane {
   /** Attach a plasma channel (not started yet, or started): its frames are offered here first. */
@@ -259,8 +260,32 @@ export interface NativeDataPlane {
   dropClient(client: number): Buffer | null;
   /** The client has received the region's descriptor (§4.2): native replies may omit it. */
   setFdSent(client: number): void;
-  /** Make a sealed local object servable natively; throws ERR_EXISTS if it already is. */
-  publish(id: Uint8Array, offset: number, dataSize: number, metadataSize: number, digest: Uint8Array): void;
+  /**
+   * Give the data plane a local object's record: sealed (served natively), or unsealed with its
+   * creator's client number (the creator may seal it natively). Throws ERR_EXISTS if already there.
+   */
+  publish(
+    id: Uint8Array,
+    offset: number,
+    dataSize: number,
+    metadataSize: number,
+    digest: Uint8Array,
+    sealed: boolean,
+    creator: number,
+  ): void;
+  /** Seal a published unsealed object (TypeScript's own Seal path). */
+  seal(id: Uint8Array, digest: Uint8Array): void;
+  /** Allocate `size` bytes within the capacity: the offset, or -1. Both paths allocate here. */
+  allocate(size: number): number;
+  free(offset: number, size: number): void;
+  /** Bytes allocated (exact sizes, §9). */
+  readonly allocated: number;
+  /** Whether Create and Seal may be served natively at all (single node, no external store). */
+  setCreates(enabled: boolean): void;
+  /** Whether this client's creates may be (false once it has a quota). */
+  setClientCreates(client: number, enabled: boolean): void;
+  /** Deliver native seals before the next frame is read (someone may be waiting for one). */
+  setPromptSeals(prompt: boolean): void;
   /** Withdraw it (dropping any pins still on it); false if it was not published. */
   unpublish(id: Uint8Array): boolean;
   /** Pin for a client (at most one pin per client): true if this was the client's first. */
@@ -272,7 +297,7 @@ export interface NativeDataPlane {
   setDeletePending(id: Uint8Array): void;
   /** Number of clients pinning it (0 if not published). */
   pins(id: Uint8Array): number;
-  /** Events queued since the last delivery (21 bytes each: kind 1 = pinned, 2 = unpinned; id), or null. */
+  /** Events queued since the last delivery (64 bytes each, see src/store/data-plane-events.ts), or null. */
   takeEvents(): Buffer | null;
   /** Published objects. */
   readonly size: number;
@@ -306,11 +331,18 @@ export interface NativeAddon {
   /** Address of the first byte of an ArrayBuffer or view, for zero-copy proofs. */
   addressOf(buffer: ArrayBuffer | ArrayBufferView): bigint;
   /**
-   * A data plane replying from segment `segmentId` (mmap_size reported as `mmapSize`, §4.5);
+   * A data plane replying from segment `segmentId` (mmap_size reported as `mmapSize`, §4.5),
+   * allocating with `allocator` up to `capacity` bytes;
    * `onEvents` receives event batches (see NativeDataPlane.takeEvents) before any other JS
    * callback of an attached channel runs.
    */
-  createDataPlane(segmentId: number, mmapSize: number, onEvents: (events: Buffer) => void): NativeDataPlane;
+  createDataPlane(
+    segmentId: number,
+    mmapSize: number,
+    allocator: NativeAllocator,
+    capacity: number,
+    onEvents: (events: Buffer) => void,
+  ): NativeDataPlane;
   /** Free bytes in the filesystem holding path (statvfs). */
   freeSpace(path: string): number;
 }

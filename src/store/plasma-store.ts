@@ -4,6 +4,7 @@
  * requests arrive decoded, replies leave through the session.
  */
 import type { NativeAllocator, NativeDataPlane, NativeRegion } from '../native/index.js';
+import { DataPlaneEvent, forEachDataPlaneEvent, type DataPlaneEventView } from './data-plane-events.js';
 import { native } from '../native/index.js';
 import { PlasmaError, type ObjectInfo, type ObjectSpec, type ReplyErrorCode, type Request } from '../protocol/messages.js';
 import { ObjectId } from '../protocol/object-id.js';
@@ -46,11 +47,8 @@ export class PlasmaStore {
   private readonly pending = new PendingGets();
   private readonly capacity: number;
   private readonly region: NativeRegion;
-  private readonly allocator: NativeAllocator;
   private readonly external: ExternalStore | null;
   private readonly log: Logger;
-  /** Sum of data + metadata sizes of every allocated object (§9: exact, no rounding). */
-  private allocatedBytes = 0;
   private cluster: ClusterPort | null = null;
   /** Connected clients (kept by the server). */
   clientCount = 0;
@@ -61,11 +59,12 @@ export class PlasmaStore {
    * every local client's pins on them, and serves Get/Release/Contains of those natively.
    */
   private readonly dataPlane: NativeDataPlane;
+  /** Sessions by their data plane client number (events name the client). */
+  private readonly sessionsByClient = new Map<number, ClientSession>();
 
   constructor(config: PlasmaStoreConfig) {
     this.capacity = config.capacity;
     this.region = config.region;
-    this.allocator = config.allocator;
     this.external = config.external;
     this.log = config.log;
     this.notifier = new Notifier(config.log);
@@ -74,14 +73,21 @@ export class PlasmaStore {
       return object ? objectBytes(object) : 0;
     });
     this.localSegment = this.segments.register(config.region.fd, config.region.mapLength, config.region.nodeName);
-    this.dataPlane = native.createDataPlane(this.localSegment.id, reportedMmapSize(this.localSegment), (events) =>
-      this.applyDataPlaneEvents(events),
+    this.dataPlane = native.createDataPlane(
+      this.localSegment.id,
+      reportedMmapSize(this.localSegment),
+      config.allocator,
+      config.capacity,
+      (events) => this.applyDataPlaneEvents(events),
     );
+    // Native creates need no judgement only without an external store: an evicted id lives there.
+    this.dataPlane.setCreates(!config.external);
   }
 
   /** A new connection: its frames reach the native data plane first. */
   attachSession(session: ClientSession): void {
     session.attachDataPlane(this.dataPlane, this.dataPlane.addClient(session.channel), this.localSegment.id);
+    this.sessionsByClient.set(session.dataPlaneClient, session);
   }
 
   /** Requests answered natively so far. */
@@ -101,25 +107,65 @@ export class PlasmaStore {
   }
 
   private applyDataPlaneEvents(events: Buffer): void {
-    for (let i = 0; i + 21 <= events.length; i += 21) {
-      const object = this.objects.get(events.toString('hex', i + 1, i + 21));
-      if (!object) continue;
-      if (events[i] === DATA_PLANE_PINNED) {
-        // Kept in order even when the pin is already gone again: the release that follows moves
-        // the object to the most-recently-used end, as if TS had seen both messages.
-        if (!object.accessed && !object.remote) {
-          object.accessed = true;
-          this.policy.beginAccess(object.key);
-        }
-      } else if (this.pinCount(object) === 0) {
-        this.unpinned(object);
+    forEachDataPlaneEvent(events, (event) => {
+      if (event.kind === DataPlaneEvent.Created) return this.createdNatively(event);
+      const object = this.objects.get(event.key);
+      if (!object) return;
+      switch (event.kind) {
+        case DataPlaneEvent.Pinned:
+          // Kept in order even when the pin is already gone again: the release that follows moves
+          // the object to the most-recently-used end, as if TS had seen both messages.
+          if (!object.accessed && !object.remote) {
+            object.accessed = true;
+            this.policy.beginAccess(object.key);
+          }
+          return;
+        case DataPlaneEvent.Unpinned:
+          if (this.pinCount(object) === 0) this.unpinned(object);
+          return;
+        case DataPlaneEvent.Sealed:
+          return this.sealedNatively(object, event);
       }
+    });
+  }
+
+  /** The data plane created an object (and pinned it for its creator): what createObject does here. */
+  private createdNatively(event: DataPlaneEventView): void {
+    const session = this.sessionsByClient.get(event.client);
+    const id = ObjectId.fromBytes(event.id);
+    const object: StoredObject = {
+      ...newObject(id, event.offset, event.dataSize, event.metadataSize, session ?? null),
+      createTime: event.time,
+      published: true,
+    };
+    this.objects.add(object);
+    if (!session || session.closed) {
+      this.removeObject(object, false); // its creator is gone already (§8)
+      return;
     }
+    this.policy.objectCreated(object.key, session, true);
+    session.creating.add(object.key);
+    object.accessed = true;
+    this.policy.beginAccess(object.key);
+  }
+
+  /** The data plane sealed an object for its creator: what seal() does after its reply. */
+  private sealedNatively(object: StoredObject, event: DataPlaneEventView): void {
+    if (object.state !== 'created') return;
+    this.sealObject(object, Uint8Array.from(event.digest), event.time);
+    this.notifier.publish([this.sealInfo(object)]);
+    this.wakeGets(object);
+    if (this.pinCount(object) === 0) this.unpinned(object);
+  }
+
+  /** Seals must reach TS at once while anyone may wait for one (subscribers, waiting gets). */
+  private updatePromptSeals(): void {
+    this.dataPlane.setPromptSeals(this.notifier.count > 0 || this.pending.size > 0);
   }
 
   /** The object is sealed and local: the data plane serves it, and holds its clients' pins. */
   private publish(object: StoredObject): void {
-    this.dataPlane.publish(object.id.bytes, object.offset, object.dataSize, object.metadataSize, object.digest);
+    this.dataPlane.publish(object.id.bytes, object.offset, object.dataSize, object.metadataSize, object.digest, true, 0);
     object.published = true;
     if (object.deletePending) this.dataPlane.setDeletePending(object.id.bytes);
     for (const holder of [...object.holders]) {
@@ -141,13 +187,16 @@ export class PlasmaStore {
     return object.published ? this.dataPlane.holds(object.id.bytes, session.dataPlaneClient) : object.holders.has(session);
   }
 
+  /** Sum of data + metadata sizes of every allocated object (§9: exact, no rounding); kept natively. */
   get allocated(): number {
-    return this.allocatedBytes;
+    return this.dataPlane.allocated;
   }
 
   /** Join a cluster: misses are resolved at peers, ids are claimed at their home node. */
   attachCluster(cluster: ClusterPort): void {
     this.cluster = cluster;
+    // Every create is claimed at the id's home node, and every seal settles that claim.
+    this.dataPlane.setCreates(false);
   }
 
   // ---------------------------------------------------------------- dispatch
@@ -189,16 +238,15 @@ export class PlasmaStore {
         return session.reply({ kind: 'evict', numBytes: this.evictBytes(request.numBytes) });
       case 'subscribe':
         return this.subscribe(session);
-      case 'setOptions':
+      case 'setOptions': {
         session.name = request.clientName;
-        return session.reply({
-          kind: 'setOptions',
-          error: this.policy.setClientQuota(session, request.clientName, request.outputMemoryQuota)
-            ? PlasmaError.OK
-            : PlasmaError.OutOfMemory,
-        });
+        const ok = this.policy.setClientQuota(session, request.clientName, request.outputMemoryQuota);
+        // A quota decides where this client's objects go and what they may evict: TS creates them.
+        if (ok) this.dataPlane.setClientCreates(session.dataPlaneClient, false);
+        return session.reply({ kind: 'setOptions', error: ok ? PlasmaError.OK : PlasmaError.OutOfMemory });
+      }
       case 'debugString':
-        return session.reply({ kind: 'debugString', debugString: this.policy.debugString(this.allocatedBytes) });
+        return session.reply({ kind: 'debugString', debugString: this.policy.debugString(this.allocated) });
       case 'refreshLru':
         for (const id of request.objectIds) this.policy.refresh(id.hex);
         return session.reply({ kind: 'refreshLru' });
@@ -241,6 +289,9 @@ export class PlasmaStore {
     if (offset < 0) return null;
     const object = newObject(id, offset, dataSize, metadataSize, session);
     this.objects.add(object);
+    // Unsealed, but in the data plane already: its creator's pin lives there (docs/object-table.md §1).
+    this.dataPlane.publish(id.bytes, offset, dataSize, metadataSize, NO_DIGEST, false, session.dataPlaneClient);
+    object.published = true;
     if (this.cluster) {
       const claim = this.cluster.claim(object.key);
       // Overlapped with the client's write; Seal settles it.
@@ -355,14 +406,17 @@ export class PlasmaStore {
     }, () => reply(PlasmaError.ObjectExists));
   }
 
-  private sealObject(object: StoredObject, digest: Uint8Array): void {
+  /** `sealedAt` and an already sealed record: the data plane sealed it (sealedNatively). */
+  private sealObject(object: StoredObject, digest: Uint8Array, sealedAt?: number): void {
     object.state = 'sealed';
     // The codec already copied it out of the frame; nobody mutates it.
     object.digest = digest;
-    object.constructDuration = nowSeconds() - object.createTime;
+    object.constructDuration = (sealedAt ?? nowSeconds()) - object.createTime;
     if (object.creator) (object.creator as ClientSession).creating.delete(object.key);
     object.creator = null;
-    if (!object.remote) this.publish(object);
+    if (sealedAt !== undefined || object.remote) return;
+    if (object.published) this.dataPlane.seal(object.id.bytes, digest);
+    else this.publish(object);
   }
 
   private abort(session: ClientSession, id: ObjectId): void {
@@ -395,6 +449,7 @@ export class PlasmaStore {
     }
     const pending = new PendingGet(session, ids, waitFor);
     this.pending.wait(pending, immediate ? -1 : timeoutMs, (expired) => this.finishGet(expired));
+    this.updatePromptSeals();
     if (atPeers.length === 0) return;
     // One round trip per owner; a zero-timeout get answers as soon as the peers have.
     void this.resolveAtPeers(atPeers).then(() => {
@@ -524,6 +579,7 @@ export class PlasmaStore {
     if (pending.finished) return;
     this.syncDataPlane();
     this.pending.finish(pending);
+    this.updatePromptSeals();
     this.replyGet(pending.session, pending.ids);
   }
 
@@ -572,16 +628,21 @@ export class PlasmaStore {
     // Only the owner deletes; a peer's object read here is not ours to delete.
     if (!object || object.remote) return PlasmaError.ObjectNotFound;
     if (object.state === 'created') {
-      object.deletePending = true;
+      this.markDeletePending(object);
       return PlasmaError.ObjectNotSealed;
     }
     if (this.pinCount(object) > 0) {
-      object.deletePending = true;
-      if (object.published) this.dataPlane.setDeletePending(object.id.bytes);
+      this.markDeletePending(object);
       return PlasmaError.ObjectInUse;
     }
     this.removeObject(object, true);
     return PlasmaError.OK;
+  }
+
+  /** Delete on the last release (§3.8); the data plane then reports that release at once. */
+  private markDeletePending(object: StoredObject): void {
+    object.deletePending = true;
+    if (object.published) this.dataPlane.setDeletePending(object.id.bytes);
   }
 
   private contains(id: ObjectId): boolean {
@@ -615,6 +676,7 @@ export class PlasmaStore {
     const channel = native.channelFromFd(fd, 'length64');
     session.subscription = channel;
     this.notifier.add(channel);
+    this.updatePromptSeals();
     // §5.1: a new subscriber first hears of every sealed object, one frame each.
     for (const object of this.objects.values()) {
       if (object.state === 'sealed') this.notifier.publish([this.sealInfo(object)], channel);
@@ -645,6 +707,8 @@ export class PlasmaStore {
       if (object && this.pinCount(object) === 0) this.unpinned(object);
     }
     if (session.subscription) this.notifier.remove(session.subscription);
+    this.sessionsByClient.delete(session.dataPlaneClient);
+    this.updatePromptSeals();
     session.subscription = null;
   }
 
@@ -718,25 +782,23 @@ export class PlasmaStore {
     for (;;) {
       const offset = this.tryAllocate(size);
       if (offset >= 0 || !evictIfFull) return offset;
-      const choice = this.policy.requireSpace(size, this.allocatedBytes);
+      const choice = this.policy.requireSpace(size, this.allocated);
       this.evictObjects(choice.keys);
       if (!choice.ok) return this.tryAllocate(size);
     }
   }
 
   private tryAllocate(size: number): number {
-    if (this.allocatedBytes + size > this.capacity) return -1;
-    const offset = this.allocator.allocate(size);
-    if (offset < 0) return -1;
-    this.allocatedBytes += size;
-    return offset;
+    // Sizes beyond any capacity never reach native code (they may exceed 2^53, §13).
+    if (size > this.capacity) return -1;
+    // Capacity (-m) and the allocator are checked together natively, for both paths.
+    return this.dataPlane.allocate(size);
   }
 
   private freeMemory(object: StoredObject): void {
     // A proxy's offset is in the owner's region, never ours to free.
     if (object.offset < 0 || object.remote) return;
-    this.allocator.free(object.offset);
-    this.allocatedBytes -= objectBytes(object);
+    this.dataPlane.free(object.offset, objectBytes(object));
     object.offset = -1;
   }
 
@@ -917,7 +979,7 @@ export class PlasmaStore {
     return {
       clients: this.clientCount,
       objects: this.objects.size,
-      allocated: this.allocatedBytes,
+      allocated: this.allocated,
       capacity: this.capacity,
       subscribers: this.notifier.count,
     };
@@ -943,9 +1005,6 @@ function newObject(id: ObjectId, offset: number, dataSize: number, metadataSize:
     published: false,
   };
 }
-
-/** Event kind of a first pin taken natively (NativeDataPlane.takeEvents); 2 is a last unpin. */
-const DATA_PLANE_PINNED = 1;
 
 /** The digest of an unsealed object: empty (§2.5), shared by all of them. */
 const NO_DIGEST = new Uint8Array(0);

@@ -63,6 +63,76 @@ describe('native data plane', () => {
     expect(handle.store.nativeRequests - before).toBe(21);
   });
 
+  it('creates and seals natively on a single node, and TypeScript learns of both', async () => {
+    const handle = await store();
+    const writer = await client(handle);
+    const subscriber = await client(handle);
+    await put(writer, ObjectId.random(), new Uint8Array(10)); // the first create carries the descriptor
+    await settle(writer);
+    const before = handle.store.nativeRequests;
+    const ids = [0, 1, 2].map(() => ObjectId.random());
+    for (const id of ids) await put(writer, id, new Uint8Array(1000).fill(5));
+    await settle(writer);
+    // create, seal and release of each.
+    expect(handle.store.nativeRequests - before).toBe(9);
+    const listed = await subscriber.list();
+    for (const id of ids) {
+      const entry = listed.find((o) => o.id.equals(id));
+      expect(entry, 'TypeScript lists a natively created object').toBeDefined();
+      expect(entry!.refCount).toBe(0);
+      expect(entry!.state).toBe('sealed');
+    }
+    expect(handle.store.allocated).toBe(10 + 3 * 1000);
+    // A subscriber hears of a native seal before the sealing connection's next request is answered.
+    const notifications = subscriber.subscribe();
+    await settle(subscriber);
+    const next = ObjectId.random();
+    await put(writer, next, new Uint8Array(7));
+    const seen: string[] = [];
+    for await (const n of notifications) {
+      seen.push(n.id.hex);
+      if (n.id.equals(next)) break;
+    }
+    expect(seen).toContain(next.hex);
+  });
+
+  it('wakes a waiting get with a native seal at once', async () => {
+    const handle = await store();
+    const writer = await client(handle);
+    const reader = await client(handle);
+    await put(writer, ObjectId.random(), new Uint8Array(10));
+    await settle(writer);
+    const id = ObjectId.random();
+    const started = Date.now();
+    const waiting = reader.getOne(id, { timeoutMs: 10_000 });
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the get is waiting in TypeScript
+    const before = handle.store.nativeRequests;
+    await put(writer, id, new Uint8Array(64).fill(6));
+    const buffer = await waiting;
+    expect(buffer).not.toBeNull();
+    expect(buffer!.data[63]).toBe(6);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    // The create and the seal were native.
+    expect(handle.store.nativeRequests - before).toBeGreaterThanOrEqual(2);
+    buffer!.release();
+  });
+
+  it('leaves the creates of a client with a quota to TypeScript', async () => {
+    const handle = await store();
+    const c = await client(handle);
+    await put(c, ObjectId.random(), new Uint8Array(10));
+    await c.setOptions('with-quota', 4 << 20);
+    await settle(c);
+    const before = handle.store.nativeRequests;
+    const id = ObjectId.random();
+    const buffer = await c.create(id, 100);
+    await c.seal(id);
+    // Only the seal is native: the quota's LRU owns the object from its create on.
+    expect(handle.store.nativeRequests - before).toBe(1);
+    expect(await c.debugString()).toContain('with-quota');
+    buffer.release();
+  });
+
   it('counts native pins in the reference counts TypeScript reports and decides with', async () => {
     const handle = await store();
     const writer = await client(handle);
