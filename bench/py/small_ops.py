@@ -19,6 +19,7 @@ import shlex
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -34,6 +35,14 @@ import pyarrow.plasma as plasma  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+TARGETS = [
+    ("cpuPerRequestUs", 0.8, "store CPU per 1 kB operation, plasmapool / reference"),
+    ("cwsMedianUs", 0.9, "1 kB create+write+seal latency, plasmapool / reference (median)"),
+    ("getReleaseMedianUs", 0.9, "1 kB get+release latency, plasmapool / reference (median)"),
+    ("memPerObjectBytes", 1.0, "store memory per 64 B object (RssAnon), plasmapool / reference"),
+]
 
 
 def cpu_seconds(pid):
@@ -141,6 +150,8 @@ def main():
     parser.add_argument("--only", choices=["reference", "plasmapool"], default=None)
     parser.add_argument("--out", default=None)
     parser.add_argument("--node-arg", action="append", default=[], help="extra node option for plasmapool (e.g. --cpu-prof)")
+    parser.add_argument("--attach", default="", help="command run against plasmapool's pid over the measured rounds, "
+                        "stopped with SIGINT; {pid} is replaced (e.g. 'strace -c -f -p {pid} -o FILE')")
     parser.add_argument("--prefix", default="", help="command that wraps plasmapool's node (e.g. 'perf record -g -o FILE')")
     args = parser.parse_args()
 
@@ -158,6 +169,10 @@ def main():
         # One unrecorded warm-up round each (JIT, page faults of the region).
         for kind in kinds:
             one_round(stores[kind], min(1000, args.count), args.size, rng, source)
+        attached = None
+        if args.attach and "plasmapool" in stores:
+            attached = subprocess.Popen(shlex.split(args.attach.replace("{pid}", str(stores["plasmapool"].pid))))
+            time.sleep(1.0)
         for r in range(args.rounds):
             for kind in (kinds if r % 2 == 0 else list(reversed(kinds))):
                 store = stores[kind]
@@ -168,6 +183,9 @@ def main():
                 results[kind]["cws"] += cws
                 results[kind]["getRelease"] += gr
                 sys.stderr.write(f"round {r + 1}/{args.rounds} {kind}: cws {statistics.median(cws):.1f} µs, get+release {statistics.median(gr):.1f} µs\n")
+        if attached is not None:
+            attached.send_signal(signal.SIGINT)
+            attached.wait(30)
         if args.memory_objects > 0:
             for kind in kinds:
                 results[kind]["memPerObj"] = memory_per_object(stores[kind], args.memory_objects)
@@ -203,6 +221,16 @@ def main():
             for key in ("cwsMedianUs", "getReleaseMedianUs", "cpuPerRequestUs", "memPerObjectBytes")
             if summary["reference"][key] and summary["plasmapool"][key] is not None
         }
+    if len(kinds) == 2:
+        # Issue 10's targets, as ratios measured in this run (a miss never fails the run).
+        print()
+        for key, limit, title in TARGETS:
+            ratio = summary["ratios"].get(key)
+            if ratio is None:
+                print(f"  n/a   {title}: not measured")
+                continue
+            verdict = "PASS" if ratio <= limit else "FAIL"
+            print(f"  {verdict}  {title}: {ratio:.3f} (target <= {limit})")
     summary["config"] = {"rounds": args.rounds, "count": args.count, "size": args.size, "memoryObjects": args.memory_objects}
     if args.out:
         with open(args.out, "w") as f:

@@ -16,7 +16,7 @@ export const DataPlaneEvent = {
 
 export type DataPlaneEventKind = (typeof DataPlaneEvent)[keyof typeof DataPlaneEvent];
 
-/** One event; valid only during the callback (the view is reused). */
+/** One event; valid only during the callback (one view is reused for the whole batch). */
 export interface DataPlaneEventView {
   kind: DataPlaneEventKind;
   /** The object id's 20 bytes (a view into the batch). */
@@ -34,20 +34,40 @@ export interface DataPlaneEventView {
 }
 
 const EVENT_BYTES = 64;
+const WITH_RECORD = new Set<number>([DataPlaneEvent.Created, DataPlaneEvent.Sealed]);
+
+/** A u64 below 2^53 as an exact number, without a BigInt per read. */
+function readSize(batch: Buffer, at: number): number {
+  return batch.readUInt32LE(at) + batch.readUInt32LE(at + 4) * 0x1_0000_0000;
+}
 
 export function forEachDataPlaneEvent(batch: Buffer, visit: (event: DataPlaneEventView) => void): void {
+  const empty = batch.subarray(0, 0);
+  const event: DataPlaneEventView = {
+    kind: DataPlaneEvent.Pinned,
+    id: empty,
+    key: '',
+    client: 0,
+    time: 0,
+    offset: 0,
+    dataSize: 0,
+    metadataSize: 0,
+    digest: empty,
+  };
   for (let at = 0; at + EVENT_BYTES <= batch.length; at += EVENT_BYTES) {
-    visit({
-      kind: batch[at] as DataPlaneEventKind,
-      id: batch.subarray(at + 1, at + 21),
-      key: batch.toString('hex', at + 1, at + 21),
-      client: batch.readUInt32LE(at + 24),
-      time: batch.readUInt32LE(at + 28),
+    event.kind = batch[at] as DataPlaneEventKind;
+    event.key = batch.toString('hex', at + 1, at + 21);
+    // Pins and unpins (most events) need only the key.
+    if (WITH_RECORD.has(event.kind)) {
+      event.id = batch.subarray(at + 1, at + 21);
+      event.client = batch.readUInt32LE(at + 24);
+      event.time = batch.readUInt32LE(at + 28);
       // Offsets and sizes are below 2^53 (the allocator's and the create path's limits).
-      offset: Number(batch.readBigUInt64LE(at + 32)),
-      dataSize: Number(batch.readBigUInt64LE(at + 40)),
-      metadataSize: Number(batch.readBigUInt64LE(at + 48)),
-      digest: batch.subarray(at + 56, at + 64),
-    });
+      event.offset = readSize(batch, at + 32);
+      event.dataSize = readSize(batch, at + 40);
+      event.metadataSize = readSize(batch, at + 48);
+      event.digest = batch.subarray(at + 56, at + 64);
+    }
+    visit(event);
   }
 }
