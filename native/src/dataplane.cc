@@ -24,6 +24,7 @@ Napi::Function DataPlane::Init(Napi::Env env) {
                          InstanceMethod<&DataPlane::Unpin>("unpin"),
                          InstanceMethod<&DataPlane::Holds>("holds"),
                          InstanceMethod<&DataPlane::SetDeletePending>("setDeletePending"),
+                         InstanceMethod<&DataPlane::Digest>("digest"),
                          InstanceMethod<&DataPlane::Seal>("seal"),
                          InstanceMethod<&DataPlane::Allocate>("allocate"),
                          InstanceMethod<&DataPlane::Free>("free"),
@@ -363,6 +364,14 @@ Napi::Value DataPlane::SetDeletePending(const Napi::CallbackInfo& info) {
   uint32_t slot = index_.Find(id);
   if (slot != ObjectIndex::kNone) index_.at(slot).flags |= kRecordDeletePending;
   return info.Env().Undefined();
+}
+
+Napi::Value DataPlane::Digest(const Napi::CallbackInfo& info) {
+  const uint8_t* id;
+  if (!IdArg(info[0], &id)) return Napi::Value();
+  uint32_t slot = index_.Find(id);
+  if (slot == ObjectIndex::kNone || !(index_.at(slot).flags & kRecordSealed)) return info.Env().Null();
+  return Napi::Buffer<uint8_t>::Copy(info.Env(), index_.at(slot).digest, 8);
 }
 
 Napi::Value DataPlane::Seal(const Napi::CallbackInfo& info) {

@@ -68,6 +68,7 @@ class DataPlane : public Napi::ObjectWrap<DataPlane> {
   Napi::Value Unpin(const Napi::CallbackInfo& info);
   Napi::Value Holds(const Napi::CallbackInfo& info);
   Napi::Value SetDeletePending(const Napi::CallbackInfo& info);
+  Napi::Value Digest(const Napi::CallbackInfo& info);
   Napi::Value Seal(const Napi::CallbackInfo& info);
   Napi::Value Allocate(const Napi::CallbackInfo& info);
   Napi::Value Free(const Napi::CallbackInfo& info);

@@ -293,6 +293,8 @@ export interface NativeDataPlane {
   /** True if the client held it (and now does not). No event is raised for calls from JS. */
   unpin(id: Uint8Array, client: number): boolean;
   holds(id: Uint8Array, client: number): boolean;
+  /** The digest of a published sealed object (a new 8-byte Buffer), or null. */
+  digest(id: Uint8Array): Buffer | null;
   /** Deleted while pinned (§3.8): its last native release is delivered to JS before the next request. */
   setDeletePending(id: Uint8Array): void;
   /** Number of clients pinning it (0 if not published). */

@@ -25,10 +25,16 @@ export interface StoredObject {
   readonly createTime: number;
   /** Seconds from create to seal; -1 until sealed. */
   constructDuration: number;
-  /** 8 bytes once sealed, empty before. */
+  /**
+   * 8 bytes once sealed, empty before. Empty here too while the object is published: the data
+   * plane's record holds it (PlasmaStore.digestOf), so that no typed array is kept per object.
+   */
   digest: Uint8Array;
-  /** Who pins it (at most one reference per holder, §3.6). */
-  readonly holders: Set<Holder>;
+  /**
+   * Holders other than local clients on published objects (whose pins live in the data plane):
+   * peers' leases, and the creator of an unpublished object. Null until the first one.
+   */
+  holders: Set<Holder> | null;
   /** The session that created it, while unsealed (aborted if it disconnects). */
   creator: Holder | null;
   /** Delete requested while in use or unsealed: delete on the last release (§3.8). */

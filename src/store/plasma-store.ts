@@ -152,7 +152,7 @@ export class PlasmaStore {
   /** The data plane sealed an object for its creator: what seal() does after its reply. */
   private sealedNatively(object: StoredObject, event: DataPlaneEventView): void {
     if (object.state !== 'created') return;
-    this.sealObject(object, Uint8Array.from(event.digest), event.time);
+    this.sealObject(object, NO_DIGEST, event.time); // the record has the digest
     this.notifier.publish([this.sealInfo(object)]);
     this.wakeGets(object);
     if (this.pinCount(object) === 0) this.unpinned(object);
@@ -167,10 +167,11 @@ export class PlasmaStore {
   private publish(object: StoredObject): void {
     this.dataPlane.publish(object.id.bytes, object.offset, object.dataSize, object.metadataSize, object.digest, true, 0);
     object.published = true;
+    object.digest = NO_DIGEST; // the record keeps it
     if (object.deletePending) this.dataPlane.setDeletePending(object.id.bytes);
-    for (const holder of [...object.holders]) {
+    for (const holder of [...(object.holders ?? [])]) {
       if (!isSession(holder)) continue;
-      object.holders.delete(holder);
+      object.holders!.delete(holder);
       holder.held.delete(object.key);
       this.dataPlane.pin(object.id.bytes, holder.dataPlaneClient);
     }
@@ -184,7 +185,15 @@ export class PlasmaStore {
 
   /** Whether this client holds a reference to the object. */
   private holds(object: StoredObject, session: ClientSession): boolean {
-    return object.published ? this.dataPlane.holds(object.id.bytes, session.dataPlaneClient) : object.holders.has(session);
+    return object.published
+      ? this.dataPlane.holds(object.id.bytes, session.dataPlaneClient)
+      : (object.holders?.has(session) ?? false);
+  }
+
+  /** The 8-byte digest of a sealed object, wherever it is kept; empty while unsealed. */
+  private digestOf(object: StoredObject): Uint8Array {
+    if (object.state === 'created') return NO_DIGEST;
+    return object.published ? (this.dataPlane.digest(object.id.bytes) ?? NO_DIGEST) : object.digest;
   }
 
   /** Sum of data + metadata sizes of every allocated object (§9: exact, no rounding); kept natively. */
@@ -415,8 +424,12 @@ export class PlasmaStore {
     if (object.creator) (object.creator as ClientSession).creating.delete(object.key);
     object.creator = null;
     if (sealedAt !== undefined || object.remote) return;
-    if (object.published) this.dataPlane.seal(object.id.bytes, digest);
-    else this.publish(object);
+    if (object.published) {
+      this.dataPlane.seal(object.id.bytes, digest);
+      object.digest = NO_DIGEST; // the record keeps it
+    } else {
+      this.publish(object);
+    }
   }
 
   private abort(session: ClientSession, id: ObjectId): void {
@@ -541,7 +554,7 @@ export class PlasmaStore {
       createTime: nowSeconds(),
       constructDuration: 0,
       digest: remote.digest,
-      holders: new Set(),
+      holders: null,
       creator: null,
       deletePending: false,
       accessed: false,
@@ -715,7 +728,7 @@ export class PlasmaStore {
   // ---------------------------------------------------------------- pins and evictability
 
   pinCount(object: StoredObject): number {
-    return object.holders.size + (object.published ? this.dataPlane.pins(object.id.bytes) : 0);
+    return (object.holders?.size ?? 0) + (object.published ? this.dataPlane.pins(object.id.bytes) : 0);
   }
 
   /**
@@ -726,8 +739,8 @@ export class PlasmaStore {
     if (object.published && isSession(holder)) {
       if (!this.dataPlane.pin(object.id.bytes, holder.dataPlaneClient)) return;
     } else {
-      if (object.holders.has(holder)) return;
-      object.holders.add(holder);
+      if (object.holders?.has(holder)) return;
+      (object.holders ??= new Set()).add(holder);
       if (isSession(holder)) holder.held.add(object.key);
     }
     if (!object.accessed && !object.remote) {
@@ -740,7 +753,7 @@ export class PlasmaStore {
     if (object.published && isSession(holder)) {
       if (!this.dataPlane.unpin(object.id.bytes, holder.dataPlaneClient)) return;
     } else {
-      if (!object.holders.delete(holder)) return;
+      if (!object.holders?.delete(holder)) return;
       if (isSession(holder)) holder.held.delete(object.key);
     }
     if (this.pinCount(object) === 0) this.unpinned(object);
@@ -808,12 +821,14 @@ export class PlasmaStore {
       const object = this.objects.get(key);
       if (!object || object.state !== 'sealed' || this.pinCount(object) > 0) continue;
       if (this.external) {
+        const digest = this.digestOf(object);
         this.external.put(key, {
           data: this.view(object.offset, object.dataSize),
           metadata: this.view(object.offset + object.dataSize, object.metadataSize),
-          digest: object.digest,
+          digest,
         });
         this.unpublish(object);
+        object.digest = Uint8Array.from(digest); // no record while evicted; publish() takes it back
         this.freeMemory(object);
         this.policy.removeObject(key);
         object.accessed = false;
@@ -851,8 +866,8 @@ export class PlasmaStore {
     if (object.state === 'evicted') this.external?.delete(object.key);
     this.policy.removeObject(object.key);
     this.objects.remove(object.key);
-    for (const holder of object.holders) if (isSession(holder)) holder.held.delete(object.key);
-    object.holders.clear();
+    for (const holder of object.holders ?? []) if (isSession(holder)) holder.held.delete(object.key);
+    object.holders = null;
     if (object.creator) (object.creator as ClientSession).creating.delete(object.key);
     object.creator = null;
     if (notify) this.notifier.publish([deletionInfo(object.id)]);
@@ -898,7 +913,7 @@ export class PlasmaStore {
       refCount: 0,
       createTime: 0,
       constructDuration: 0,
-      digest: object.digest,
+      digest: this.digestOf(object),
       isDeletion: false,
     };
   }
@@ -911,7 +926,7 @@ export class PlasmaStore {
       refCount: this.pinCount(object),
       createTime: object.createTime,
       constructDuration: object.constructDuration,
-      digest: object.state === 'created' ? new Uint8Array(0) : object.digest,
+      digest: this.digestOf(object),
       isDeletion: false,
     };
   }
@@ -934,7 +949,7 @@ export class PlasmaStore {
         offset: object.offset,
         dataSize: object.dataSize,
         metadataSize: object.metadataSize,
-        digest: object.digest,
+        digest: this.digestOf(object),
       });
     }
     return found;
@@ -998,7 +1013,7 @@ function newObject(id: ObjectId, offset: number, dataSize: number, metadataSize:
     createTime: nowSeconds(),
     constructDuration: -1,
     digest: NO_DIGEST,
-    holders: new Set(),
+    holders: null,
     creator,
     deletePending: false,
     accessed: false,
