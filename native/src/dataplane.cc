@@ -6,6 +6,7 @@
 
 #include "addon_data.h"
 #include "allocator.h"
+#include "mapping.h"
 #include "channel.h"
 #include "errors.h"
 #include "js_args.h"
@@ -50,9 +51,15 @@ Napi::Value DataPlane::Create(const Napi::CallbackInfo& info) {
   uint64_t segmentId = 0, mmapSize = 0, capacity = 0;
   Napi::Function onEvents;
   if (!ToSize(env, info[0], "segmentId", &segmentId) || !ToSize(env, info[1], "mmapSize", &mmapSize) ||
-      !ToSize(env, info[3], "capacity", &capacity) || !ToFunction(env, info[4], "onEvents", &onEvents)) {
+      !ToSize(env, info[3], "capacity", &capacity) || !ToFunction(env, info[5], "onEvents", &onEvents)) {
     return Napi::Value();
   }
+  if (!info[4].IsObject() || !info[4].As<Napi::Object>().InstanceOf(GetAddonData(env)->mappingCtor.Value())) {
+    if (!env.IsExceptionPending()) ThrowTypeError(env, "createDataPlane(): mapping must be the region's NativeMapping");
+    return Napi::Value();
+  }
+  Mapping* mapping = Mapping::Unwrap(info[4].As<Napi::Object>());
+  if (mapping == nullptr || mapping->base() == nullptr) return Napi::Value();
   if (!info[2].IsObject() || !info[2].As<Napi::Object>().InstanceOf(GetAddonData(env)->allocatorCtor.Value())) {
     if (!env.IsExceptionPending()) ThrowTypeError(env, "createDataPlane(): allocator must be a NativeAllocator");
     return Napi::Value();
@@ -72,6 +79,9 @@ Napi::Value DataPlane::Create(const Napi::CallbackInfo& info) {
   self->allocator_ = allocator->core();
   self->allocatorRef_ = Napi::Persistent(info[2].As<Napi::Object>());
   self->capacity_ = capacity;
+  self->base_ = mapping->base();
+  self->mapLength_ = mapping->length();
+  self->mappingRef_ = Napi::Persistent(info[4].As<Napi::Object>());
   self->asyncContext_ = std::make_unique<Napi::AsyncContext>(env, "PlasmapoolDataPlane", obj);
   return obj;
 }
@@ -96,6 +106,9 @@ bool DataPlane::TryHandle(Channel* channel, uint32_t client, int64_t type, const
       break;
     case kSealRequest:
       served = ServeSeal(channel, client, body, length);
+      break;
+    case kCreateAndSealRequest:
+      served = ServeCreateAndSeal(channel, client, body, length);
       break;
     default:
       break;
@@ -187,6 +200,31 @@ bool DataPlane::ServeSeal(Channel* channel, uint32_t client, const uint8_t* body
   if (promptSeals_) urgent_ = true;
   EncodeSealReply(id, &reply_);
   channel->WriteReply(kSealReply, reply_.data(), reply_.size());
+  return true;
+}
+
+bool DataPlane::ServeCreateAndSeal(Channel* channel, uint32_t client, const uint8_t* body, size_t length) {
+  // Same conditions as Create (no descriptor is sent with this reply, so none is needed).
+  if (!creates_ || !index_.Creates(client)) return false;
+  CreateAndSealRequest request;
+  if (!ParseCreateAndSealRequest(body, length, &request)) return false;
+  if (index_.Find(request.id) != ObjectIndex::kNone) return false;
+  uint64_t size = uint64_t{request.dataSize} + request.metadataSize;
+  uint64_t offset = AllocateBytes(size);
+  if (offset == BestFitAllocator::kNoSpace) return false;
+  if (offset + size > mapLength_) {  // the allocator works inside the region; never write outside it
+    FreeBytes(offset, size);
+    return false;
+  }
+  if (request.dataSize > 0) memcpy(base_ + offset, request.data, request.dataSize);
+  if (request.metadataSize > 0) memcpy(base_ + offset + request.dataSize, request.metadata, request.metadataSize);
+  uint32_t slot = index_.Insert(request.id, offset, request.dataSize, request.metadataSize, request.digest, kRecordSealed, client);
+  // As a Create then a Seal by this client, which holds no reference afterwards (§3.4).
+  QueueEvent(kEventCreated, request.id, &index_.at(slot), client);
+  QueueEvent(kEventSealed, request.id, &index_.at(slot), client);
+  if (promptSeals_) urgent_ = true;
+  EncodeCreateAndSealReply(&reply_);
+  channel->WriteReply(kCreateAndSealReply, reply_.data(), reply_.size());
   return true;
 }
 

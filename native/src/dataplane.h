@@ -32,7 +32,7 @@ class DataPlane : public Napi::ObjectWrap<DataPlane> {
   static constexpr size_t kMaxQueuedEvents = 4096;
 
   static Napi::Function Init(Napi::Env env);
-  // JS: createDataPlane(segmentId, mmapSize, allocator, capacity, onEvents)
+  // JS: createDataPlane(segmentId, mmapSize, allocator, capacity, mapping, onEvents)
   static Napi::Value Create(const Napi::CallbackInfo& info);
 
   explicit DataPlane(const Napi::CallbackInfo& info);
@@ -51,6 +51,7 @@ class DataPlane : public Napi::ObjectWrap<DataPlane> {
   bool ServeContains(Channel* channel, const uint8_t* body, size_t length);
   bool ServeCreate(Channel* channel, uint32_t client, const uint8_t* body, size_t length);
   bool ServeSeal(Channel* channel, uint32_t client, const uint8_t* body, size_t length);
+  bool ServeCreateAndSeal(Channel* channel, uint32_t client, const uint8_t* body, size_t length);
   void QueueEvent(uint8_t kind, const uint8_t* id, const ObjectRecord* record = nullptr, uint32_t client = 0);
   // Capacity accounting (§9: exact sizes) and the allocator, shared by both paths.
   uint64_t AllocateBytes(uint64_t size);
@@ -87,6 +88,9 @@ class DataPlane : public Napi::ObjectWrap<DataPlane> {
   BestFitAllocator* allocator_ = nullptr;
   Napi::ObjectReference allocatorRef_;  // keeps the allocator alive
   uint64_t capacity_ = 0;
+  uint8_t* base_ = nullptr;             // the region's mapping, for CreateAndSeal's copy
+  uint64_t mapLength_ = 0;
+  Napi::ObjectReference mappingRef_;    // keeps it mapped
   uint64_t allocated_ = 0;
   bool creates_ = false;      // native Create/Seal allowed (single node, no external store)
   bool promptSeals_ = true;   // someone may wait for a seal: deliver it before the next frame

@@ -189,6 +189,34 @@ bool ParseSealRequest(const uint8_t* body, size_t length, const uint8_t** id, co
   return true;
 }
 
+bool ParseCreateAndSealRequest(const uint8_t* body, size_t length, CreateAndSealRequest* request) {
+  // Slots: object_id, evict_if_full, data, metadata, digest (checked as the TS verifier does).
+  Reader r(body, length);
+  uint64_t table;
+  uint32_t v[5];
+  if (!r.Root(5, &table, v) || v[0] == 0 || v[4] == 0) return false;
+  if (v[1] != 0 && !r.Inside(table + v[1], 1)) return false;
+  uint64_t start;
+  uint32_t len;
+  if (!r.String(table + v[0], &start, &len) || len != kObjectIdBytes) return false;
+  request->id = r.at(start);
+  request->data = nullptr;
+  request->dataSize = 0;
+  request->metadata = nullptr;
+  request->metadataSize = 0;
+  if (v[2] != 0) {
+    if (!r.String(table + v[2], &start, &request->dataSize)) return false;
+    request->data = r.at(start);
+  }
+  if (v[3] != 0) {
+    if (!r.String(table + v[3], &start, &request->metadataSize)) return false;
+    request->metadata = r.at(start);
+  }
+  if (!r.String(table + v[4], &start, &len) || len != 8) return false;  // §3.4: exactly 8 bytes
+  request->digest = r.at(start);
+  return true;
+}
+
 bool ParseSingleIdRequest(const uint8_t* body, size_t length, const uint8_t** id) {
   Reader r(body, length);
   uint64_t table;
@@ -285,6 +313,11 @@ void EncodeSealReply(const uint8_t* id, std::vector<uint8_t>* out) {
   size_t table = PutTableHead(out, 2);  // object_id, error (0 = OK)
   size_t at = PutId(out, id);
   Link(out, table + 4, at);
+  Align(out, 8);
+}
+
+void EncodeCreateAndSealReply(std::vector<uint8_t>* out) {
+  PutTableHead(out, 1);  // error: 0 = OK
   Align(out, 8);
 }
 

@@ -13,6 +13,8 @@ namespace plasmapool {
 // Message types (plasma-protocol §2.1).
 constexpr int64_t kCreateRequest = 1;
 constexpr int64_t kCreateReply = 2;
+constexpr int64_t kCreateAndSealRequest = 3;
+constexpr int64_t kCreateAndSealReply = 4;
 constexpr int64_t kSealRequest = 7;
 constexpr int64_t kSealReply = 8;
 constexpr int64_t kGetRequest = 9;
@@ -38,6 +40,16 @@ bool ParseCreateRequest(const uint8_t* body, size_t length, CreateRequest* reque
 // PlasmaSealRequest with an 8-byte digest.
 bool ParseSealRequest(const uint8_t* body, size_t length, const uint8_t** id, const uint8_t** digest);
 
+struct CreateAndSealRequest {
+  const uint8_t* id;
+  const uint8_t* data;
+  uint32_t dataSize;
+  const uint8_t* metadata;
+  uint32_t metadataSize;
+  const uint8_t* digest;  // 8 bytes
+};
+bool ParseCreateAndSealRequest(const uint8_t* body, size_t length, CreateAndSealRequest* request);
+
 struct ObjectLocation {
   uint64_t offset;
   uint64_t dataSize;
@@ -52,6 +64,8 @@ void EncodeCreateReply(const uint8_t* id, const ObjectLocation& object, int32_t 
                        std::vector<uint8_t>* out);
 // PlasmaSealReply with error OK.
 void EncodeSealReply(const uint8_t* id, std::vector<uint8_t>* out);
+// PlasmaCreateAndSealReply with error OK.
+void EncodeCreateAndSealReply(std::vector<uint8_t>* out);
 // PlasmaContainsReply.
 void EncodeContainsReply(const uint8_t* id, bool has, std::vector<uint8_t>* out);
 

@@ -334,7 +334,8 @@ export interface NativeAddon {
   addressOf(buffer: ArrayBuffer | ArrayBufferView): bigint;
   /**
    * A data plane replying from segment `segmentId` (mmap_size reported as `mmapSize`, §4.5),
-   * allocating with `allocator` up to `capacity` bytes;
+   * allocating with `allocator` up to `capacity` bytes and writing CreateAndSeal payloads through
+   * the region's `mapping`;
    * `onEvents` receives event batches (see NativeDataPlane.takeEvents) before any other JS
    * callback of an attached channel runs.
    */
@@ -343,6 +344,7 @@ export interface NativeAddon {
     mmapSize: number,
     allocator: NativeAllocator,
     capacity: number,
+    mapping: NativeMapping,
     onEvents: (events: Buffer) => void,
   ): NativeDataPlane;
   /** Free bytes in the filesystem holding path (statvfs). */

@@ -78,6 +78,7 @@ export class PlasmaStore {
       reportedMmapSize(this.localSegment),
       config.allocator,
       config.capacity,
+      config.region.mapping,
       (events) => this.applyDataPlaneEvents(events),
     );
     // Native creates need no judgement only without an external store: an evicted id lives there.

@@ -96,6 +96,29 @@ describe('native data plane', () => {
     expect(seen).toContain(next.hex);
   });
 
+  it('creates and seals in one request natively (CreateAndSeal), bytes and digest intact', async () => {
+    const handle = await store();
+    const c = await client(handle);
+    const reader = await client(handle);
+    await put(reader, ObjectId.random(), new Uint8Array(1)); // the reader has the descriptor
+    await settle(reader);
+    const before = handle.store.nativeRequests;
+    const id = ObjectId.random();
+    const data = Uint8Array.from({ length: 300 }, (_, i) => i % 251);
+    const metadata = Uint8Array.from([9, 8, 7]);
+    await c.createAndSeal(id, data, metadata);
+    expect(handle.store.nativeRequests - before).toBe(1);
+    const buffer = (await reader.getOne(id))!;
+    expect(Buffer.from(buffer.data).equals(Buffer.from(data))).toBe(true);
+    expect(Array.from(buffer.metadata)).toEqual([9, 8, 7]);
+    buffer.release();
+    const listed = (await reader.list()).find((o) => o.id.equals(id))!;
+    expect(listed.state).toBe('sealed');
+    expect(listed.refCount).toBe(0);
+    // The same id again: TypeScript answers ObjectExists.
+    await expect(c.createAndSeal(id, data)).rejects.toThrow();
+  });
+
   it('wakes a waiting get with a native seal at once', async () => {
     const handle = await store();
     const writer = await client(handle);
