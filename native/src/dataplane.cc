@@ -79,8 +79,7 @@ Napi::Value DataPlane::Create(const Napi::CallbackInfo& info) {
   self->allocator_ = allocator->core();
   self->allocatorRef_ = Napi::Persistent(info[2].As<Napi::Object>());
   self->capacity_ = capacity;
-  self->base_ = mapping->base();
-  self->mapLength_ = mapping->length();
+  self->mapping_ = mapping;
   self->mappingRef_ = Napi::Persistent(info[4].As<Napi::Object>());
   self->asyncContext_ = std::make_unique<Napi::AsyncContext>(env, "PlasmapoolDataPlane", obj);
   return obj;
@@ -207,17 +206,19 @@ bool DataPlane::ServeCreateAndSeal(Channel* channel, uint32_t client, const uint
   // Same conditions as Create (no descriptor is sent with this reply, so none is needed).
   if (!creates_ || !index_.Creates(client)) return false;
   CreateAndSealRequest request;
-  if (!ParseCreateAndSealRequest(body, length, &request)) return false;
+  // Asked at each use: after the region is closed the mapping has no memory, and TS answers.
+  uint8_t* base = mapping_->base();
+  if (base == nullptr || !ParseCreateAndSealRequest(body, length, &request)) return false;
   if (index_.Find(request.id) != ObjectIndex::kNone) return false;
   uint64_t size = uint64_t{request.dataSize} + request.metadataSize;
   uint64_t offset = AllocateBytes(size);
   if (offset == BestFitAllocator::kNoSpace) return false;
-  if (offset + size > mapLength_) {  // the allocator works inside the region; never write outside it
+  if (offset + size > mapping_->length()) {  // the allocator works inside the region; never write outside it
     FreeBytes(offset, size);
     return false;
   }
-  if (request.dataSize > 0) memcpy(base_ + offset, request.data, request.dataSize);
-  if (request.metadataSize > 0) memcpy(base_ + offset + request.dataSize, request.metadata, request.metadataSize);
+  if (request.dataSize > 0) memcpy(base + offset, request.data, request.dataSize);
+  if (request.metadataSize > 0) memcpy(base + offset + request.dataSize, request.metadata, request.metadataSize);
   uint32_t slot = index_.Insert(request.id, offset, request.dataSize, request.metadataSize, request.digest, kRecordSealed, client);
   // As a Create then a Seal by this client, which holds no reference afterwards (§3.4).
   QueueEvent(kEventCreated, request.id, &index_.at(slot), client);

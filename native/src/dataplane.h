@@ -18,6 +18,7 @@
 namespace plasmapool {
 
 class Channel;
+class Mapping;
 
 class DataPlane : public Napi::ObjectWrap<DataPlane> {
  public:
@@ -88,9 +89,8 @@ class DataPlane : public Napi::ObjectWrap<DataPlane> {
   BestFitAllocator* allocator_ = nullptr;
   Napi::ObjectReference allocatorRef_;  // keeps the allocator alive
   uint64_t capacity_ = 0;
-  uint8_t* base_ = nullptr;             // the region's mapping, for CreateAndSeal's copy
-  uint64_t mapLength_ = 0;
-  Napi::ObjectReference mappingRef_;    // keeps it mapped
+  Mapping* mapping_ = nullptr;          // the region's mapping, for CreateAndSeal's copy
+  Napi::ObjectReference mappingRef_;    // keeps the Mapping object (not the memory) alive
   uint64_t allocated_ = 0;
   bool creates_ = false;      // native Create/Seal allowed (single node, no external store)
   bool promptSeals_ = true;   // someone may wait for a seal: deliver it before the next frame
