@@ -154,7 +154,8 @@ export class PlasmaStore {
   private sealedNatively(object: StoredObject, event: DataPlaneEventView): void {
     if (object.state !== 'created') return;
     this.sealObject(object, NO_DIGEST, event.time); // the record has the digest
-    this.notifier.publish([this.sealInfo(object)]);
+    // Building the notification reads the digest back from native: only when someone listens.
+    if (this.notifier.count > 0) this.notifier.publish([this.sealInfo(object)]);
     this.wakeGets(object);
     if (this.pinCount(object) === 0) this.unpinned(object);
   }
@@ -351,7 +352,8 @@ export class PlasmaStore {
 
   private publishSeal(object: StoredObject, digest: Uint8Array): void {
     this.sealObject(object, digest);
-    this.notifier.publish([this.sealInfo(object)]);
+    // Building the notification reads the digest back from native: only when someone listens.
+    if (this.notifier.count > 0) this.notifier.publish([this.sealInfo(object)]);
     if (!object.replicaOf) this.cluster?.announceSealed(object.key, object.dataSize, object.metadataSize);
     this.wakeGets(object);
   }
@@ -386,7 +388,7 @@ export class PlasmaStore {
         return reply(PlasmaError.ObjectExists);
       }
       created.forEach((object, i) => this.sealObject(object, request.digests[i]!));
-      this.notifier.publish(created.map((object) => this.sealInfo(object)));
+      if (this.notifier.count > 0) this.notifier.publish(created.map((object) => this.sealInfo(object)));
       for (const object of created) {
         if (!object.replicaOf) this.cluster?.announceSealed(object.key, object.dataSize, object.metadataSize);
         this.wakeGets(object);
