@@ -21,7 +21,11 @@
         "native/src/channel_io.cc",
         "native/src/listener.cc",
         "native/src/sockets.cc",
-        "native/src/fd_utils.cc"
+        "native/src/fd_utils.cc",
+        "native/src/object_index.cc",
+        "native/src/dataplane_codec.cc",
+        "native/src/dataplane.cc",
+        "native/src/dataplane_hooks.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],

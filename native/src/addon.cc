@@ -5,6 +5,7 @@
 #include "addon_data.h"
 #include "allocator.h"
 #include "channel.h"
+#include "dataplane.h"
 #include "fd_utils.h"
 #include "listener.h"
 #include "mapping.h"
@@ -40,6 +41,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->allocatorCtor = Napi::Persistent(Allocator::Init(env));
   data->channelCtor = Napi::Persistent(Channel::Init(env));
   data->listenerCtor = Napi::Persistent(Listener::Init(env));
+  data->dataPlaneCtor = Napi::Persistent(DataPlane::Init(env));
   napi_value script = Napi::String::New(
       env, "(function (capacity, used, free, largestFree, blocks, freeBlocks) {"
            " return { capacity, used, free, largestFree, blocks, freeBlocks }; })");
@@ -59,6 +61,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("channelFromFd", Napi::Function::New<Channel::FromFd>(env, "channelFromFd"));
   exports.Set("socketPair", Napi::Function::New<SocketPair>(env, "socketPair"));
   exports.Set("closeFd", Napi::Function::New<CloseFd>(env, "closeFd"));
+  exports.Set("createDataPlane", Napi::Function::New<DataPlane::Create>(env, "createDataPlane"));
   exports.Set("freeSpace", Napi::Function::New<FreeSpace>(env, "freeSpace"));
   exports.Set("regionInUse", Napi::Function::New<RegionInUse>(env, "regionInUse"));
   return exports;

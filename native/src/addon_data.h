@@ -13,6 +13,7 @@ struct AddonData {
   Napi::FunctionReference allocatorCtor;
   Napi::FunctionReference channelCtor;
   Napi::FunctionReference listenerCtor;
+  Napi::FunctionReference dataPlaneCtor;
   Napi::ObjectReference constructToken;
   Napi::FunctionReference makeAllocatorStats;  // see Allocator::Stats
 };

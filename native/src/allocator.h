@@ -17,6 +17,8 @@ class Allocator : public Napi::ObjectWrap<Allocator> {
   static Napi::Value Create(const Napi::CallbackInfo& info);
 
   explicit Allocator(const Napi::CallbackInfo& info);
+  // For the data plane (issue 10), which allocates on the native Create path.
+  BestFitAllocator* core() { return core_.get(); }
 
  private:
   Napi::Value Allocate(const Napi::CallbackInfo& info);

@@ -24,6 +24,7 @@
 namespace plasmapool {
 
 class Channel;
+class DataPlane;
 
 // libuv handles live apart from the Channel because their memory must outlive uv_close.
 struct ChannelHandles {
@@ -45,6 +46,12 @@ class Channel : public Napi::ObjectWrap<Channel> {
 
   explicit Channel(const Napi::CallbackInfo& info);
   ~Channel() override;
+
+  // ---- data plane hook (issue 10, docs/object-table.md §3; defined in dataplane_hooks.cc) ----
+  // Frames are offered to `dataPlane` before JS; `owner` is its JS object, kept alive by us.
+  void AttachDataPlane(DataPlane* dataPlane, Napi::Value owner, uint32_t client);
+  // Queue one reply frame built natively, in order with everything else this channel sends.
+  void WriteReply(int64_t type, const uint8_t* body, size_t length);
 
  private:
   bool Setup(Napi::Env env, int fd, FramingMode mode);
@@ -111,6 +118,10 @@ class Channel : public Napi::ObjectWrap<Channel> {
   bool delivering_ = false;
   bool refed_ = true;
   bool holdsSelf_ = false;
+  // ---- data plane hook (issue 10) ----
+  DataPlane* dataPlane_ = nullptr;
+  uint32_t dataPlaneClient_ = 0;
+  Napi::ObjectReference dataPlaneRef_;
 };
 
 }  // namespace plasmapool

@@ -9,6 +9,7 @@
 
 #include "addon_data.h"
 #include "channel.h"
+#include "dataplane.h"
 #include "errors.h"
 
 namespace plasmapool {
@@ -160,6 +161,17 @@ void Channel::Deliver() {
       break;
     }
     Napi::HandleScope scope(env);
+    // ---- data plane hook (issue 10): hot requests are served natively, without JS; before any
+    // JS callback, TS receives the native changes it has not seen (docs/object-table.md §4).
+    if (dataPlane_ != nullptr) {
+      if (event.kind == FrameReader::Event::kFrame &&
+          dataPlane_->TryHandle(this, dataPlaneClient_, event.type, event.body, event.length)) {
+        if (dataPlane_->ShouldFlush()) dataPlane_->FlushEvents();
+        continue;
+      }
+      dataPlane_->FlushEvents();
+      if (closing_) break;
+    }
     if (event.kind == FrameReader::Event::kFrame) {
       // Copy before calling out: the handler may close the channel, freeing the buffer.
       Napi::Buffer<uint8_t> body = Napi::Buffer<uint8_t>::Copy(env, event.body, event.length);
@@ -268,6 +280,7 @@ void Channel::FinishClose() {
   finished_ = true;
   Napi::Env env = Env();
   Napi::HandleScope scope(env);
+  if (dataPlane_ != nullptr) dataPlane_->FlushEvents();  // data plane hook (issue 10)
   if (started_ && CanCallJs(env)) {
     Napi::Value reason = closeReason_ ? Napi::String::New(env, *closeReason_) : env.Null();
     Emit(onClose_, {reason});
@@ -276,6 +289,8 @@ void Channel::FinishClose() {
   onFd_.Reset();
   onClose_.Reset();
   asyncContext_.reset();
+  dataPlane_ = nullptr;  // data plane hook (issue 10)
+  dataPlaneRef_.Reset();
   if (holdsSelf_) {
     holdsSelf_ = false;
     Unref();

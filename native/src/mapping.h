@@ -41,6 +41,7 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
   // Drop the owner reference (idempotent). Memory stays mapped while windows are reachable.
   void CloseOwner();
   uint8_t* base() const { return memory_ != nullptr ? memory_->base() : nullptr; }
+  uint64_t length() const { return length_; }
 
  private:
   Napi::Value Window(const Napi::CallbackInfo& info);

@@ -43,7 +43,7 @@ export function objectsTable(objects: readonly (AdminObject & { node?: string })
     { header: 'SIZE', value: (o) => formatSize(o.dataSize + o.metadataSize), right: true },
     { header: 'STATE', value: (o) => o.state },
     { header: 'AGE', value: (o) => formatAge(Math.max(0, now - o.createTime)), right: true },
-    { header: 'PINS', value: (o) => String(o.pins.length), right: true },
+    { header: 'PINS', value: (o) => String(o.pins), right: true },
     { header: 'LOCATION', value: (o) => describeLocation(o.location) },
   ]);
 }
@@ -72,6 +72,7 @@ function statLines(stat: AdminStat): [string, string][] {
       `${stat.objects} (sealed ${stat.objectsByState.sealed}, being created ${stat.objectsByState.created}, spilled ${stat.objectsByState.evicted}; from peers ${stat.remoteObjects})`,
     ],
     ['clients', `${stat.clients} (${stat.subscribers} subscribed)`],
+    ['requests', `${stat.nativeRequests + Object.values(stat.requests).reduce((a, b) => a + b, 0)} (${stat.nativeRequests} answered natively)`],
     ['evictions', `${stat.evictions} objects, ${bytesWithExact(stat.evictedBytes)}`],
     ['spilled objects', `${stat.spilledObjects} now; ${stat.spills} spilled (${bytesWithExact(stat.spilledBytes)}), ${stat.restores} restored`],
   ];

@@ -140,7 +140,7 @@ export const rmCommand: CommandModule<object, RmArgs> = {
     const results = ids.map((id) => {
       const object = known.get(id.hex);
       if (!object || object.location.kind === 'peer') return { id: id.hex, result: 'not found' as const };
-      return { id: id.hex, result: object.pins.length > 0 || object.state === 'created' ? ('deleted when released' as const) : ('deleted' as const) };
+      return { id: id.hex, result: object.pins > 0 || object.state === 'created' ? ('deleted when released' as const) : ('deleted' as const) };
     });
     const present = ids.filter((_, i) => results[i]!.result !== 'not found');
     if (present.length > 0) await withClient(args.socket, (client) => client.delete(present));

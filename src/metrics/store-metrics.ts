@@ -65,7 +65,7 @@ export function storeMetrics(handle: StoreHandle, nodeName: string): Registry {
     });
   new Counter({
     name: 'plasmapool_requests_total',
-    help: 'Plasma requests handled, by type.',
+    help: 'Plasma requests handled in TypeScript, by type (the native data plane counts its own: plasmapool_native_requests_total).',
     labelNames: ['type'],
     registers,
     collect() {
@@ -73,6 +73,11 @@ export function storeMetrics(handle: StoreHandle, nodeName: string): Registry {
       for (const [type, count] of counters.requests) this.labels(type).inc(count);
     },
   });
+  total(
+    'plasmapool_native_requests_total',
+    'Requests the native data plane answered without TypeScript (hot Get, Release, Contains, Create, Seal…; not by type).',
+    () => handle.store.nativeRequests,
+  );
   const latency = new Histogram({
     name: 'plasmapool_request_duration_seconds',
     help: 'Time the store spends handling one request, by type (a get that waits for a seal counts its handling, not its wait).',

@@ -274,6 +274,69 @@ export interface NativeListener {
   unref(): void;
 }
 
+/**
+ * The native data plane (docs/object-table.md): an index of local objects (fixed-size records
+ * keyed by the 20-byte id), the pins local connections hold on them, and the capacity accounting.
+ * Attached channels offer every frame to it first; it answers Get, Release and Contains of sealed
+ * objects, and Create and Seal when they need no judgement, without entering JavaScript, and
+ * reports what TypeScript must learn (pins, creates, seals) as batched events.
+ */
+export interface NativeDataPlane {
+  /** Attach a plasma channel (not started yet, or started): its frames are offered here first. */
+  addClient(channel: NativeChannel): number;
+  /** Forget a client and its pins; the ids (20 bytes each, concatenated) whose last pin went, or null. */
+  dropClient(client: number): Buffer | null;
+  /** The client has received the region's descriptor (§4.2): native replies may omit it. */
+  setFdSent(client: number): void;
+  /**
+   * Give the data plane a local object's record: sealed (served natively), or unsealed with its
+   * creator's client number (the creator may seal it natively). Throws ERR_EXISTS if already there.
+   */
+  publish(
+    id: Uint8Array,
+    offset: number,
+    dataSize: number,
+    metadataSize: number,
+    digest: Uint8Array,
+    sealed: boolean,
+    creator: number,
+  ): void;
+  /** Seal a published unsealed object (TypeScript's own Seal path). */
+  seal(id: Uint8Array, digest: Uint8Array): void;
+  /** Allocate `size` bytes within the capacity: the offset, or -1. Both paths allocate here. */
+  allocate(size: number): number;
+  /** Count `size` bytes already reserved in the allocator (objects recovered at start). */
+  addAllocated(size: number): void;
+  free(offset: number, size: number): void;
+  /** Bytes allocated (exact sizes, §9). */
+  readonly allocated: number;
+  /** Whether Create and Seal may be served natively at all (single node, no external store). */
+  setCreates(enabled: boolean): void;
+  /** Whether this client's creates may be (false once it has a quota). */
+  setClientCreates(client: number, enabled: boolean): void;
+  /** Deliver native seals before the next frame is read (someone may be waiting for one). */
+  setPromptSeals(prompt: boolean): void;
+  /** Withdraw it (dropping any pins still on it); false if it was not published. */
+  unpublish(id: Uint8Array): boolean;
+  /** Pin for a client (at most one pin per client): true if this was the client's first. */
+  pin(id: Uint8Array, client: number): boolean;
+  /** True if the client held it (and now does not). No event is raised for calls from JS. */
+  unpin(id: Uint8Array, client: number): boolean;
+  holds(id: Uint8Array, client: number): boolean;
+  /** The digest of a published sealed object (a new 8-byte Buffer), or null. */
+  digest(id: Uint8Array): Buffer | null;
+  /** Deleted while pinned (§3.8): its last native release is delivered to JS before the next request. */
+  setDeletePending(id: Uint8Array): void;
+  /** Number of clients pinning it (0 if not published). */
+  pins(id: Uint8Array): number;
+  /** Events queued since the last delivery (64 bytes each, see src/store/data-plane-events.ts), or null. */
+  takeEvents(): Buffer | null;
+  /** Published objects. */
+  readonly size: number;
+  /** Requests answered natively so far. */
+  readonly served: number;
+}
+
 export interface NativeAddon {
   createRegion(options: RegionCreateOptions): NativeRegion;
   attachRegion(path: string, options?: RegionAttachOptions): NativeRegion;
@@ -299,6 +362,21 @@ export interface NativeAddon {
   detachArrayBuffer(buffer: ArrayBuffer): void;
   /** Address of the first byte of an ArrayBuffer or view, for zero-copy proofs. */
   addressOf(buffer: ArrayBuffer | ArrayBufferView): bigint;
+  /**
+   * A data plane replying from segment `segmentId` (mmap_size reported as `mmapSize`, §4.5),
+   * allocating with `allocator` up to `capacity` bytes and writing CreateAndSeal payloads through
+   * the region's `mapping`;
+   * `onEvents` receives event batches (see NativeDataPlane.takeEvents) before any other JS
+   * callback of an attached channel runs.
+   */
+  createDataPlane(
+    segmentId: number,
+    mmapSize: number,
+    allocator: NativeAllocator,
+    capacity: number,
+    mapping: NativeMapping,
+    onEvents: (events: Buffer) => void,
+  ): NativeDataPlane;
   /** Free bytes in the filesystem holding path (statvfs). */
   freeSpace(path: string): number;
   /**

@@ -28,8 +28,14 @@ export interface AdminObject {
   state: 'created' | 'sealed' | 'evicted';
   /** Unix seconds. */
   createTime: number;
-  /** Holders: local clients (`client-N`) and peers' leases (`peer:NAME`). */
-  pins: string[];
+  /** How many holders pin it: local clients and peers' leases. */
+  pins: number;
+  /**
+   * The holders the store can name: peers' leases (`peer:NAME`) and local clients (`client-N`)
+   * whose pins TypeScript keeps. Clients' pins on objects served by the native data plane are
+   * counted in `pins` only.
+   */
+  holders: string[];
   location: ObjectLocation;
 }
 
@@ -65,7 +71,10 @@ export interface AdminStat {
   copiedBytes: number;
   leaseExpiries: number;
   claimConflicts: number;
+  /** Requests handled in TypeScript, by kind. */
   requests: Record<string, number>;
+  /** Requests the native data plane answered without TypeScript (any kind). */
+  nativeRequests: number;
   /** Present when the store is part of a cluster. */
   cluster: { grpc: string; peers: AdminPeer[] } | null;
 }

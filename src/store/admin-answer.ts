@@ -30,7 +30,7 @@ export function answerAdminFrame(channel: NativeChannel, body: Uint8Array, conte
   let reply: AdminReply;
   if (!request) reply = { op: 'error', message: 'bad admin request: the body must be JSON {"op": "stat"} or {"op": "ls"}' };
   else if (request.op === 'stat') reply = { op: 'stat', stat: statOf(context, 1) };
-  else reply = { op: 'ls', objects: [...context.store.objects.values()].map(adminObject) };
+  else reply = { op: 'ls', objects: [...context.store.objects.values()].map((object) => adminObject(context.store, object)) };
   channel.sendFrame(ADMIN_REPLY_TYPE, encodeAdmin(reply));
 }
 
@@ -69,18 +69,20 @@ export function statOf(context: AdminContext, askers = 0): AdminStat {
     leaseExpiries: c.leaseExpiries,
     claimConflicts: c.claimConflicts,
     requests: Object.fromEntries(c.requests),
+    nativeRequests: store.nativeRequests,
     cluster: cluster ? { grpc: cluster.grpcAddress, peers: cluster.peerStates() } : null,
   };
 }
 
-function adminObject(object: StoredObject): AdminObject {
+function adminObject(store: PlasmaStore, object: StoredObject): AdminObject {
   return {
     id: object.key,
     dataSize: object.dataSize,
     metadataSize: object.metadataSize,
     state: object.state,
     createTime: object.createTime,
-    pins: [...object.holders].map((holder) => holder.label),
+    pins: store.pinCount(object),
+    holders: [...(object.holders ?? [])].map((holder) => holder.label),
     location: locationOf(object),
   };
 }

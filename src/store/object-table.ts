@@ -25,16 +25,24 @@ export interface StoredObject {
   readonly createTime: number;
   /** Seconds from create to seal; -1 until sealed. */
   constructDuration: number;
-  /** 8 bytes once sealed, empty before. */
+  /**
+   * 8 bytes once sealed, empty before. Empty here too while the object is published: the data
+   * plane's record holds it (PlasmaStore.digestOf), so that no typed array is kept per object.
+   */
   digest: Uint8Array;
-  /** Who pins it (at most one reference per holder, §3.6). */
-  readonly holders: Set<Holder>;
+  /**
+   * Holders other than local clients on published objects (whose pins live in the data plane):
+   * peers' leases, and the creator of an unpublished object. Null until the first one.
+   */
+  holders: Set<Holder> | null;
   /** The session that created it, while unsealed (aborted if it disconnects). */
   creator: Holder | null;
   /** Delete requested while in use or unsealed: delete on the last release (§3.8). */
   deletePending: boolean;
   /** Whether the eviction policy currently counts it as accessed (pinned). */
   accessed: boolean;
+  /** Sealed and local: the native data plane has its record and its clients' pins (docs/object-table.md). */
+  published?: boolean;
   /** Set for a peer's object that this store's clients read in place (shared transport). */
   remote?: { node: string; segment: Segment };
   /** Set for a local copy of a peer's object (copy transport): the peer still owns the id. */

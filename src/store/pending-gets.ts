@@ -26,6 +26,11 @@ export class PendingGet {
 export class PendingGets {
   private readonly byKey = new Map<string, Set<PendingGet>>();
 
+  /** Keys some get waits for. */
+  get size(): number {
+    return this.byKey.size;
+  }
+
   /** Start waiting; `onTimeout` runs once if the get is still pending after timeoutMs (−1: never). */
   wait(get: PendingGet, timeoutMs: number, onTimeout: (get: PendingGet) => void): void {
     for (const key of get.missing) {

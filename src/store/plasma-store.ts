@@ -3,7 +3,8 @@
  * notifications and eviction (docs/protocol.md §3, §5, §8, §9). It never touches a socket directly:
  * requests arrive decoded, replies leave through the session.
  */
-import type { NativeAllocator, NativeChannel, NativeRegion } from '../native/index.js';
+import type { NativeAllocator, NativeChannel, NativeDataPlane, NativeRegion } from '../native/index.js';
+import { DataPlaneEvent, forEachDataPlaneEvent, type DataPlaneEventView } from './data-plane-events.js';
 import { native } from '../native/index.js';
 import { PlasmaError, type ObjectInfo, type ObjectSpec, type ReplyErrorCode, type Request } from '../protocol/messages.js';
 import { ObjectId } from '../protocol/object-id.js';
@@ -52,22 +53,25 @@ export class PlasmaStore {
   private readonly pending = new PendingGets();
   private readonly capacity: number;
   private readonly region: NativeRegion;
-  private readonly allocator: NativeAllocator;
   private readonly external: ExternalStore | null;
   private readonly index: RegionIndex | null;
   private readonly log: Logger;
-  /** Sum of data + metadata sizes of every allocated object (§9: exact, no rounding). */
-  private allocatedBytes = 0;
   private cluster: ClusterPort | null = null;
   /** Connected clients (kept by the server). */
   clientCount = 0;
   /** Keys being looked up or fetched at peers, so concurrent gets share one round trip. */
   private readonly inFlightRemote = new Set<string>();
+  /**
+   * The native data plane (docs/object-table.md): it owns the records of sealed local objects and
+   * every local client's pins on them, and serves Get/Release/Contains of those natively.
+   */
+  private readonly dataPlane: NativeDataPlane;
+  /** Sessions by their data plane client number (events name the client). */
+  private readonly sessionsByClient = new Map<number, ClientSession>();
 
   constructor(config: PlasmaStoreConfig) {
     this.capacity = config.capacity;
     this.region = config.region;
-    this.allocator = config.allocator;
     this.external = config.external;
     this.index = config.index ?? null;
     this.log = config.log;
@@ -77,20 +81,149 @@ export class PlasmaStore {
       return object ? objectBytes(object) : 0;
     });
     this.localSegment = this.segments.register(config.region.fd, config.region.mapLength, config.region.nodeName);
+    this.dataPlane = native.createDataPlane(
+      this.localSegment.id,
+      reportedMmapSize(this.localSegment),
+      config.allocator,
+      config.capacity,
+      config.region.mapping,
+      (events) => this.applyDataPlaneEvents(events),
+    );
+    // Native creates need no judgement only without an external store: an evicted id lives there.
+    // Creates and seals served natively would be acknowledged before the region index (written
+    // here) has their record: a store with an index or an external store seals in TypeScript.
+    this.dataPlane.setCreates(!config.external && !this.index);
   }
 
+  /** A new connection: its frames reach the native data plane first. */
+  attachSession(session: ClientSession): void {
+    session.attachDataPlane(this.dataPlane, this.dataPlane.addClient(session.channel), this.localSegment.id);
+    this.sessionsByClient.set(session.dataPlaneClient, session);
+  }
+
+  /** Requests answered natively so far. */
+  get nativeRequests(): number {
+    return this.dataPlane.served;
+  }
+
+  // ---------------------------------------------------------------- native data plane events
+
+  /**
+   * Catch up with pins the data plane took or dropped on its own. Every entry point that reads
+   * pin state or decides calls this first; native delivers batches before any channel callback.
+   */
+  private syncDataPlane(): void {
+    const events = this.dataPlane.takeEvents();
+    if (events) this.applyDataPlaneEvents(events);
+  }
+
+  private applyDataPlaneEvents(events: Buffer): void {
+    forEachDataPlaneEvent(events, (event) => {
+      if (event.kind === DataPlaneEvent.Created) return this.createdNatively(event);
+      const object = this.objects.get(event.key);
+      if (!object) return;
+      switch (event.kind) {
+        case DataPlaneEvent.Pinned:
+          // Kept in order even when the pin is already gone again: the release that follows moves
+          // the object to the most-recently-used end, as if TS had seen both messages.
+          if (!object.accessed && !object.remote) {
+            object.accessed = true;
+            this.policy.beginAccess(object.key);
+          }
+          return;
+        case DataPlaneEvent.Unpinned:
+          if (this.pinCount(object) === 0) this.unpinned(object);
+          return;
+        case DataPlaneEvent.Sealed:
+          return this.sealedNatively(object, event);
+      }
+    });
+  }
+
+  /** The data plane created an object (and pinned it for its creator): what createObject does here. */
+  private createdNatively(event: DataPlaneEventView): void {
+    const session = this.sessionsByClient.get(event.client);
+    const id = ObjectId.fromBytes(event.id);
+    const object: StoredObject = {
+      ...newObject(id, event.offset, event.dataSize, event.metadataSize, session ?? null),
+      createTime: event.time,
+      published: true,
+    };
+    this.objects.add(object);
+    if (!session || session.closed) {
+      this.removeObject(object, false); // its creator is gone already (§8)
+      return;
+    }
+    this.policy.objectCreated(object.key, session, true);
+    session.creating.add(object.key);
+    object.accessed = true;
+    this.policy.beginAccess(object.key);
+  }
+
+  /** The data plane sealed an object for its creator: what seal() does after its reply. */
+  private sealedNatively(object: StoredObject, event: DataPlaneEventView): void {
+    if (object.state !== 'created') return;
+    this.sealObject(object, NO_DIGEST, event.time); // the record has the digest
+    // Building the notification reads the digest back from native: only when someone listens.
+    if (this.notifier.count > 0) this.notifier.publish([this.sealInfo(object)]);
+    this.wakeGets(object);
+    if (this.pinCount(object) === 0) this.unpinned(object);
+  }
+
+  /** Seals must reach TS at once while anyone may wait for one (subscribers, waiting gets). */
+  private updatePromptSeals(): void {
+    this.dataPlane.setPromptSeals(this.notifier.count > 0 || this.pending.size > 0);
+  }
+
+  /** The object is sealed and local: the data plane serves it, and holds its clients' pins. */
+  private publish(object: StoredObject): void {
+    this.dataPlane.publish(object.id.bytes, object.offset, object.dataSize, object.metadataSize, object.digest, true, 0);
+    object.published = true;
+    object.digest = NO_DIGEST; // the record keeps it
+    if (object.deletePending) this.dataPlane.setDeletePending(object.id.bytes);
+    for (const holder of [...(object.holders ?? [])]) {
+      if (!isSession(holder)) continue;
+      object.holders!.delete(holder);
+      holder.held.delete(object.key);
+      this.dataPlane.pin(object.id.bytes, holder.dataPlaneClient);
+    }
+  }
+
+  private unpublish(object: StoredObject): void {
+    if (!object.published) return;
+    this.dataPlane.unpublish(object.id.bytes);
+    object.published = false;
+  }
+
+  /** Whether this client holds a reference to the object. */
+  private holds(object: StoredObject, session: ClientSession): boolean {
+    return object.published
+      ? this.dataPlane.holds(object.id.bytes, session.dataPlaneClient)
+      : (object.holders?.has(session) ?? false);
+  }
+
+  /** The 8-byte digest of a sealed object, wherever it is kept; empty while unsealed. */
+  private digestOf(object: StoredObject): Uint8Array {
+    if (object.state === 'created') return NO_DIGEST;
+    return object.published ? (this.dataPlane.digest(object.id.bytes) ?? NO_DIGEST) : object.digest;
+  }
+
+  /** Sum of data + metadata sizes of every allocated object (§9: exact, no rounding); kept natively. */
   get allocated(): number {
-    return this.allocatedBytes;
+    return this.dataPlane.allocated;
   }
 
   /** Join a cluster: misses are resolved at peers, ids are claimed at their home node. */
   attachCluster(cluster: ClusterPort): void {
     this.cluster = cluster;
+    // Every create is claimed at the id's home node, and every seal settles that claim.
+    this.dataPlane.setCreates(false);
   }
 
   // ---------------------------------------------------------------- dispatch
 
   handle(session: ClientSession, request: Request): void {
+    this.syncDataPlane();
     switch (request.kind) {
       case 'connect':
         return session.reply({ kind: 'connect', memoryCapacity: this.capacity });
@@ -126,16 +259,15 @@ export class PlasmaStore {
         return session.reply({ kind: 'evict', numBytes: this.evictBytes(request.numBytes) });
       case 'subscribe':
         return this.subscribe(session);
-      case 'setOptions':
+      case 'setOptions': {
         session.name = request.clientName;
-        return session.reply({
-          kind: 'setOptions',
-          error: this.policy.setClientQuota(session, request.clientName, request.outputMemoryQuota)
-            ? PlasmaError.OK
-            : PlasmaError.OutOfMemory,
-        });
+        const ok = this.policy.setClientQuota(session, request.clientName, request.outputMemoryQuota);
+        // A quota decides where this client's objects go and what they may evict: TS creates them.
+        if (ok) this.dataPlane.setClientCreates(session.dataPlaneClient, false);
+        return session.reply({ kind: 'setOptions', error: ok ? PlasmaError.OK : PlasmaError.OutOfMemory });
+      }
       case 'debugString':
-        return session.reply({ kind: 'debugString', debugString: this.policy.debugString(this.allocatedBytes) });
+        return session.reply({ kind: 'debugString', debugString: this.policy.debugString(this.allocated) });
       case 'refreshLru':
         for (const id of request.objectIds) this.policy.refresh(id.hex);
         return session.reply({ kind: 'refreshLru' });
@@ -179,6 +311,9 @@ export class PlasmaStore {
     if (offset < 0) return null;
     const object = newObject(id, offset, dataSize, metadataSize, session);
     this.objects.add(object);
+    // Unsealed, but in the data plane already: its creator's pin lives there (docs/object-table.md §1).
+    this.dataPlane.publish(id.bytes, offset, dataSize, metadataSize, NO_DIGEST, false, session.dataPlaneClient);
+    object.published = true;
     if (this.cluster) {
       const claim = this.cluster.claim(object.key);
       // Overlapped with the client's write; Seal settles it.
@@ -233,7 +368,7 @@ export class PlasmaStore {
    * Abort or disconnect (a later allocation would otherwise overwrite what the client reads).
    */
   private refuse(object: StoredObject, creator: ClientSession): void {
-    const mapped = object.holders.has(creator);
+    const mapped = this.holds(object, creator);
     const memory = { ...object };
     object.offset = -1; // removeObject must not free it now
     this.removeObject(object, false);
@@ -252,7 +387,8 @@ export class PlasmaStore {
 
   private publishSeal(object: StoredObject, digest: Uint8Array): void {
     this.sealObject(object, digest);
-    this.notifier.publish([this.sealInfo(object)]);
+    // Building the notification reads the digest back from native: only when someone listens.
+    if (this.notifier.count > 0) this.notifier.publish([this.sealInfo(object)]);
     if (!object.replicaOf) this.cluster?.announceSealed(object.key, object.dataSize, object.metadataSize);
     this.wakeGets(object);
   }
@@ -287,7 +423,7 @@ export class PlasmaStore {
         return reply(PlasmaError.ObjectExists);
       }
       created.forEach((object, i) => this.sealObject(object, request.digests[i]!));
-      this.notifier.publish(created.map((object) => this.sealInfo(object)));
+      if (this.notifier.count > 0) this.notifier.publish(created.map((object) => this.sealInfo(object)));
       for (const object of created) {
         if (!object.replicaOf) this.cluster?.announceSealed(object.key, object.dataSize, object.metadataSize);
         this.wakeGets(object);
@@ -317,21 +453,30 @@ export class PlasmaStore {
     }, () => reply(PlasmaError.ObjectExists));
   }
 
-  private sealObject(object: StoredObject, digest: Uint8Array): void {
+  /** `sealedAt` and an already sealed record: the data plane sealed it (sealedNatively). */
+  private sealObject(object: StoredObject, digest: Uint8Array, sealedAt?: number): void {
     object.state = 'sealed';
     // The codec already copied it out of the frame; nobody mutates it.
     object.digest = digest;
-    object.constructDuration = nowSeconds() - object.createTime;
+    object.constructDuration = (sealedAt ?? nowSeconds()) - object.createTime;
     if (object.creator) (object.creator as ClientSession).creating.delete(object.key);
     object.creator = null;
-    this.indexObject(object);
+    // Before the seal is acknowledged: from here on the object survives a crash of this store.
+    if (sealedAt === undefined && !object.remote) this.indexObject(object, digest);
+    if (sealedAt !== undefined || object.remote) return;
+    if (object.published) {
+      this.dataPlane.seal(object.id.bytes, digest);
+      object.digest = NO_DIGEST; // the record keeps it
+    } else {
+      this.publish(object);
+    }
   }
 
-  /** Before the seal is acknowledged: the object now survives a crash of this store. */
-  private indexObject(object: StoredObject): void {
+  /** Give a sealed local object its record in the region's crash-recovery index. */
+  private indexObject(object: StoredObject, digest: Uint8Array): void {
     // A replica's or a peer's object is not ours to bring back.
     if (!this.index || object.remote || object.replicaOf) return;
-    object.indexSlot = this.index.add(object);
+    object.indexSlot = this.index.add({ ...object, digest });
   }
 
   /**
@@ -365,8 +510,10 @@ export class PlasmaStore {
       (object as { createTime: number }).createTime = record.createTime;
       object.indexSlot = record.slot;
       this.objects.add(object);
-      this.allocatedBytes += objectBytes(object);
+      // Recovery reserved its block in the allocator; the data plane counts it from now on.
+      this.dataPlane.addAllocated(objectBytes(object));
       this.policy.objectCreated(object.key, null, false);
+      this.publish(object);
     }
   }
 
@@ -401,6 +548,7 @@ export class PlasmaStore {
     }
     const pending = new PendingGet(session, ids, waitFor);
     this.pending.wait(pending, immediate ? -1 : timeoutMs, (expired) => this.finishGet(expired));
+    this.updatePromptSeals();
     if (atPeers.length === 0) return;
     // One round trip per owner; a zero-timeout get answers as soon as the peers have.
     void this.resolveAtPeers(atPeers).then(() => {
@@ -410,6 +558,7 @@ export class PlasmaStore {
 
   /** A peer went down: waiting gets stop waiting for keys that now cannot appear. */
   peerDown(): void {
+    this.syncDataPlane();
     const cluster = this.cluster;
     if (!cluster) return;
     this.giveUp([...this.pending.keys()].filter((key) => cluster.unavailable(key)));
@@ -427,6 +576,7 @@ export class PlasmaStore {
 
   /** A peer announced a seal: gets waiting here for that key can now be served. */
   remoteSealed(key: string): void {
+    this.syncDataPlane();
     if (this.pending.waitingFor(key).length > 0) void this.resolveAtPeers([key]);
   }
 
@@ -491,7 +641,7 @@ export class PlasmaStore {
       createTime: nowSeconds(),
       constructDuration: 0,
       digest: remote.digest,
-      holders: new Set(),
+      holders: null,
       creator: null,
       deletePending: false,
       accessed: false,
@@ -528,7 +678,9 @@ export class PlasmaStore {
 
   private finishGet(pending: PendingGet): void {
     if (pending.finished) return;
+    this.syncDataPlane();
     this.pending.finish(pending);
+    this.updatePromptSeals();
     this.replyGet(pending.session, pending.ids);
   }
 
@@ -546,7 +698,7 @@ export class PlasmaStore {
     const segments: Segment[] = [];
     const objects = ids.map((id) => {
       const object = this.objects.get(id.hex);
-      if (!object || object.state !== 'sealed' || !object.holders.has(session)) return null;
+      if (!object || object.state !== 'sealed' || !this.holds(object, session)) return null;
       const segment = this.segmentOf(object);
       if (!segments.includes(segment)) segments.push(segment);
       return this.specOf(object);
@@ -567,7 +719,7 @@ export class PlasmaStore {
     if (this.freeRefused(session, id.hex)) return;
     const object = this.objects.get(id.hex);
     // §13: releasing what one does not hold is ignored, not fatal.
-    if (!object || !object.holders.has(session)) return;
+    if (!object || !this.holds(object, session)) return;
     this.unpin(object, session);
   }
 
@@ -578,15 +730,21 @@ export class PlasmaStore {
     // Only the owner deletes; a peer's object read here is not ours to delete.
     if (!object || object.remote) return PlasmaError.ObjectNotFound;
     if (object.state === 'created') {
-      object.deletePending = true;
+      this.markDeletePending(object);
       return PlasmaError.ObjectNotSealed;
     }
     if (this.pinCount(object) > 0) {
-      object.deletePending = true;
+      this.markDeletePending(object);
       return PlasmaError.ObjectInUse;
     }
     this.removeObject(object, true);
     return PlasmaError.OK;
+  }
+
+  /** Delete on the last release (§3.8); the data plane then reports that release at once. */
+  private markDeletePending(object: StoredObject): void {
+    object.deletePending = true;
+    if (object.published) this.dataPlane.setDeletePending(object.id.bytes);
   }
 
   private contains(id: ObjectId): boolean {
@@ -637,12 +795,14 @@ export class PlasmaStore {
       if (object.state === 'sealed') snapshot.push(this.sealInfo(object));
     }
     this.notifier.add(channel, snapshot);
+    this.updatePromptSeals();
   }
 
   // ---------------------------------------------------------------- disconnect (§8)
 
   disconnect(session: ClientSession): void {
     if (session.closed) return;
+    this.syncDataPlane();
     session.closed = true;
     for (const pending of [...session.pendingGets]) this.pending.finish(pending);
     this.policy.clientDisconnected(session);
@@ -657,21 +817,35 @@ export class PlasmaStore {
       if (object) this.unpin(object, session);
     }
     session.held.clear();
+    const released = session.dataPlaneClient >= 0 ? this.dataPlane.dropClient(session.dataPlaneClient) : null;
+    for (let i = 0; released && i + 20 <= released.length; i += 20) {
+      const object = this.objects.get(released.toString('hex', i, i + 20));
+      if (object && this.pinCount(object) === 0) this.unpinned(object);
+    }
     if (session.subscription) this.notifier.remove(session.subscription);
+    this.sessionsByClient.delete(session.dataPlaneClient);
+    this.updatePromptSeals();
     session.subscription = null;
   }
 
   // ---------------------------------------------------------------- pins and evictability
 
   pinCount(object: StoredObject): number {
-    return object.holders.size;
+    return (object.holders?.size ?? 0) + (object.published ? this.dataPlane.pins(object.id.bytes) : 0);
   }
 
-  /** At most one reference per holder (§3.6). The first one takes the object out of the LRU. */
+  /**
+   * At most one reference per holder (§3.6). The first one takes the object out of the LRU.
+   * Clients' pins on published objects live in the data plane only (docs/object-table.md §1).
+   */
   pin(object: StoredObject, holder: Holder): void {
-    if (object.holders.has(holder)) return;
-    object.holders.add(holder);
-    if (isSession(holder)) holder.held.add(object.key);
+    if (object.published && isSession(holder)) {
+      if (!this.dataPlane.pin(object.id.bytes, holder.dataPlaneClient)) return;
+    } else {
+      if (object.holders?.has(holder)) return;
+      (object.holders ??= new Set()).add(holder);
+      if (isSession(holder)) holder.held.add(object.key);
+    }
     if (!object.accessed && !object.remote) {
       object.accessed = true;
       this.policy.beginAccess(object.key);
@@ -679,8 +853,12 @@ export class PlasmaStore {
   }
 
   unpin(object: StoredObject, holder: Holder): void {
-    if (!object.holders.delete(holder)) return;
-    if (isSession(holder)) holder.held.delete(object.key);
+    if (object.published && isSession(holder)) {
+      if (!this.dataPlane.unpin(object.id.bytes, holder.dataPlaneClient)) return;
+    } else {
+      if (!object.holders?.delete(holder)) return;
+      if (isSession(holder)) holder.held.delete(object.key);
+    }
     if (this.pinCount(object) === 0) this.unpinned(object);
   }
 
@@ -720,18 +898,17 @@ export class PlasmaStore {
     for (;;) {
       const offset = this.tryAllocate(size);
       if (offset >= 0 || !evictIfFull) return offset;
-      const choice = this.policy.requireSpace(size, this.allocatedBytes);
+      const choice = this.policy.requireSpace(size, this.allocated);
       this.evictObjects(choice.keys);
       if (!choice.ok) return this.tryAllocate(size);
     }
   }
 
   private tryAllocate(size: number): number {
-    if (this.allocatedBytes + size > this.capacity) return -1;
-    const offset = this.allocator.allocate(size);
-    if (offset < 0) return -1;
-    this.allocatedBytes += size;
-    return offset;
+    // Sizes beyond any capacity never reach native code (they may exceed 2^53, §13).
+    if (size > this.capacity) return -1;
+    // Capacity (-m) and the allocator are checked together natively, for both paths.
+    return this.dataPlane.allocate(size);
   }
 
   private freeMemory(object: StoredObject): void {
@@ -742,8 +919,7 @@ export class PlasmaStore {
       this.index?.release(object.indexSlot);
       object.indexSlot = undefined;
     }
-    this.allocator.free(object.offset);
-    this.allocatedBytes -= objectBytes(object);
+    this.dataPlane.free(object.offset, objectBytes(object));
     object.offset = -1;
   }
 
@@ -754,11 +930,14 @@ export class PlasmaStore {
       if (!object || object.state !== 'sealed' || this.pinCount(object) > 0) continue;
       this.counters.evicted(objectBytes(object), this.external !== null);
       if (this.external) {
+        const digest = this.digestOf(object);
         this.external.put(key, {
           data: this.view(object.offset, object.dataSize),
           metadata: this.view(object.offset + object.dataSize, object.metadataSize),
-          digest: object.digest,
+          digest,
         });
+        this.unpublish(object);
+        object.digest = Uint8Array.from(digest); // no record while evicted; publish() takes it back
         this.freeMemory(object);
         this.policy.removeObject(key);
         object.accessed = false;
@@ -784,20 +963,22 @@ export class PlasmaStore {
     object.offset = offset;
     this.writeObject(object, spilled.data, spilled.metadata);
     object.state = 'sealed';
-    this.indexObject(object);
+    this.indexObject(object, object.digest);
     this.external!.delete(object.key);
     this.counters.restores++;
     this.policy.objectCreated(object.key, null, false);
+    this.publish(object);
   }
 
   /** Forget an object entirely; a deletion notification goes out if it was visible. */
   private removeObject(object: StoredObject, notify: boolean): void {
+    this.unpublish(object);
     this.freeMemory(object);
     if (object.state === 'evicted') this.external?.delete(object.key);
     this.policy.removeObject(object.key);
     this.objects.remove(object.key);
-    for (const holder of object.holders) if (isSession(holder)) holder.held.delete(object.key);
-    object.holders.clear();
+    for (const holder of object.holders ?? []) if (isSession(holder)) holder.held.delete(object.key);
+    object.holders = null;
     if (object.creator) (object.creator as ClientSession).creating.delete(object.key);
     object.creator = null;
     if (notify) this.notifier.publish([deletionInfo(object.id)]);
@@ -843,7 +1024,7 @@ export class PlasmaStore {
       refCount: 0,
       createTime: 0,
       constructDuration: 0,
-      digest: object.digest,
+      digest: this.digestOf(object),
       isDeletion: false,
     };
   }
@@ -856,7 +1037,7 @@ export class PlasmaStore {
       refCount: this.pinCount(object),
       createTime: object.createTime,
       constructDuration: object.constructDuration,
-      digest: object.state === 'created' ? new Uint8Array(0) : object.digest,
+      digest: this.digestOf(object),
       isDeletion: false,
     };
   }
@@ -865,6 +1046,7 @@ export class PlasmaStore {
 
   /** Lookup from a peer: pin each sealed local object for that peer and say where it lies. */
   lookupForPeer(holder: PeerHolder, keys: readonly string[]): RemoteObject[] {
+    this.syncDataPlane();
     const found: RemoteObject[] = [];
     for (const key of keys) {
       const object = this.objects.get(key);
@@ -878,13 +1060,14 @@ export class PlasmaStore {
         offset: object.offset,
         dataSize: object.dataSize,
         metadataSize: object.metadataSize,
-        digest: object.digest,
+        digest: this.digestOf(object),
       });
     }
     return found;
   }
 
   unpinForPeer(holder: PeerHolder, keys: readonly string[]): void {
+    this.syncDataPlane();
     for (const key of keys) {
       if (!holder.keys.delete(key)) continue;
       const object = this.objects.get(key);
@@ -919,10 +1102,11 @@ export class PlasmaStore {
 
   /** Numbers for `cluster status`, logs and benchmarks. */
   stats(): { objects: number; allocated: number; capacity: number; subscribers: number; clients: number } {
+    this.syncDataPlane();
     return {
       clients: this.clientCount,
       objects: this.objects.size,
-      allocated: this.allocatedBytes,
+      allocated: this.allocated,
       capacity: this.capacity,
       subscribers: this.notifier.count,
     };
@@ -941,10 +1125,11 @@ function newObject(id: ObjectId, offset: number, dataSize: number, metadataSize:
     createTime: nowSeconds(),
     constructDuration: -1,
     digest: NO_DIGEST,
-    holders: new Set(),
+    holders: null,
     creator,
     deletePending: false,
     accessed: false,
+    published: false,
   };
 }
 

@@ -121,6 +121,7 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
   try {
     listener = native.listen(options.socketPath, 'plasma', (channel: NativeChannel) => {
       const session = new ClientSession(nextSessionId++, channel);
+      store.attachSession(session); // issue 10: the native data plane sees its frames first
       sessions.add(session);
       store.clientCount = sessions.size;
       if (options.maxFrameBytes) channel.maxFrameBytes = options.maxFrameBytes;

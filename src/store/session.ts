@@ -2,7 +2,7 @@
  * One client connection: its channel, what it holds, which segments it has been sent (§4.2),
  * its pending gets and its subscription.
  */
-import type { NativeChannel } from '../native/index.js';
+import type { NativeChannel, NativeDataPlane } from '../native/index.js';
 import type { Reply } from '../protocol/messages.js';
 import { encodeReply } from '../protocol/store-codec.js';
 import type { Holder, StoredObject } from './object-table.js';
@@ -30,12 +30,23 @@ export class ClientSession implements Holder {
   readonly expectedFds: ('subscribe' | 'discard')[] = [];
   subscription: NativeChannel | null = null;
   closed = false;
+  /** This connection's client number in the native data plane (issue 10); -1 until attached. */
+  dataPlaneClient = -1;
+  private dataPlane: NativeDataPlane | null = null;
+  private dataPlaneSegment = -1;
 
   constructor(
     readonly id: number,
     readonly channel: NativeChannel,
   ) {
     this.label = `client-${id}`;
+  }
+
+  /** Frames of this connection go to the data plane first; it serves objects of `segmentId`. */
+  attachDataPlane(dataPlane: NativeDataPlane, client: number, segmentId: number): void {
+    this.dataPlane = dataPlane;
+    this.dataPlaneClient = client;
+    this.dataPlaneSegment = segmentId;
   }
 
   /** Send one reply frame, then the descriptors of the given segments this connection lacks (§4.1, §4.2). */
@@ -47,6 +58,8 @@ export class ClientSession implements Holder {
       if (this.sentSegments.has(segment.id)) continue;
       this.channel.sendFd(segment.fd);
       this.sentSegments.add(segment.id);
+      // Native replies omit the descriptor, so they wait until this connection has it (§4.2).
+      if (segment.id === this.dataPlaneSegment) this.dataPlane?.setFdSent(this.dataPlaneClient);
     }
   }
 }

@@ -128,7 +128,7 @@ describe('cli: cluster subcommands', () => {
     expect(failures).toEqual([]);
     expect(objects).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ node: 'node-0', id: id.hex, location: { kind: 'local' }, pins: ['peer:node-1'] }),
+        expect.objectContaining({ node: 'node-0', id: id.hex, location: { kind: 'local' }, pins: 1, holders: ['peer:node-1'] }),
         expect.objectContaining({ node: 'node-1', id: id.hex, location: { kind: 'peer', node: 'node-0' } }),
       ]),
     );

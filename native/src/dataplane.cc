@@ -1,0 +1,502 @@
+#include "dataplane.h"
+
+#include <cstring>
+
+#include <ctime>
+
+#include "addon_data.h"
+#include "allocator.h"
+#include "mapping.h"
+#include "channel.h"
+#include "errors.h"
+#include "js_args.h"
+
+namespace plasmapool {
+
+Napi::Function DataPlane::Init(Napi::Env env) {
+  return DefineClass(env, "NativeDataPlane",
+                     {
+                         InstanceMethod<&DataPlane::AddClient>("addClient"),
+                         InstanceMethod<&DataPlane::DropClient>("dropClient"),
+                         InstanceMethod<&DataPlane::SetFdSent>("setFdSent"),
+                         InstanceMethod<&DataPlane::Publish>("publish"),
+                         InstanceMethod<&DataPlane::Unpublish>("unpublish"),
+                         InstanceMethod<&DataPlane::Pin>("pin"),
+                         InstanceMethod<&DataPlane::Unpin>("unpin"),
+                         InstanceMethod<&DataPlane::Holds>("holds"),
+                         InstanceMethod<&DataPlane::SetDeletePending>("setDeletePending"),
+                         InstanceMethod<&DataPlane::Digest>("digest"),
+                         InstanceMethod<&DataPlane::Seal>("seal"),
+                         InstanceMethod<&DataPlane::Allocate>("allocate"),
+                         InstanceMethod<&DataPlane::AddAllocated>("addAllocated"),
+                         InstanceMethod<&DataPlane::Free>("free"),
+                         InstanceMethod<&DataPlane::SetCreates>("setCreates"),
+                         InstanceMethod<&DataPlane::SetClientCreates>("setClientCreates"),
+                         InstanceMethod<&DataPlane::SetPromptSeals>("setPromptSeals"),
+                         InstanceAccessor<&DataPlane::GetAllocated>("allocated"),
+                         InstanceMethod<&DataPlane::Pins>("pins"),
+                         InstanceMethod<&DataPlane::TakeEvents>("takeEvents"),
+                         InstanceAccessor<&DataPlane::GetSize>("size"),
+                         InstanceAccessor<&DataPlane::GetServed>("served"),
+                     });
+}
+
+DataPlane::DataPlane(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DataPlane>(info) {
+  if (info.Length() < 1 || !IsConstructToken(info[0])) {
+    ThrowTypeError(info.Env(), "NativeDataPlane cannot be constructed directly: use createDataPlane()");
+  }
+}
+
+Napi::Value DataPlane::Create(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t segmentId = 0, mmapSize = 0, capacity = 0;
+  Napi::Function onEvents;
+  if (!ToSize(env, info[0], "segmentId", &segmentId) || !ToSize(env, info[1], "mmapSize", &mmapSize) ||
+      !ToSize(env, info[3], "capacity", &capacity) || !ToFunction(env, info[5], "onEvents", &onEvents)) {
+    return Napi::Value();
+  }
+  if (!info[4].IsObject() || !info[4].As<Napi::Object>().InstanceOf(GetAddonData(env)->mappingCtor.Value())) {
+    if (!env.IsExceptionPending()) ThrowTypeError(env, "createDataPlane(): mapping must be the region's NativeMapping");
+    return Napi::Value();
+  }
+  Mapping* mapping = Mapping::Unwrap(info[4].As<Napi::Object>());
+  if (mapping == nullptr || mapping->base() == nullptr) return Napi::Value();
+  if (!info[2].IsObject() || !info[2].As<Napi::Object>().InstanceOf(GetAddonData(env)->allocatorCtor.Value())) {
+    if (!env.IsExceptionPending()) ThrowTypeError(env, "createDataPlane(): allocator must be a NativeAllocator");
+    return Napi::Value();
+  }
+  Allocator* allocator = Allocator::Unwrap(info[2].As<Napi::Object>());
+  if (allocator == nullptr || allocator->core() == nullptr) return Napi::Value();
+  if (segmentId > INT32_MAX) {
+    ThrowRangeError(env, "createDataPlane(): segmentId must fit in an int32 (§2.3)");
+    return Napi::Value();
+  }
+  Napi::Object obj = GetAddonData(env)->dataPlaneCtor.New({ConstructToken(env)});
+  if (obj.IsEmpty() || env.IsExceptionPending()) return Napi::Value();
+  DataPlane* self = DataPlane::Unwrap(obj);
+  self->segmentId_ = static_cast<int32_t>(segmentId);
+  self->mmapSize_ = static_cast<int64_t>(mmapSize);
+  self->onEvents_ = Napi::Persistent(onEvents);
+  self->allocator_ = allocator->core();
+  self->allocatorRef_ = Napi::Persistent(info[2].As<Napi::Object>());
+  self->capacity_ = capacity;
+  self->mapping_ = mapping;
+  self->mappingRef_ = Napi::Persistent(info[4].As<Napi::Object>());
+  self->asyncContext_ = std::make_unique<Napi::AsyncContext>(env, "PlasmapoolDataPlane", obj);
+  return obj;
+}
+
+// ---- the hot path ----------------------------------------------------------------------------
+
+bool DataPlane::TryHandle(Channel* channel, uint32_t client, int64_t type, const uint8_t* body, size_t length) {
+  if (!index_.HasClient(client)) return false;
+  bool served = false;
+  switch (type) {
+    case kGetRequest:
+      served = ServeGet(channel, client, body, length);
+      break;
+    case kReleaseRequest:
+      served = ServeRelease(client, body, length);
+      break;
+    case kContainsRequest:
+      served = ServeContains(channel, body, length);
+      break;
+    case kCreateRequest:
+      served = ServeCreate(channel, client, body, length);
+      break;
+    case kSealRequest:
+      served = ServeSeal(channel, client, body, length);
+      break;
+    case kCreateAndSealRequest:
+      served = ServeCreateAndSeal(channel, client, body, length);
+      break;
+    default:
+      break;
+  }
+  if (served) served_++;
+  return served;
+}
+
+bool DataPlane::ServeGet(Channel* channel, uint32_t client, const uint8_t* body, size_t length) {
+  // The reply carries no descriptor: only for a connection that already has the region's (§4.2).
+  if (!index_.FdSent(client) || !ParseGetRequest(body, length, &ids_)) return false;
+  locations_.clear();
+  for (const uint8_t* id : ids_) {
+    uint32_t slot = index_.Find(id);
+    // A miss or an unsealed object: waiting, restoring, peers are TS's.
+    if (slot == ObjectIndex::kNone || !(index_.at(slot).flags & kRecordSealed)) return false;
+    const ObjectRecord& r = index_.at(slot);
+    locations_.push_back({r.offset, r.dataSize, r.metadataSize});
+  }
+  for (const uint8_t* id : ids_) {
+    uint32_t slot = index_.Find(id);
+    bool first = index_.at(slot).clientPins == 0;
+    if (index_.Pin(client, slot) && first) QueueEvent(kEventPinned, id);
+  }
+  EncodeGetReply(ids_, locations_, segmentId_, mmapSize_, &reply_);
+  channel->WriteReply(kGetReply, reply_.data(), reply_.size());
+  return true;
+}
+
+bool DataPlane::ServeRelease(uint32_t client, const uint8_t* body, size_t length) {
+  const uint8_t* id;
+  if (!ParseSingleIdRequest(body, length, &id)) return false;
+  uint32_t slot = index_.Find(id);
+  if (slot == ObjectIndex::kNone || !index_.Unpin(client, slot)) return false;
+  const ObjectRecord& r = index_.at(slot);
+  if (r.clientPins == 0) {
+    QueueEvent(kEventUnpinned, id);
+    // The deferred delete happens now, before this connection's next request can see the object.
+    if (r.flags & kRecordDeletePending) urgent_ = true;
+  }
+  return true;  // §3.7: no reply
+}
+
+bool DataPlane::ServeContains(Channel* channel, const uint8_t* body, size_t length) {
+  const uint8_t* id;
+  if (!ParseSingleIdRequest(body, length, &id)) return false;
+  // Not here: it may be evicted, or known to the cluster; TS answers.
+  uint32_t slot = index_.Find(id);
+  if (slot == ObjectIndex::kNone || !(index_.at(slot).flags & kRecordSealed)) return false;
+  EncodeContainsReply(id, true, &reply_);
+  channel->WriteReply(kContainsReply, reply_.data(), reply_.size());
+  return true;
+}
+
+bool DataPlane::ServeCreate(Channel* channel, uint32_t client, const uint8_t* body, size_t length) {
+  // Only what needs no judgement: a single node without external store, a client without quota,
+  // that already has the region's descriptor, host memory, and an allocation that fits without
+  // eviction. Everything else (and every error reply) is TypeScript's.
+  if (!creates_ || !index_.Creates(client) || !index_.FdSent(client)) return false;
+  CreateRequest request;
+  if (!ParseCreateRequest(body, length, &request) || request.deviceNum != 0) return false;
+  constexpr uint64_t kMaxSafe = (uint64_t{1} << 53) - 1;
+  if (request.dataSize > kMaxSafe || request.metadataSize > kMaxSafe - request.dataSize) return false;
+  if (index_.Find(request.id) != ObjectIndex::kNone) return false;
+  uint64_t size = request.dataSize + request.metadataSize;
+  uint64_t offset = AllocateBytes(size);
+  if (offset == BestFitAllocator::kNoSpace) return false;
+  uint32_t slot = index_.Insert(request.id, offset, request.dataSize, request.metadataSize, nullptr, 0, client);
+  index_.Pin(client, slot);  // the creator's reference (§3.2)
+  QueueEvent(kEventCreated, request.id, &index_.at(slot), client);
+  EncodeCreateReply(request.id, {offset, request.dataSize, request.metadataSize}, segmentId_, mmapSize_, &reply_);
+  channel->WriteReply(kCreateReply, reply_.data(), reply_.size());
+  return true;
+}
+
+bool DataPlane::ServeSeal(Channel* channel, uint32_t client, const uint8_t* body, size_t length) {
+  if (!creates_) return false;  // in a cluster the id's claim settles the seal
+  const uint8_t* id;
+  const uint8_t* digest;
+  if (!ParseSealRequest(body, length, &id, &digest)) return false;
+  uint32_t slot = index_.Find(id);
+  if (slot == ObjectIndex::kNone) return false;
+  ObjectRecord& r = index_.at(slot);
+  if ((r.flags & kRecordSealed) || r.creator != client) return false;
+  r.flags |= kRecordSealed;
+  memcpy(r.digest, digest, sizeof(r.digest));
+  QueueEvent(kEventSealed, id, &r, client);
+  // Subscribers or waiting gets hear of it before this connection's next request is read.
+  if (promptSeals_) urgent_ = true;
+  EncodeSealReply(id, &reply_);
+  channel->WriteReply(kSealReply, reply_.data(), reply_.size());
+  return true;
+}
+
+bool DataPlane::ServeCreateAndSeal(Channel* channel, uint32_t client, const uint8_t* body, size_t length) {
+  // Same conditions as Create (no descriptor is sent with this reply, so none is needed).
+  if (!creates_ || !index_.Creates(client)) return false;
+  CreateAndSealRequest request;
+  // Asked at each use: after the region is closed the mapping has no memory, and TS answers.
+  uint8_t* base = mapping_->base();
+  if (base == nullptr || !ParseCreateAndSealRequest(body, length, &request)) return false;
+  if (index_.Find(request.id) != ObjectIndex::kNone) return false;
+  uint64_t size = uint64_t{request.dataSize} + request.metadataSize;
+  uint64_t offset = AllocateBytes(size);
+  if (offset == BestFitAllocator::kNoSpace) return false;
+  if (offset + size > mapping_->length()) {  // the allocator works inside the region; never write outside it
+    FreeBytes(offset, size);
+    return false;
+  }
+  if (request.dataSize > 0) memcpy(base + offset, request.data, request.dataSize);
+  if (request.metadataSize > 0) memcpy(base + offset + request.dataSize, request.metadata, request.metadataSize);
+  uint32_t slot = index_.Insert(request.id, offset, request.dataSize, request.metadataSize, request.digest, kRecordSealed, client);
+  // As a Create then a Seal by this client, which holds no reference afterwards (§3.4).
+  QueueEvent(kEventCreated, request.id, &index_.at(slot), client);
+  QueueEvent(kEventSealed, request.id, &index_.at(slot), client);
+  if (promptSeals_) urgent_ = true;
+  EncodeCreateAndSealReply(&reply_);
+  channel->WriteReply(kCreateAndSealReply, reply_.data(), reply_.size());
+  return true;
+}
+
+uint64_t DataPlane::AllocateBytes(uint64_t size) {
+  if (size > capacity_ || allocated_ > capacity_ - size) return BestFitAllocator::kNoSpace;
+  uint64_t offset = allocator_->Allocate(size);
+  if (offset != BestFitAllocator::kNoSpace) allocated_ += size;
+  return offset;
+}
+
+void DataPlane::FreeBytes(uint64_t offset, uint64_t size) {
+  if (allocator_->Free(offset) == BestFitAllocator::FreeResult::kOk) allocated_ -= size;
+}
+
+void DataPlane::QueueEvent(uint8_t kind, const uint8_t* id, const ObjectRecord* record, uint32_t client) {
+  size_t at = events_.size();
+  events_.resize(at + kEventBytes, 0);
+  uint8_t* e = events_.data() + at;
+  e[0] = kind;
+  memcpy(e + 1, id, kObjectIdBytes);
+  if (record == nullptr) return;
+  uint32_t now = static_cast<uint32_t>(time(nullptr));
+  memcpy(e + 24, &client, 4);
+  memcpy(e + 28, &now, 4);
+  memcpy(e + 32, &record->offset, 8);
+  memcpy(e + 40, &record->dataSize, 8);
+  memcpy(e + 48, &record->metadataSize, 8);
+  memcpy(e + 56, record->digest, 8);
+}
+
+void DataPlane::FlushEvents() {
+  if (events_.empty() || flushing_) return;
+  Napi::Env env = Env();
+  if (!CanCallJs(env)) return;
+  flushing_ = true;
+  urgent_ = false;
+  Napi::HandleScope scope(env);
+  Napi::Buffer<uint8_t> batch = Napi::Buffer<uint8_t>::Copy(env, events_.data(), events_.size());
+  events_.clear();
+  napi_value args[] = {batch};
+  napi_value result;
+  napi_status status =
+      napi_make_callback(env, *asyncContext_, Value(), onEvents_.Value(), 1, args, &result);
+  if (status != napi_ok) {
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      napi_value exception;
+      napi_get_and_clear_last_exception(env, &exception);
+      napi_fatal_exception(env, exception);
+    }
+  }
+  flushing_ = false;
+}
+
+// ---- JS methods ------------------------------------------------------------------------------
+
+bool DataPlane::IdArg(const Napi::Value& value, const uint8_t** id) {
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+      value.As<Napi::Uint8Array>().ByteLength() != kObjectIdBytes) {
+    ThrowTypeError(Env(), "object id must be a Uint8Array of 20 bytes");
+    return false;
+  }
+  *id = value.As<Napi::Uint8Array>().Data();
+  return true;
+}
+
+bool DataPlane::ClientArg(const Napi::Value& value, uint32_t* client) {
+  uint64_t n = 0;
+  if (!ToSize(Env(), value, "client", &n)) return false;
+  if (n > UINT32_MAX || !index_.HasClient(static_cast<uint32_t>(n))) {
+    ThrowRangeError(Env(), "client " + std::to_string(n) + " is not attached to this data plane");
+    return false;
+  }
+  *client = static_cast<uint32_t>(n);
+  return true;
+}
+
+Napi::Value DataPlane::AddClient(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  // instanceof first: unwrapping another wrapped class as a Channel would be type confusion.
+  if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(GetAddonData(env)->channelCtor.Value())) {
+    if (!env.IsExceptionPending()) ThrowTypeError(env, "addClient(channel): channel must be a NativeChannel");
+    return Napi::Value();
+  }
+  Channel* channel = Channel::Unwrap(info[0].As<Napi::Object>());
+  if (channel == nullptr) return Napi::Value();
+  uint32_t client = index_.AddClient();
+  channel->AttachDataPlane(this, Value(), client);
+  return Napi::Number::New(env, client);
+}
+
+Napi::Value DataPlane::DropClient(const Napi::CallbackInfo& info) {
+  uint32_t client;
+  if (!ClientArg(info[0], &client)) return Napi::Value();
+  std::vector<uint32_t> released;
+  index_.DropClient(client, &released);
+  if (released.empty()) return info.Env().Null();
+  Napi::Buffer<uint8_t> ids = Napi::Buffer<uint8_t>::New(info.Env(), released.size() * kObjectIdBytes);
+  for (size_t i = 0; i < released.size(); i++) {
+    memcpy(ids.Data() + i * kObjectIdBytes, index_.at(released[i]).id, kObjectIdBytes);
+  }
+  return ids;
+}
+
+Napi::Value DataPlane::SetFdSent(const Napi::CallbackInfo& info) {
+  uint32_t client;
+  if (!ClientArg(info[0], &client)) return Napi::Value();
+  index_.SetFdSent(client);
+  return info.Env().Undefined();
+}
+
+Napi::Value DataPlane::Publish(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint8_t* id;
+  uint64_t offset = 0, dataSize = 0, metadataSize = 0;
+  if (!IdArg(info[0], &id) || !ToSize(env, info[1], "offset", &offset) ||
+      !ToSize(env, info[2], "dataSize", &dataSize) || !ToSize(env, info[3], "metadataSize", &metadataSize)) {
+    return Napi::Value();
+  }
+  const uint8_t* digest = nullptr;
+  if (info[4].IsTypedArray() && info[4].As<Napi::Uint8Array>().ByteLength() == 8) digest = info[4].As<Napi::Uint8Array>().Data();
+  bool sealed = info[5].ToBoolean().Value();
+  uint32_t creator = 0;
+  if (!sealed && !ClientArg(info[6], &creator)) return Napi::Value();
+  if (index_.Insert(id, offset, dataSize, metadataSize, digest, sealed ? kRecordSealed : 0, creator) ==
+      ObjectIndex::kNone) {
+    ThrowError(env, "ERR_EXISTS", "publish(): the object is already published");
+    return Napi::Value();
+  }
+  return env.Undefined();
+}
+
+Napi::Value DataPlane::Unpublish(const Napi::CallbackInfo& info) {
+  const uint8_t* id;
+  if (!IdArg(info[0], &id)) return Napi::Value();
+  uint32_t slot = index_.Find(id);
+  if (slot == ObjectIndex::kNone) return Napi::Boolean::New(info.Env(), false);
+  index_.UnpinAll(slot);
+  index_.Erase(slot);
+  return Napi::Boolean::New(info.Env(), true);
+}
+
+Napi::Value DataPlane::Pin(const Napi::CallbackInfo& info) {
+  const uint8_t* id;
+  uint32_t client;
+  if (!IdArg(info[0], &id) || !ClientArg(info[1], &client)) return Napi::Value();
+  uint32_t slot = index_.Find(id);
+  if (slot == ObjectIndex::kNone) {
+    ThrowError(info.Env(), "ERR_NOT_PUBLISHED", "pin(): the object is not published");
+    return Napi::Value();
+  }
+  return Napi::Boolean::New(info.Env(), index_.Pin(client, slot));
+}
+
+Napi::Value DataPlane::Unpin(const Napi::CallbackInfo& info) {
+  const uint8_t* id;
+  uint32_t client;
+  if (!IdArg(info[0], &id) || !ClientArg(info[1], &client)) return Napi::Value();
+  uint32_t slot = index_.Find(id);
+  return Napi::Boolean::New(info.Env(), slot != ObjectIndex::kNone && index_.Unpin(client, slot));
+}
+
+Napi::Value DataPlane::Holds(const Napi::CallbackInfo& info) {
+  const uint8_t* id;
+  uint32_t client;
+  if (!IdArg(info[0], &id) || !ClientArg(info[1], &client)) return Napi::Value();
+  uint32_t slot = index_.Find(id);
+  return Napi::Boolean::New(info.Env(), slot != ObjectIndex::kNone && index_.Holds(client, slot));
+}
+
+Napi::Value DataPlane::SetDeletePending(const Napi::CallbackInfo& info) {
+  const uint8_t* id;
+  if (!IdArg(info[0], &id)) return Napi::Value();
+  uint32_t slot = index_.Find(id);
+  if (slot != ObjectIndex::kNone) index_.at(slot).flags |= kRecordDeletePending;
+  return info.Env().Undefined();
+}
+
+Napi::Value DataPlane::Digest(const Napi::CallbackInfo& info) {
+  const uint8_t* id;
+  if (!IdArg(info[0], &id)) return Napi::Value();
+  uint32_t slot = index_.Find(id);
+  if (slot == ObjectIndex::kNone || !(index_.at(slot).flags & kRecordSealed)) return info.Env().Null();
+  return Napi::Buffer<uint8_t>::Copy(info.Env(), index_.at(slot).digest, 8);
+}
+
+Napi::Value DataPlane::Seal(const Napi::CallbackInfo& info) {
+  const uint8_t* id;
+  if (!IdArg(info[0], &id)) return Napi::Value();
+  uint32_t slot = index_.Find(id);
+  if (slot == ObjectIndex::kNone) {
+    ThrowError(info.Env(), "ERR_NOT_PUBLISHED", "seal(): the object is not published");
+    return Napi::Value();
+  }
+  ObjectRecord& r = index_.at(slot);
+  r.flags |= kRecordSealed;
+  if (info[1].IsTypedArray() && info[1].As<Napi::Uint8Array>().ByteLength() == 8) {
+    memcpy(r.digest, info[1].As<Napi::Uint8Array>().Data(), 8);
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value DataPlane::Allocate(const Napi::CallbackInfo& info) {
+  uint64_t size = 0;
+  if (!ToSize(info.Env(), info[0], "size", &size)) return Napi::Value();
+  uint64_t offset = AllocateBytes(size);
+  return Napi::Number::New(info.Env(), offset == BestFitAllocator::kNoSpace ? -1.0 : static_cast<double>(offset));
+}
+
+Napi::Value DataPlane::Free(const Napi::CallbackInfo& info) {
+  uint64_t offset = 0, size = 0;
+  if (!ToSize(info.Env(), info[0], "offset", &offset) || !ToSize(info.Env(), info[1], "size", &size)) return Napi::Value();
+  if (allocator_->Free(offset) != BestFitAllocator::FreeResult::kOk) {
+    ThrowError(info.Env(), "ERR_NOT_A_BLOCK", "free(" + std::to_string(offset) + "): not an allocated block");
+    return Napi::Value();
+  }
+  allocated_ -= size;
+  return info.Env().Undefined();
+}
+
+// Blocks reserved in the allocator before the data plane existed (objects recovered from the
+// region's index) count towards the capacity from now on.
+Napi::Value DataPlane::AddAllocated(const Napi::CallbackInfo& info) {
+  uint64_t size = 0;
+  if (!ToSize(info.Env(), info[0], "size", &size)) return Napi::Value();
+  allocated_ += size;
+  return info.Env().Undefined();
+}
+
+Napi::Value DataPlane::GetAllocated(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(allocated_));
+}
+
+Napi::Value DataPlane::SetCreates(const Napi::CallbackInfo& info) {
+  creates_ = info[0].ToBoolean().Value();
+  return info.Env().Undefined();
+}
+
+Napi::Value DataPlane::SetClientCreates(const Napi::CallbackInfo& info) {
+  uint32_t client;
+  if (!ClientArg(info[0], &client)) return Napi::Value();
+  index_.SetCreates(client, info[1].ToBoolean().Value());
+  return info.Env().Undefined();
+}
+
+Napi::Value DataPlane::SetPromptSeals(const Napi::CallbackInfo& info) {
+  promptSeals_ = info[0].ToBoolean().Value();
+  return info.Env().Undefined();
+}
+
+Napi::Value DataPlane::Pins(const Napi::CallbackInfo& info) {
+  const uint8_t* id;
+  if (!IdArg(info[0], &id)) return Napi::Value();
+  uint32_t slot = index_.Find(id);
+  return Napi::Number::New(info.Env(), slot == ObjectIndex::kNone ? 0 : index_.at(slot).clientPins);
+}
+
+Napi::Value DataPlane::TakeEvents(const Napi::CallbackInfo& info) {
+  urgent_ = false;
+  if (events_.empty()) return info.Env().Null();
+  Napi::Buffer<uint8_t> batch = Napi::Buffer<uint8_t>::Copy(info.Env(), events_.data(), events_.size());
+  events_.clear();
+  return batch;
+}
+
+Napi::Value DataPlane::GetSize(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(index_.size()));
+}
+
+Napi::Value DataPlane::GetServed(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), served_); }
+
+}  // namespace plasmapool

@@ -1,0 +1,110 @@
+// DataPlane: the native half of the store (docs/object-table.md). It owns the object index of
+// sealed local objects and the pins local connections hold on them, serves Get, Release and
+// Contains of those objects straight from a channel's read buffer, and reports what TypeScript's
+// policy must learn (first pin, last unpin) as batched events. TypeScript (src/store/data-plane.ts)
+// decides everything else and publishes/withdraws records.
+#pragma once
+
+#include <napi.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "allocator_core.h"
+#include "dataplane_codec.h"
+#include "object_index.h"
+
+namespace plasmapool {
+
+class Channel;
+class Mapping;
+
+class DataPlane : public Napi::ObjectWrap<DataPlane> {
+ public:
+  // Events handed to onEvents, 64 bytes each (src/store/data-plane-events.ts reads them):
+  //   0 kind, 1..21 id, 24 client (u32), 28 unix seconds (u32), 32 offset, 40 data size,
+  //   48 metadata size (u64 each), 56 digest (8 bytes).
+  static constexpr uint8_t kEventPinned = 1;    // first pin taken by a native Get
+  static constexpr uint8_t kEventUnpinned = 2;  // last pin dropped by a native Release
+  static constexpr uint8_t kEventCreated = 3;   // a native Create (the creator holds a pin)
+  static constexpr uint8_t kEventSealed = 4;    // a native Seal
+  // A batch is flushed at the latest when it holds this many events.
+  static constexpr size_t kMaxQueuedEvents = 4096;
+
+  static Napi::Function Init(Napi::Env env);
+  // JS: createDataPlane(segmentId, mmapSize, allocator, capacity, mapping, onEvents)
+  static Napi::Value Create(const Napi::CallbackInfo& info);
+
+  explicit DataPlane(const Napi::CallbackInfo& info);
+
+  // Called by a channel for each complete frame: true if served here (reply queued on `channel`).
+  bool TryHandle(Channel* channel, uint32_t client, int64_t type, const uint8_t* body, size_t length);
+  // Hand queued events to TypeScript (one JS call); a no-op when none are queued.
+  void FlushEvents();
+  bool ShouldFlush() const { return urgent_ || events_.size() >= kMaxQueuedEvents * kEventBytes; }
+
+ private:
+  static constexpr size_t kEventBytes = 64;
+
+  bool ServeGet(Channel* channel, uint32_t client, const uint8_t* body, size_t length);
+  bool ServeRelease(uint32_t client, const uint8_t* body, size_t length);
+  bool ServeContains(Channel* channel, const uint8_t* body, size_t length);
+  bool ServeCreate(Channel* channel, uint32_t client, const uint8_t* body, size_t length);
+  bool ServeSeal(Channel* channel, uint32_t client, const uint8_t* body, size_t length);
+  bool ServeCreateAndSeal(Channel* channel, uint32_t client, const uint8_t* body, size_t length);
+  void QueueEvent(uint8_t kind, const uint8_t* id, const ObjectRecord* record = nullptr, uint32_t client = 0);
+  // Capacity accounting (§9: exact sizes) and the allocator, shared by both paths.
+  uint64_t AllocateBytes(uint64_t size);
+  void FreeBytes(uint64_t offset, uint64_t size);
+
+  bool IdArg(const Napi::Value& value, const uint8_t** id);
+  bool ClientArg(const Napi::Value& value, uint32_t* client);
+
+  Napi::Value AddClient(const Napi::CallbackInfo& info);
+  Napi::Value DropClient(const Napi::CallbackInfo& info);
+  Napi::Value SetFdSent(const Napi::CallbackInfo& info);
+  Napi::Value Publish(const Napi::CallbackInfo& info);
+  Napi::Value Unpublish(const Napi::CallbackInfo& info);
+  Napi::Value Pin(const Napi::CallbackInfo& info);
+  Napi::Value Unpin(const Napi::CallbackInfo& info);
+  Napi::Value Holds(const Napi::CallbackInfo& info);
+  Napi::Value SetDeletePending(const Napi::CallbackInfo& info);
+  Napi::Value Digest(const Napi::CallbackInfo& info);
+  Napi::Value Seal(const Napi::CallbackInfo& info);
+  Napi::Value Allocate(const Napi::CallbackInfo& info);
+  Napi::Value AddAllocated(const Napi::CallbackInfo& info);
+  Napi::Value Free(const Napi::CallbackInfo& info);
+  Napi::Value GetAllocated(const Napi::CallbackInfo& info);
+  Napi::Value SetCreates(const Napi::CallbackInfo& info);
+  Napi::Value SetClientCreates(const Napi::CallbackInfo& info);
+  Napi::Value SetPromptSeals(const Napi::CallbackInfo& info);
+  Napi::Value Pins(const Napi::CallbackInfo& info);
+  Napi::Value TakeEvents(const Napi::CallbackInfo& info);
+  Napi::Value GetSize(const Napi::CallbackInfo& info);
+  Napi::Value GetServed(const Napi::CallbackInfo& info);
+
+  ObjectIndex index_;
+  int32_t segmentId_ = 0;
+  int64_t mmapSize_ = 0;
+  BestFitAllocator* allocator_ = nullptr;
+  Napi::ObjectReference allocatorRef_;  // keeps the allocator alive
+  uint64_t capacity_ = 0;
+  Mapping* mapping_ = nullptr;          // the region's mapping, for CreateAndSeal's copy
+  Napi::ObjectReference mappingRef_;    // keeps the Mapping object (not the memory) alive
+  uint64_t allocated_ = 0;
+  bool creates_ = false;      // native Create/Seal allowed (single node, no external store)
+  bool promptSeals_ = true;   // someone may wait for a seal: deliver it before the next frame
+  Napi::FunctionReference onEvents_;
+  std::unique_ptr<Napi::AsyncContext> asyncContext_;
+  std::vector<uint8_t> events_;
+  bool flushing_ = false;
+  bool urgent_ = false;  // an event whose effect the next request may observe (a deferred delete)
+  double served_ = 0;  // requests answered natively (for tests and benchmarks)
+  // Scratch space reused across requests (no allocation per message).
+  std::vector<const uint8_t*> ids_;
+  std::vector<ObjectLocation> locations_;
+  std::vector<uint8_t> reply_;
+};
+
+}  // namespace plasmapool

@@ -1,0 +1,235 @@
+/**
+ * The native data plane (issue 10, docs/object-table.md): Get, Release and Contains of sealed local
+ * objects are answered without JavaScript, and TypeScript's policy (deferred deletes, LRU order,
+ * disconnect cleanup, reference counts) still sees every pin. A real store (startStore, in this
+ * process so that its counters can be read) and real clients over its Unix socket.
+ */
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { connect, ObjectId, type PlasmaClient } from '../../src/index.js';
+import { startStore, type StoreHandle } from '../../src/store/server.js';
+import { createLogger } from '../../src/util/log.js';
+import { onCleanup, tempDir } from '../helpers/processes.js';
+
+async function store(memory = 16 << 20): Promise<StoreHandle> {
+  const handle = await startStore({
+    socketPath: path.join(tempDir('pp-dataplane-'), 'plasma.sock'),
+    memory,
+    log: createLogger('test'),
+  });
+  onCleanup(() => handle.close());
+  return handle;
+}
+
+async function client(handle: StoreHandle): Promise<PlasmaClient> {
+  const c = await connect(handle.socketPath);
+  onCleanup(() => c.close());
+  return c;
+}
+
+async function put(c: PlasmaClient, id: ObjectId, bytes: Uint8Array): Promise<void> {
+  const buffer = await c.create(id, bytes.byteLength);
+  buffer.data.set(bytes);
+  await c.seal(id);
+  buffer.release();
+}
+
+/** Let released references reach the store (Release has no reply): one round trip after them. */
+async function settle(c: PlasmaClient): Promise<void> {
+  await c.list();
+}
+
+describe('native data plane', () => {
+  it('answers get, release and contains of sealed local objects natively, with the right bytes', async () => {
+    const handle = await store();
+    const writer = await client(handle);
+    const reader = await client(handle);
+    const id = ObjectId.random();
+    const bytes = Uint8Array.from({ length: 1000 }, (_, i) => (i * 7) % 256);
+    await put(writer, id, bytes);
+    await settle(writer);
+    // The reader's first get carries the region's descriptor: TypeScript answers it.
+    (await reader.getOne(id))!.release();
+    await settle(reader);
+    const before = handle.store.nativeRequests;
+    for (let i = 0; i < 10; i++) {
+      const buffer = (await reader.getOne(id))!;
+      expect(Buffer.from(buffer.data).equals(Buffer.from(bytes))).toBe(true);
+      buffer.release();
+    }
+    expect(await reader.contains(id)).toBe(true);
+    await settle(reader);
+    // 10 gets, 10 releases, 1 contains.
+    expect(handle.store.nativeRequests - before).toBe(21);
+  });
+
+  it('creates and seals natively on a single node, and TypeScript learns of both', async () => {
+    const handle = await store();
+    const writer = await client(handle);
+    const subscriber = await client(handle);
+    await put(writer, ObjectId.random(), new Uint8Array(10)); // the first create carries the descriptor
+    await settle(writer);
+    const before = handle.store.nativeRequests;
+    const ids = [0, 1, 2].map(() => ObjectId.random());
+    for (const id of ids) await put(writer, id, new Uint8Array(1000).fill(5));
+    await settle(writer);
+    // create, seal and release of each.
+    expect(handle.store.nativeRequests - before).toBe(9);
+    const listed = await subscriber.list();
+    for (const id of ids) {
+      const entry = listed.find((o) => o.id.equals(id));
+      expect(entry, 'TypeScript lists a natively created object').toBeDefined();
+      expect(entry!.refCount).toBe(0);
+      expect(entry!.state).toBe('sealed');
+    }
+    expect(handle.store.allocated).toBe(10 + 3 * 1000);
+    // A subscriber hears of a native seal before the sealing connection's next request is answered.
+    const notifications = subscriber.subscribe();
+    await settle(subscriber);
+    const next = ObjectId.random();
+    await put(writer, next, new Uint8Array(7));
+    const seen: string[] = [];
+    for await (const n of notifications) {
+      seen.push(n.id.hex);
+      if (n.id.equals(next)) break;
+    }
+    expect(seen).toContain(next.hex);
+  });
+
+  it('creates and seals in one request natively (CreateAndSeal), bytes and digest intact', async () => {
+    const handle = await store();
+    const c = await client(handle);
+    const reader = await client(handle);
+    await put(reader, ObjectId.random(), new Uint8Array(1)); // the reader has the descriptor
+    await settle(reader);
+    const before = handle.store.nativeRequests;
+    const id = ObjectId.random();
+    const data = Uint8Array.from({ length: 300 }, (_, i) => i % 251);
+    const metadata = Uint8Array.from([9, 8, 7]);
+    await c.createAndSeal(id, data, metadata);
+    expect(handle.store.nativeRequests - before).toBe(1);
+    const buffer = (await reader.getOne(id))!;
+    expect(Buffer.from(buffer.data).equals(Buffer.from(data))).toBe(true);
+    expect(Array.from(buffer.metadata)).toEqual([9, 8, 7]);
+    buffer.release();
+    const listed = (await reader.list()).find((o) => o.id.equals(id))!;
+    expect(listed.state).toBe('sealed');
+    expect(listed.refCount).toBe(0);
+    // The same id again: TypeScript answers ObjectExists.
+    await expect(c.createAndSeal(id, data)).rejects.toThrow();
+  });
+
+  it('wakes a waiting get with a native seal at once', async () => {
+    const handle = await store();
+    const writer = await client(handle);
+    const reader = await client(handle);
+    await put(writer, ObjectId.random(), new Uint8Array(10));
+    await settle(writer);
+    const id = ObjectId.random();
+    const started = Date.now();
+    const waiting = reader.getOne(id, { timeoutMs: 10_000 });
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the get is waiting in TypeScript
+    const before = handle.store.nativeRequests;
+    await put(writer, id, new Uint8Array(64).fill(6));
+    const buffer = await waiting;
+    expect(buffer).not.toBeNull();
+    expect(buffer!.data[63]).toBe(6);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    // The create and the seal were native.
+    expect(handle.store.nativeRequests - before).toBeGreaterThanOrEqual(2);
+    buffer!.release();
+  });
+
+  it('leaves the creates of a client with a quota to TypeScript', async () => {
+    const handle = await store();
+    const c = await client(handle);
+    await put(c, ObjectId.random(), new Uint8Array(10));
+    await c.setOptions('with-quota', 4 << 20);
+    await settle(c);
+    const before = handle.store.nativeRequests;
+    const id = ObjectId.random();
+    const buffer = await c.create(id, 100);
+    await c.seal(id);
+    // Only the seal is native: the quota's LRU owns the object from its create on.
+    expect(handle.store.nativeRequests - before).toBe(1);
+    expect(await c.debugString()).toContain('with-quota');
+    buffer.release();
+  });
+
+  it('counts native pins in the reference counts TypeScript reports and decides with', async () => {
+    const handle = await store();
+    const writer = await client(handle);
+    const reader = await client(handle);
+    const id = ObjectId.random();
+    await put(writer, id, new Uint8Array(100).fill(1));
+    (await reader.getOne(id))!.release();
+    await settle(reader);
+    const held = (await reader.getOne(id))!;
+    const listed = (await writer.list()).find((o) => o.id.equals(id));
+    expect(listed?.refCount).toBe(1);
+    // In use: the delete is deferred until the last native release (§3.8).
+    await writer.delete([id]);
+    expect(await writer.contains(id)).toBe(true);
+    held.release();
+    // The same connection's next request already sees the deferred delete done (native contains).
+    expect(await reader.contains(id)).toBe(false);
+    expect(await writer.contains(id)).toBe(false);
+  });
+
+  it('a disconnected client leaves no native pins behind', async () => {
+    const handle = await store();
+    const writer = await client(handle);
+    const reader = await connect(handle.socketPath);
+    const id = ObjectId.random();
+    await put(writer, id, new Uint8Array(100).fill(2));
+    (await reader.getOne(id))!.release();
+    await settle(reader);
+    const nativeBefore = handle.store.nativeRequests;
+    await reader.getOne(id); // held natively, never released
+    expect(handle.store.nativeRequests).toBe(nativeBefore + 1);
+    reader.close();
+    for (let i = 0; i < 50 && (await writer.list()).find((o) => o.id.equals(id))?.refCount !== 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await writer.delete([id]);
+    expect(await writer.contains(id)).toBe(false);
+  });
+
+  it('keeps LRU order: an object read natively is evicted after ones not read since', async () => {
+    const object = 3 << 20;
+    const handle = await store(4 * object);
+    const c = await client(handle);
+    const ids = [0, 1, 2, 3].map(() => ObjectId.random());
+    for (const id of ids) await put(c, id, new Uint8Array(object).fill(3));
+    await settle(c);
+    const before = handle.store.nativeRequests;
+    // Touch the oldest: it becomes the most recently used.
+    (await c.getOne(ids[0]!))!.release();
+    await settle(c);
+    expect(handle.store.nativeRequests - before).toBe(2);
+    // One more object needs room: the least recently used (ids[1]) goes, not ids[0].
+    await put(c, ObjectId.random(), new Uint8Array(object).fill(4));
+    expect(await c.contains(ids[0]!)).toBe(true);
+    expect(await c.contains(ids[1]!)).toBe(false);
+  });
+
+  it('leaves misses, waiting gets and unknown releases to TypeScript', async () => {
+    const handle = await store();
+    const c = await client(handle);
+    const known = ObjectId.random();
+    await put(c, known, new Uint8Array(10));
+    (await c.getOne(known))!.release();
+    await settle(c);
+    const before = handle.store.nativeRequests;
+    const missing = ObjectId.random();
+    expect(await c.contains(missing)).toBe(false);
+    // One id missing: the whole get waits in TypeScript, then answers.
+    const [a, b] = await c.get([known, missing], { timeoutMs: 20 });
+    expect(a).not.toBeNull();
+    expect(b).toBeNull();
+    a!.release();
+    await settle(c);
+    // Only the release of `known` was native.
+    expect(handle.store.nativeRequests - before).toBe(1);
+  });
+});
