@@ -30,30 +30,21 @@ export function recoverIndex(
   const end = region.dataOffset + region.capacity;
   const window = region.mapping.window(region.dataOffset, region.capacity);
   const objects = new Uint8Array(window.buffer, window.byteOffset, region.capacity);
-  const bytesAt = (offset: number, length: number) => objects.subarray(offset - region.dataOffset, offset - region.dataOffset + length);
   let bytes = 0;
   for (const record of scan.records) {
     const size = record.dataSize + record.metadataSize;
-    const drop = (reason: keyof typeof rejected) => {
+    const at = record.offset - region.dataOffset;
+    let reason: keyof typeof rejected | null = null;
+    if (seen.has(record.id.hex)) reason = 'duplicate';
+    else if (!Number.isSafeInteger(size) || record.offset < region.dataOffset || record.offset % 64 !== 0 || record.offset + size > end) reason = 'outOfBounds';
+    else if (!allocator.reserve(record.offset, size)) reason = 'overlapping';
+    else if (plasmaDigestValue(objects.subarray(at, at + record.dataSize), objects.subarray(at + record.dataSize, at + size)) !== record.digestValue) {
+      allocator.free(record.offset);
+      reason = 'digestMismatch';
+    }
+    if (reason !== null) {
       rejected[reason]++;
       index.release(record.slot);
-    };
-    if (seen.has(record.id.hex)) {
-      drop('duplicate');
-      continue;
-    }
-    if (!Number.isSafeInteger(size) || record.offset < region.dataOffset || record.offset % 64 !== 0 || record.offset + size > end) {
-      drop('outOfBounds');
-      continue;
-    }
-    if (!allocator.reserve(record.offset, size)) {
-      drop('overlapping');
-      continue;
-    }
-    const actual = plasmaDigestValue(bytesAt(record.offset, record.dataSize), bytesAt(record.offset + record.dataSize, record.metadataSize));
-    if (actual !== new DataView(record.digest.buffer, record.digest.byteOffset, 8).getBigUint64(0, true)) {
-      allocator.free(record.offset);
-      drop('digestMismatch');
       continue;
     }
     seen.add(record.id.hex);

@@ -40,6 +40,8 @@ export interface IndexRecord {
 /** A record as found in the region, with the slot it occupies. */
 export interface FoundRecord extends IndexRecord {
   slot: number;
+  /** The digest as the little-endian u64 it is, for comparing without allocating. */
+  digestValue: bigint;
 }
 
 export interface IndexScan {
@@ -110,6 +112,7 @@ export class RegionIndex {
         dataSize: Number(this.view.getBigUint64(at + 32, true)),
         metadataSize: Number(this.view.getBigUint64(at + 40, true)),
         digest: record.slice(48, 56),
+        digestValue: this.view.getBigUint64(at + 48, true),
         createTime: this.view.getUint32(at + 56, true),
       });
     }

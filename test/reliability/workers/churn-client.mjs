@@ -2,16 +2,11 @@
 // leaves some unsealed, seals others, gets and holds shared objects, subscribes, deletes.
 // argv: socketPath, comma-separated hex ids of shared objects, seed
 import { connect, ObjectId } from '../../../dist/index.js';
+import { seededRandom } from './seeded-random.mjs';
 
 const [socketPath, shared, seedText] = process.argv.slice(2);
 const sharedIds = shared.split(',').filter(Boolean).map((hex) => ObjectId.fromHex(hex));
-let seed = Number(seedText) || 1;
-const rand = () => {
-  seed ^= seed << 13;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  return (seed >>> 0) / 0x100000000;
-};
+const rand = seededRandom(Number(seedText) || 1);
 const client = await connect(socketPath);
 const held = [];
 console.log('ready');

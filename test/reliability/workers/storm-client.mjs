@@ -4,15 +4,10 @@
 // argv: socketPath, logFile, seed
 import fs from 'node:fs';
 import { connect, ObjectId } from '../../../dist/index.js';
+import { seededRandom } from './seeded-random.mjs';
 
 const [socketPath, logFile, seedText] = process.argv.slice(2);
-let seed = Number(seedText) || 1;
-const rand = () => {
-  seed ^= seed << 13;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  return (seed >>> 0) / 0x100000000;
-};
+const rand = seededRandom(Number(seedText) || 1);
 /** The bytes of an object follow from its id, so the checker needs no copy. */
 export function pattern(id, size) {
   const bytes = new Uint8Array(size);
