@@ -6,6 +6,7 @@
         "native/src/addon.cc",
         "native/src/errors.cc",
         "native/src/js_args.cc",
+        "native/src/loop_callback.cc",
         "native/src/mapped_memory.cc",
         "native/src/map_shared.cc",
         "native/src/mapping.cc",

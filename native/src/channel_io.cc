@@ -11,6 +11,7 @@
 #include "channel.h"
 #include "dataplane.h"
 #include "errors.h"
+#include "loop_callback.h"
 
 namespace plasmapool {
 
@@ -202,21 +203,7 @@ void Channel::FinishEof() {
 
 void Channel::Emit(Napi::FunctionReference& fn, std::initializer_list<napi_value> args) {
   if (fn.IsEmpty()) return;
-  napi_env env = Env();
-  napi_value result;
-  napi_status status = napi_make_callback(env, *asyncContext_, Value(), fn.Value(), args.size(), args.begin(), &result);
-  if (status != napi_ok) {
-    bool pending = false;
-    napi_is_exception_pending(env, &pending);
-    if (pending) {
-      // There is no JS caller to return the exception to: raise it as uncaught, like an
-      // exception thrown by a net.Socket 'data' listener. Our state is between two events, so
-      // the channel stays consistent whatever the process decides to do.
-      napi_value exception;
-      napi_get_and_clear_last_exception(env, &exception);
-      napi_fatal_exception(env, exception);
-    }
-  }
+  CallFromLoop(Env(), *asyncContext_, Value(), fn.Value(), args.size(), args.begin());
 }
 
 void Channel::Flush() {

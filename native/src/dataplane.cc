@@ -10,6 +10,7 @@
 #include "channel.h"
 #include "errors.h"
 #include "js_args.h"
+#include "loop_callback.h"
 
 namespace plasmapool {
 
@@ -267,18 +268,7 @@ void DataPlane::FlushEvents() {
   Napi::Buffer<uint8_t> batch = Napi::Buffer<uint8_t>::Copy(env, events_.data(), events_.size());
   events_.clear();
   napi_value args[] = {batch};
-  napi_value result;
-  napi_status status =
-      napi_make_callback(env, *asyncContext_, Value(), onEvents_.Value(), 1, args, &result);
-  if (status != napi_ok) {
-    bool pending = false;
-    napi_is_exception_pending(env, &pending);
-    if (pending) {
-      napi_value exception;
-      napi_get_and_clear_last_exception(env, &exception);
-      napi_fatal_exception(env, exception);
-    }
-  }
+  CallFromLoop(env, *asyncContext_, Value(), onEvents_.Value(), 1, args);
   flushing_ = false;
 }
 

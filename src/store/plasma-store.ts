@@ -503,11 +503,10 @@ export class PlasmaStore {
    */
   adoptRecovered(records: readonly FoundRecord[]): void {
     for (const record of records) {
-      const object = newObject(record.id, record.offset, record.dataSize, record.metadataSize, null);
+      const object = newObject(record.id, record.offset, record.dataSize, record.metadataSize, null, record.createTime);
       object.state = 'sealed';
       object.digest = record.digest;
       object.constructDuration = 0;
-      (object as { createTime: number }).createTime = record.createTime;
       object.indexSlot = record.slot;
       this.objects.add(object);
       // Recovery reserved its block in the allocator; the data plane counts it from now on.
@@ -1114,7 +1113,14 @@ export class PlasmaStore {
 }
 
 /** A freshly allocated, unsealed object. */
-function newObject(id: ObjectId, offset: number, dataSize: number, metadataSize: number, creator: Holder | null): StoredObject {
+function newObject(
+  id: ObjectId,
+  offset: number,
+  dataSize: number,
+  metadataSize: number,
+  creator: Holder | null,
+  createTime = nowSeconds(),
+): StoredObject {
   return {
     id,
     key: id.hex,
@@ -1122,7 +1128,7 @@ function newObject(id: ObjectId, offset: number, dataSize: number, metadataSize:
     offset,
     dataSize,
     metadataSize,
-    createTime: nowSeconds(),
+    createTime,
     constructDuration: -1,
     digest: NO_DIGEST,
     holders: null,
