@@ -34,8 +34,20 @@ Napi::Function DataPlane::Init(Napi::Env env) {
                          InstanceMethod<&DataPlane::SetCreates>("setCreates"),
                          InstanceMethod<&DataPlane::SetClientCreates>("setClientCreates"),
                          InstanceMethod<&DataPlane::SetPromptSeals>("setPromptSeals"),
+                         InstanceMethod<&DataPlane::SetDeletes>("setDeletes"),
                          InstanceAccessor<&DataPlane::GetAllocated>("allocated"),
                          InstanceMethod<&DataPlane::Pins>("pins"),
+                         InstanceMethod<&DataPlane::PinHost>("pinHost"),
+                         InstanceMethod<&DataPlane::UnpinHost>("unpinHost"),
+                         InstanceMethod<&DataPlane::Lookup>("lookup"),
+                         InstanceMethod<&DataPlane::Records>("records"),
+                         InstanceMethod<&DataPlane::SetQuotaOwned>("setQuotaOwned"),
+                         InstanceMethod<&DataPlane::SetTsEntry>("setTsEntry"),
+                         InstanceMethod<&DataPlane::SetIndexSlot>("setIndexSlot"),
+                         InstanceMethod<&DataPlane::LruTouch>("lruTouch"),
+                         InstanceMethod<&DataPlane::LruChoose>("lruChoose"),
+                         InstanceAccessor<&DataPlane::GetLruCount>("lruCount"),
+                         InstanceAccessor<&DataPlane::GetLruBytes>("lruBytes"),
                          InstanceMethod<&DataPlane::TakeEvents>("takeEvents"),
                          InstanceAccessor<&DataPlane::GetSize>("size"),
                          InstanceAccessor<&DataPlane::GetServed>("served"),
@@ -111,6 +123,15 @@ bool DataPlane::TryHandle(Channel* channel, uint32_t client, int64_t type, const
     case kCreateAndSealRequest:
       served = ServeCreateAndSeal(channel, client, body, length);
       break;
+    case kCreateAndSealBatchRequest:
+      served = ServeCreateAndSealBatch(channel, client, body, length);
+      break;
+    case kAbortRequest:
+      served = ServeAbort(channel, client, body, length);
+      break;
+    case kDeleteRequest:
+      served = ServeDelete(channel, body, length);
+      break;
     default:
       break;
   }
@@ -131,8 +152,8 @@ bool DataPlane::ServeGet(Channel* channel, uint32_t client, const uint8_t* body,
   }
   for (const uint8_t* id : ids_) {
     uint32_t slot = index_.Find(id);
-    bool first = index_.at(slot).clientPins == 0;
-    if (index_.Pin(client, slot) && first) QueueEvent(kEventPinned, id);
+    bool first = ObjectIndex::Pins(index_.at(slot)) == 0;
+    if (index_.Pin(client, slot) && first) AfterFirstPin(slot, false);
   }
   EncodeGetReply(ids_, locations_, segmentId_, mmapSize_, &reply_);
   channel->WriteReply(kGetReply, reply_.data(), reply_.size());
@@ -144,12 +165,7 @@ bool DataPlane::ServeRelease(uint32_t client, const uint8_t* body, size_t length
   if (!ParseSingleIdRequest(body, length, &id)) return false;
   uint32_t slot = index_.Find(id);
   if (slot == ObjectIndex::kNone || !index_.Unpin(client, slot)) return false;
-  const ObjectRecord& r = index_.at(slot);
-  if (r.clientPins == 0) {
-    QueueEvent(kEventUnpinned, id);
-    // The deferred delete happens now, before this connection's next request can see the object.
-    if (r.flags & kRecordDeletePending) urgent_ = true;
-  }
+  if (ObjectIndex::Pins(index_.at(slot)) == 0) AfterLastUnpin(slot, false);
   return true;  // §3.7: no reply
 }
 
@@ -178,8 +194,9 @@ bool DataPlane::ServeCreate(Channel* channel, uint32_t client, const uint8_t* bo
   uint64_t offset = AllocateBytes(size);
   if (offset == BestFitAllocator::kNoSpace) return false;
   uint32_t slot = index_.Insert(request.id, offset, request.dataSize, request.metadataSize, nullptr, 0, client);
+  index_.at(slot).createTime = static_cast<uint32_t>(time(nullptr));
   index_.Pin(client, slot);  // the creator's reference (§3.2)
-  QueueEvent(kEventCreated, request.id, &index_.at(slot), client);
+  index_.AddCreating(client, slot);  // given up if the creator disconnects before sealing (§8)
   EncodeCreateReply(request.id, {offset, request.dataSize, request.metadataSize}, segmentId_, mmapSize_, &reply_);
   channel->WriteReply(kCreateReply, reply_.data(), reply_.size());
   return true;
@@ -193,12 +210,18 @@ bool DataPlane::ServeSeal(Channel* channel, uint32_t client, const uint8_t* body
   uint32_t slot = index_.Find(id);
   if (slot == ObjectIndex::kNone) return false;
   ObjectRecord& r = index_.at(slot);
-  if ((r.flags & kRecordSealed) || r.creator != client) return false;
+  // An object TypeScript created keeps its bookkeeping there (claims, quotas): TS seals it.
+  if ((r.flags & (kRecordSealed | kRecordTsEntry)) || r.creator != client) return false;
   r.flags |= kRecordSealed;
   memcpy(r.digest, digest, sizeof(r.digest));
-  QueueEvent(kEventSealed, id, &r, client);
-  // Subscribers or waiting gets hear of it before this connection's next request is read.
-  if (promptSeals_) urgent_ = true;
+  r.constructDuration = static_cast<int32_t>(static_cast<uint32_t>(time(nullptr)) - r.createTime);
+  index_.RemoveCreating(client, slot);
+  if (promptSeals_) {
+    // Subscribers or waiting gets hear of it before this connection's next request is read.
+    QueueEvent(kEventSealed, id, &r, client);
+    urgent_ = true;
+  }
+  if (ObjectIndex::Pins(r) == 0) AfterLastUnpin(slot, false);
   EncodeSealReply(id, &reply_);
   channel->WriteReply(kSealReply, reply_.data(), reply_.size());
   return true;
@@ -222,13 +245,122 @@ bool DataPlane::ServeCreateAndSeal(Channel* channel, uint32_t client, const uint
   if (request.dataSize > 0) memcpy(base + offset, request.data, request.dataSize);
   if (request.metadataSize > 0) memcpy(base + offset + request.dataSize, request.metadata, request.metadataSize);
   uint32_t slot = index_.Insert(request.id, offset, request.dataSize, request.metadataSize, request.digest, kRecordSealed, client);
+  ObjectRecord& r = index_.at(slot);
+  r.createTime = static_cast<uint32_t>(time(nullptr));
+  r.constructDuration = 0;
   // As a Create then a Seal by this client, which holds no reference afterwards (§3.4).
-  QueueEvent(kEventCreated, request.id, &index_.at(slot), client);
-  QueueEvent(kEventSealed, request.id, &index_.at(slot), client);
-  if (promptSeals_) urgent_ = true;
+  if (promptSeals_) {
+    QueueEvent(kEventSealed, request.id, &r, client);
+    urgent_ = true;
+  }
+  AfterLastUnpin(slot, false);
   EncodeCreateAndSealReply(&reply_);
   channel->WriteReply(kCreateAndSealReply, reply_.data(), reply_.size());
   return true;
+}
+
+bool DataPlane::ServeCreateAndSealBatch(Channel* channel, uint32_t client, const uint8_t* body, size_t length) {
+  // As CreateAndSeal, all or nothing (§3.5). While anyone listens for seals, TypeScript sends the
+  // batch's one notification frame; any id already known, or memory that does not fit, is TS's too.
+  if (!creates_ || promptSeals_ || !index_.Creates(client)) return false;
+  uint8_t* base = mapping_->base();
+  if (base == nullptr || !ParseCreateAndSealBatchRequest(body, length, &batch_)) return false;
+  slots_.clear();
+  bool ok = true;
+  for (const BatchItem& item : batch_) {
+    uint64_t size = uint64_t{item.dataSize} + item.metadataSize;
+    uint64_t offset = index_.Find(item.id) == ObjectIndex::kNone ? AllocateBytes(size) : BestFitAllocator::kNoSpace;
+    if (offset == BestFitAllocator::kNoSpace) {
+      ok = false;
+      break;
+    }
+    uint32_t slot = offset + size <= mapping_->length()
+                        ? index_.Insert(item.id, offset, item.dataSize, item.metadataSize, nullptr, 0, client)
+                        : ObjectIndex::kNone;
+    if (slot == ObjectIndex::kNone) {  // an id twice in the batch, or outside the region
+      FreeBytes(offset, size);
+      ok = false;
+      break;
+    }
+    slots_.push_back(slot);
+  }
+  if (!ok) {  // nothing happened: TypeScript answers (and evicts, if the client asked)
+    for (uint32_t slot : slots_) EraseRecord(slot);
+    return false;
+  }
+  uint32_t now = static_cast<uint32_t>(time(nullptr));
+  for (size_t i = 0; i < batch_.size(); i++) {
+    const BatchItem& item = batch_[i];
+    ObjectRecord& r = index_.at(slots_[i]);
+    if (item.dataSize > 0) memcpy(base + r.offset, item.data, item.dataSize);
+    if (item.metadataSize > 0) memcpy(base + r.offset + item.dataSize, item.metadata, item.metadataSize);
+    // Kept as given (§3.5) when it has the record's 8 bytes; zero otherwise, as TypeScript's seal.
+    if (item.digestSize == 8) memcpy(r.digest, item.digest, 8);
+    r.flags |= kRecordSealed;
+    r.createTime = now;
+    r.constructDuration = 0;
+    AfterLastUnpin(slots_[i], false);
+  }
+  EncodeCreateAndSealBatchReply(&reply_);
+  channel->WriteReply(kCreateAndSealBatchReply, reply_.data(), reply_.size());
+  return true;
+}
+
+bool DataPlane::ServeAbort(Channel* channel, uint32_t client, const uint8_t* body, size_t length) {
+  const uint8_t* id;
+  if (!ParseSingleIdRequest(body, length, &id)) return false;
+  uint32_t slot = index_.Find(id);
+  // Only the plain case: an unsealed object this client created natively. Everything else (an
+  // object TypeScript created, memory of a refused seal, an abort of what it is not creating) is TS's.
+  if (slot == ObjectIndex::kNone) return false;
+  const ObjectRecord& r = index_.at(slot);
+  if ((r.flags & (kRecordSealed | kRecordTsEntry | kRecordQuotaOwned)) || r.creator != client) return false;
+  // No notification, and gets waiting for this id keep waiting (§3.12).
+  index_.RemoveCreating(client, slot);
+  index_.UnpinAll(slot);
+  EraseRecord(slot);
+  EncodeAbortReply(id, &reply_);
+  channel->WriteReply(kAbortReply, reply_.data(), reply_.size());
+  return true;
+}
+
+bool DataPlane::ServeDelete(Channel* channel, const uint8_t* body, size_t length) {
+  // Natively only when nobody must hear of it (no subscriber: a deletion notification; no cluster:
+  // an announcement) and every id is a plain record of the native table.
+  if (!deletes_ || promptSeals_ || !ParseDeleteRequest(body, length, &ids_)) return false;
+  for (const uint8_t* id : ids_) {
+    uint32_t slot = index_.Find(id);
+    if (slot == ObjectIndex::kNone || (index_.at(slot).flags & (kRecordTsEntry | kRecordQuotaOwned))) return false;
+  }
+  errors_.clear();
+  for (const uint8_t* id : ids_) {
+    // As TypeScript's delete (§3.8): a repeated id is not found the second time.
+    uint32_t slot = index_.Find(id);
+    if (slot == ObjectIndex::kNone) {
+      errors_.push_back(2);  // ObjectNotFound
+      continue;
+    }
+    ObjectRecord& r = index_.at(slot);
+    if (!(r.flags & kRecordSealed)) {
+      r.flags |= kRecordDeletePending;
+      errors_.push_back(4);  // ObjectNotSealed
+    } else if (ObjectIndex::Pins(r) > 0) {
+      r.flags |= kRecordDeletePending;
+      errors_.push_back(5);  // ObjectInUse
+    } else {
+      EraseRecord(slot);
+      errors_.push_back(0);
+    }
+  }
+  EncodeDeleteReply(ids_, errors_, &reply_);
+  channel->WriteReply(kDeleteReply, reply_.data(), reply_.size());
+  return true;
+}
+
+void DataPlane::EraseRecord(uint32_t slot) {
+  ObjectRecord& r = index_.at(slot);
+  FreeBytes(r.offset, r.dataSize + r.metadataSize);
+  index_.Erase(slot);
 }
 
 uint64_t DataPlane::AllocateBytes(uint64_t size) {
@@ -240,6 +372,25 @@ uint64_t DataPlane::AllocateBytes(uint64_t size) {
 
 void DataPlane::FreeBytes(uint64_t offset, uint64_t size) {
   if (allocator_->Free(offset) == BestFitAllocator::FreeResult::kOk) allocated_ -= size;
+}
+
+void DataPlane::AfterFirstPin(uint32_t slot, bool fromJs) {
+  ObjectRecord& r = index_.at(slot);
+  index_.LruRemove(slot);
+  if ((r.flags & kRecordQuotaOwned) && !fromJs) QueueEvent(kEventPinned, r.id);
+}
+
+void DataPlane::AfterLastUnpin(uint32_t slot, bool fromJs) {
+  ObjectRecord& r = index_.at(slot);
+  if (r.flags & (kRecordDeletePending | kRecordQuotaOwned)) {
+    if (fromJs) return;  // the caller decides now
+    QueueEvent(kEventUnpinned, r.id);
+    // The deferred delete happens now, before this connection's next request can see the object.
+    if (r.flags & kRecordDeletePending) urgent_ = true;
+    return;
+  }
+  // §13: an unsealed object never enters the LRU, even if its creator released it.
+  if (r.flags & kRecordSealed) index_.LruPushBack(slot);
 }
 
 void DataPlane::QueueEvent(uint8_t kind, const uint8_t* id, const ObjectRecord* record, uint32_t client) {
@@ -312,14 +463,21 @@ Napi::Value DataPlane::AddClient(const Napi::CallbackInfo& info) {
 Napi::Value DataPlane::DropClient(const Napi::CallbackInfo& info) {
   uint32_t client;
   if (!ClientArg(info[0], &client)) return Napi::Value();
-  std::vector<uint32_t> released;
-  index_.DropClient(client, &released);
-  if (released.empty()) return info.Env().Null();
-  Napi::Buffer<uint8_t> ids = Napi::Buffer<uint8_t>::New(info.Env(), released.size() * kObjectIdBytes);
-  for (size_t i = 0; i < released.size(); i++) {
-    memcpy(ids.Data() + i * kObjectIdBytes, index_.at(released[i]).id, kObjectIdBytes);
+  std::vector<uint32_t> released, creating;
+  index_.DropClient(client, &released, &creating);
+  // Objects it was creating go first (§8: no notification); TypeScript gave up its own already.
+  for (uint32_t slot : creating) {
+    ObjectRecord& r = index_.at(slot);
+    if (!(r.flags & kRecordInUse) || (r.flags & (kRecordSealed | kRecordTsEntry))) continue;
+    FreeBytes(r.offset, r.dataSize + r.metadataSize);
+    index_.UnpinAll(slot);
+    index_.Erase(slot);
   }
-  return ids;
+  for (uint32_t slot : released) {
+    const ObjectRecord& r = index_.at(slot);
+    if ((r.flags & kRecordInUse) && ObjectIndex::Pins(r) == 0) AfterLastUnpin(slot, false);
+  }
+  return info.Env().Undefined();
 }
 
 Napi::Value DataPlane::SetFdSent(const Napi::CallbackInfo& info) {
@@ -342,11 +500,20 @@ Napi::Value DataPlane::Publish(const Napi::CallbackInfo& info) {
   bool sealed = info[5].ToBoolean().Value();
   uint32_t creator = 0;
   if (!sealed && !ClientArg(info[6], &creator)) return Napi::Value();
-  if (index_.Insert(id, offset, dataSize, metadataSize, digest, sealed ? kRecordSealed : 0, creator) ==
-      ObjectIndex::kNone) {
+  uint64_t createTime = 0, flags = 0;
+  if (!ToSize(env, info[7], "createTime", &createTime) || !ToSize(env, info[9], "flags", &flags)) return Napi::Value();
+  int32_t constructDuration = info[8].IsNumber() ? info[8].As<Napi::Number>().Int32Value() : -1;
+  uint32_t kept = static_cast<uint32_t>(flags) & (kRecordQuotaOwned | kRecordTsEntry | kRecordDeletePending);
+  uint32_t slot = index_.Insert(id, offset, dataSize, metadataSize, digest, (sealed ? kRecordSealed : 0) | kept, creator);
+  if (slot == ObjectIndex::kNone) {
     ThrowError(env, "ERR_EXISTS", "publish(): the object is already published");
     return Napi::Value();
   }
+  ObjectRecord& r = index_.at(slot);
+  r.createTime = static_cast<uint32_t>(createTime);
+  r.constructDuration = sealed ? constructDuration : -1;
+  if (!sealed) index_.AddCreating(creator, slot);
+  else AfterLastUnpin(slot, true);  // unpinned: evictable at once (unless quota-owned)
   return env.Undefined();
 }
 
@@ -356,6 +523,7 @@ Napi::Value DataPlane::Unpublish(const Napi::CallbackInfo& info) {
   uint32_t slot = index_.Find(id);
   if (slot == ObjectIndex::kNone) return Napi::Boolean::New(info.Env(), false);
   index_.UnpinAll(slot);
+  if (!(index_.at(slot).flags & kRecordSealed)) index_.RemoveCreating(index_.at(slot).creator, slot);
   index_.Erase(slot);
   return Napi::Boolean::New(info.Env(), true);
 }
@@ -369,7 +537,10 @@ Napi::Value DataPlane::Pin(const Napi::CallbackInfo& info) {
     ThrowError(info.Env(), "ERR_NOT_PUBLISHED", "pin(): the object is not published");
     return Napi::Value();
   }
-  return Napi::Boolean::New(info.Env(), index_.Pin(client, slot));
+  bool first = ObjectIndex::Pins(index_.at(slot)) == 0;
+  bool pinned = index_.Pin(client, slot);
+  if (pinned && first) AfterFirstPin(slot, true);
+  return Napi::Boolean::New(info.Env(), pinned);
 }
 
 Napi::Value DataPlane::Unpin(const Napi::CallbackInfo& info) {
@@ -377,7 +548,9 @@ Napi::Value DataPlane::Unpin(const Napi::CallbackInfo& info) {
   uint32_t client;
   if (!IdArg(info[0], &id) || !ClientArg(info[1], &client)) return Napi::Value();
   uint32_t slot = index_.Find(id);
-  return Napi::Boolean::New(info.Env(), slot != ObjectIndex::kNone && index_.Unpin(client, slot));
+  if (slot == ObjectIndex::kNone || !index_.Unpin(client, slot)) return Napi::Boolean::New(info.Env(), false);
+  if (ObjectIndex::Pins(index_.at(slot)) == 0) AfterLastUnpin(slot, true);
+  return Napi::Boolean::New(info.Env(), true);
 }
 
 Napi::Value DataPlane::Holds(const Napi::CallbackInfo& info) {
@@ -413,10 +586,13 @@ Napi::Value DataPlane::Seal(const Napi::CallbackInfo& info) {
     return Napi::Value();
   }
   ObjectRecord& r = index_.at(slot);
+  if (!(r.flags & kRecordSealed)) index_.RemoveCreating(r.creator, slot);
   r.flags |= kRecordSealed;
   if (info[1].IsTypedArray() && info[1].As<Napi::Uint8Array>().ByteLength() == 8) {
     memcpy(r.digest, info[1].As<Napi::Uint8Array>().Data(), 8);
   }
+  r.constructDuration = info[2].IsNumber() ? info[2].As<Napi::Number>().Int32Value() : 0;
+  if (ObjectIndex::Pins(r) == 0) AfterLastUnpin(slot, true);
   return info.Env().Undefined();
 }
 
@@ -463,6 +639,11 @@ Napi::Value DataPlane::SetClientCreates(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value DataPlane::SetDeletes(const Napi::CallbackInfo& info) {
+  deletes_ = info[0].ToBoolean().Value();
+  return info.Env().Undefined();
+}
+
 Napi::Value DataPlane::SetPromptSeals(const Napi::CallbackInfo& info) {
   promptSeals_ = info[0].ToBoolean().Value();
   return info.Env().Undefined();
@@ -472,7 +653,135 @@ Napi::Value DataPlane::Pins(const Napi::CallbackInfo& info) {
   const uint8_t* id;
   if (!IdArg(info[0], &id)) return Napi::Value();
   uint32_t slot = index_.Find(id);
-  return Napi::Number::New(info.Env(), slot == ObjectIndex::kNone ? 0 : index_.at(slot).clientPins);
+  return Napi::Number::New(info.Env(), slot == ObjectIndex::kNone ? 0 : ObjectIndex::Pins(index_.at(slot)));
+}
+
+Napi::Value DataPlane::PinHost(const Napi::CallbackInfo& info) {
+  const uint8_t* id;
+  if (!IdArg(info[0], &id)) return Napi::Value();
+  uint32_t slot = index_.Find(id);
+  if (slot == ObjectIndex::kNone) {
+    ThrowError(info.Env(), "ERR_NOT_PUBLISHED", "pinHost(): the object is not published");
+    return Napi::Value();
+  }
+  if (ObjectIndex::Pins(index_.at(slot)) == 0) AfterFirstPin(slot, true);
+  index_.at(slot).hostPins++;
+  return info.Env().Undefined();
+}
+
+Napi::Value DataPlane::UnpinHost(const Napi::CallbackInfo& info) {
+  const uint8_t* id;
+  if (!IdArg(info[0], &id)) return Napi::Value();
+  uint32_t slot = index_.Find(id);
+  if (slot == ObjectIndex::kNone || index_.at(slot).hostPins == 0) return Napi::Boolean::New(info.Env(), false);
+  if (--index_.at(slot).hostPins == 0 && index_.at(slot).clientPins == 0) AfterLastUnpin(slot, true);
+  return Napi::Boolean::New(info.Env(), true);
+}
+
+// What TypeScript needs of one record to decide (docs/object-table.md §1); null if unknown.
+Napi::Value DataPlane::Lookup(const Napi::CallbackInfo& info) {
+  const uint8_t* id;
+  if (!IdArg(info[0], &id)) return Napi::Value();
+  uint32_t slot = index_.Find(id);
+  Napi::Env env = info.Env();
+  if (slot == ObjectIndex::kNone) return env.Null();
+  const ObjectRecord& r = index_.at(slot);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("flags", Napi::Number::New(env, r.flags));
+  o.Set("offset", Napi::Number::New(env, static_cast<double>(r.offset)));
+  o.Set("dataSize", Napi::Number::New(env, static_cast<double>(r.dataSize)));
+  o.Set("metadataSize", Napi::Number::New(env, static_cast<double>(r.metadataSize)));
+  o.Set("createTime", Napi::Number::New(env, r.createTime));
+  o.Set("constructDuration", Napi::Number::New(env, r.constructDuration));
+  o.Set("creator", Napi::Number::New(env, r.creator));
+  o.Set("pins", Napi::Number::New(env, ObjectIndex::Pins(r)));
+  o.Set("indexSlot", Napi::Number::New(env, r.indexSlot == ObjectIndex::kNone ? -1.0 : r.indexSlot));
+  return o;
+}
+
+// Every record, 96 bytes each as ObjectRecord lays them out (src/store/native-records.ts reads them).
+Napi::Value DataPlane::Records(const Napi::CallbackInfo& info) {
+  Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::New(info.Env(), index_.size() * sizeof(ObjectRecord));
+  size_t at = 0;
+  for (uint32_t slot = 0; slot < index_.slotBound() && at < out.Length(); slot++) {
+    const ObjectRecord& r = index_.at(slot);
+    if (!(r.flags & kRecordInUse)) continue;
+    ObjectRecord copy = r;
+    copy.clientPins = ObjectIndex::Pins(r);
+    memcpy(out.Data() + at, &copy, sizeof(copy));
+    at += sizeof(copy);
+  }
+  return out;
+}
+
+Napi::Value DataPlane::SetQuotaOwned(const Napi::CallbackInfo& info) {
+  const uint8_t* id;
+  if (!IdArg(info[0], &id)) return Napi::Value();
+  uint32_t slot = index_.Find(id);
+  if (slot == ObjectIndex::kNone) return info.Env().Undefined();
+  ObjectRecord& r = index_.at(slot);
+  if (info[1].ToBoolean().Value()) {
+    r.flags |= kRecordQuotaOwned;
+    index_.LruRemove(slot);
+  } else {
+    r.flags &= ~kRecordQuotaOwned;
+    if (ObjectIndex::Pins(r) == 0) AfterLastUnpin(slot, true);
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value DataPlane::SetTsEntry(const Napi::CallbackInfo& info) {
+  const uint8_t* id;
+  if (!IdArg(info[0], &id)) return Napi::Value();
+  uint32_t slot = index_.Find(id);
+  if (slot == ObjectIndex::kNone) return info.Env().Undefined();
+  if (info[1].ToBoolean().Value()) index_.at(slot).flags |= kRecordTsEntry;
+  else index_.at(slot).flags &= ~kRecordTsEntry;
+  return info.Env().Undefined();
+}
+
+Napi::Value DataPlane::SetIndexSlot(const Napi::CallbackInfo& info) {
+  const uint8_t* id;
+  if (!IdArg(info[0], &id)) return Napi::Value();
+  uint32_t slot = index_.Find(id);
+  double value = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : -1;
+  if (slot != ObjectIndex::kNone) index_.at(slot).indexSlot = value < 0 || value >= ObjectIndex::kNone ? ObjectIndex::kNone : static_cast<uint32_t>(value);
+  return info.Env().Undefined();
+}
+
+// RefreshLRU: to the most recently used end, if it is in the LRU.
+Napi::Value DataPlane::LruTouch(const Napi::CallbackInfo& info) {
+  const uint8_t* id;
+  if (!IdArg(info[0], &id)) return Napi::Value();
+  uint32_t slot = index_.Find(id);
+  if (slot != ObjectIndex::kNone && (index_.at(slot).flags & kRecordInLru)) index_.LruPushBack(slot);
+  return info.Env().Undefined();
+}
+
+// Take records from the least recently used end until `bytes` are covered (zero-size ones count
+// 0 bytes, §3.11); they leave the LRU. Returns the ids, 20 bytes each, concatenated.
+Napi::Value DataPlane::LruChoose(const Napi::CallbackInfo& info) {
+  double want = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0;
+  std::vector<uint32_t> chosen;
+  double bytes = 0;
+  for (uint32_t slot = index_.LruFront(); slot != ObjectIndex::kNone && bytes < want; slot = index_.at(slot).lruNext) {
+    chosen.push_back(slot);
+    bytes += static_cast<double>(index_.at(slot).dataSize + index_.at(slot).metadataSize);
+  }
+  Napi::Buffer<uint8_t> ids = Napi::Buffer<uint8_t>::New(info.Env(), chosen.size() * kObjectIdBytes);
+  for (size_t i = 0; i < chosen.size(); i++) {
+    memcpy(ids.Data() + i * kObjectIdBytes, index_.at(chosen[i]).id, kObjectIdBytes);
+    index_.LruRemove(chosen[i]);
+  }
+  return ids;
+}
+
+Napi::Value DataPlane::GetLruCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(index_.lruCount()));
+}
+
+Napi::Value DataPlane::GetLruBytes(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(index_.lruBytes()));
 }
 
 Napi::Value DataPlane::TakeEvents(const Napi::CallbackInfo& info) {

@@ -1,8 +1,9 @@
-// DataPlane: the native half of the store (docs/object-table.md). It owns the object index of
-// sealed local objects and the pins local connections hold on them, serves Get, Release and
-// Contains of those objects straight from a channel's read buffer, and reports what TypeScript's
-// policy must learn (first pin, last unpin) as batched events. TypeScript (src/store/data-plane.ts)
-// decides everything else and publishes/withdraws records.
+// DataPlane: the native half of the store (docs/object-table.md). It owns the object table of
+// local objects (the only copy of a sealed object's record: TypeScript keeps no entry for it), the
+// pins held on them and the global LRU of evictable objects; it serves the hot requests straight
+// from a channel's read buffer, and reports what TypeScript's policy must learn (a seal someone
+// waits for, the last release of an object deleted while in use, pins of quota-owned objects) as
+// batched events. TypeScript (src/store/plasma-store.ts) decides everything else.
 #pragma once
 
 #include <napi.h>
@@ -25,10 +26,9 @@ class DataPlane : public Napi::ObjectWrap<DataPlane> {
   // Events handed to onEvents, 64 bytes each (src/store/data-plane-events.ts reads them):
   //   0 kind, 1..21 id, 24 client (u32), 28 unix seconds (u32), 32 offset, 40 data size,
   //   48 metadata size (u64 each), 56 digest (8 bytes).
-  static constexpr uint8_t kEventPinned = 1;    // first pin taken by a native Get
-  static constexpr uint8_t kEventUnpinned = 2;  // last pin dropped by a native Release
-  static constexpr uint8_t kEventCreated = 3;   // a native Create (the creator holds a pin)
-  static constexpr uint8_t kEventSealed = 4;    // a native Seal
+  static constexpr uint8_t kEventPinned = 1;    // first pin of a quota-owned record, taken natively
+  static constexpr uint8_t kEventUnpinned = 2;  // last pin of a quota-owned or delete-pending record dropped natively
+  static constexpr uint8_t kEventSealed = 4;    // a native Seal while someone may wait for one
   // A batch is flushed at the latest when it holds this many events.
   static constexpr size_t kMaxQueuedEvents = 4096;
 
@@ -53,7 +53,16 @@ class DataPlane : public Napi::ObjectWrap<DataPlane> {
   bool ServeCreate(Channel* channel, uint32_t client, const uint8_t* body, size_t length);
   bool ServeSeal(Channel* channel, uint32_t client, const uint8_t* body, size_t length);
   bool ServeCreateAndSeal(Channel* channel, uint32_t client, const uint8_t* body, size_t length);
+  bool ServeCreateAndSealBatch(Channel* channel, uint32_t client, const uint8_t* body, size_t length);
+  bool ServeAbort(Channel* channel, uint32_t client, const uint8_t* body, size_t length);
+  bool ServeDelete(Channel* channel, const uint8_t* body, size_t length);
+  // Give back a record's memory and the record (nobody pins it).
+  void EraseRecord(uint32_t slot);
   void QueueEvent(uint8_t kind, const uint8_t* id, const ObjectRecord* record = nullptr, uint32_t client = 0);
+  // A pin was taken on a record that had none: it is not evictable now.
+  void AfterFirstPin(uint32_t slot, bool fromJs);
+  // The last pin went: evictable again (LRU), or TypeScript decides (delete pending, quota).
+  void AfterLastUnpin(uint32_t slot, bool fromJs);
   // Capacity accounting (§9: exact sizes) and the allocator, shared by both paths.
   uint64_t AllocateBytes(uint64_t size);
   void FreeBytes(uint64_t offset, uint64_t size);
@@ -79,7 +88,19 @@ class DataPlane : public Napi::ObjectWrap<DataPlane> {
   Napi::Value SetCreates(const Napi::CallbackInfo& info);
   Napi::Value SetClientCreates(const Napi::CallbackInfo& info);
   Napi::Value SetPromptSeals(const Napi::CallbackInfo& info);
+  Napi::Value SetDeletes(const Napi::CallbackInfo& info);
   Napi::Value Pins(const Napi::CallbackInfo& info);
+  Napi::Value PinHost(const Napi::CallbackInfo& info);
+  Napi::Value UnpinHost(const Napi::CallbackInfo& info);
+  Napi::Value Lookup(const Napi::CallbackInfo& info);
+  Napi::Value Records(const Napi::CallbackInfo& info);
+  Napi::Value SetQuotaOwned(const Napi::CallbackInfo& info);
+  Napi::Value SetTsEntry(const Napi::CallbackInfo& info);
+  Napi::Value SetIndexSlot(const Napi::CallbackInfo& info);
+  Napi::Value LruTouch(const Napi::CallbackInfo& info);
+  Napi::Value LruChoose(const Napi::CallbackInfo& info);
+  Napi::Value GetLruCount(const Napi::CallbackInfo& info);
+  Napi::Value GetLruBytes(const Napi::CallbackInfo& info);
   Napi::Value TakeEvents(const Napi::CallbackInfo& info);
   Napi::Value GetSize(const Napi::CallbackInfo& info);
   Napi::Value GetServed(const Napi::CallbackInfo& info);
@@ -94,7 +115,8 @@ class DataPlane : public Napi::ObjectWrap<DataPlane> {
   Napi::ObjectReference mappingRef_;    // keeps the Mapping object (not the memory) alive
   uint64_t allocated_ = 0;
   bool creates_ = false;      // native Create/Seal allowed (single node, no external store)
-  bool promptSeals_ = true;   // someone may wait for a seal: deliver it before the next frame
+  bool promptSeals_ = true;   // someone may wait for a seal or listen: deliver it before the next frame
+  bool deletes_ = false;      // native Delete allowed (single node; the index, if any, written natively)
   Napi::FunctionReference onEvents_;
   std::unique_ptr<Napi::AsyncContext> asyncContext_;
   std::vector<uint8_t> events_;
@@ -105,6 +127,9 @@ class DataPlane : public Napi::ObjectWrap<DataPlane> {
   std::vector<const uint8_t*> ids_;
   std::vector<ObjectLocation> locations_;
   std::vector<uint8_t> reply_;
+  std::vector<BatchItem> batch_;
+  std::vector<uint32_t> slots_;
+  std::vector<int32_t> errors_;
 };
 
 }  // namespace plasmapool

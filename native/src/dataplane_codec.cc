@@ -217,6 +217,72 @@ bool ParseCreateAndSealRequest(const uint8_t* body, size_t length, CreateAndSeal
   return true;
 }
 
+namespace {
+
+// A vector of strings at a table field: its element count and position (0 elements if absent).
+bool StringVector(const Reader& r, uint64_t table, uint32_t voffset, uint64_t* vec, uint32_t* count) {
+  *count = 0;
+  if (voffset == 0) return true;
+  return r.Follow(table + voffset, vec) && r.Vector(*vec, 4, count);
+}
+
+}  // namespace
+
+bool ParseDeleteRequest(const uint8_t* body, size_t length, std::vector<const uint8_t*>* ids) {
+  Reader r(body, length);
+  uint64_t table;
+  uint32_t v[2];
+  if (!r.Root(2, &table, v)) return false;
+  int32_t count = 0;
+  if (v[0] != 0) {
+    if (!r.Inside(table + v[0], 4)) return false;
+    memcpy(&count, r.at(table + v[0]), 4);
+  }
+  uint64_t vec = 0;
+  uint32_t n;
+  if (!StringVector(r, table, v[1], &vec, &n) || n == 0 || count < 0 || static_cast<uint32_t>(count) != n) return false;
+  ids->clear();
+  for (uint32_t i = 0; i < n; i++) {
+    uint64_t start;
+    uint32_t len;
+    if (!r.String(vec + 4 + 4 * uint64_t{i}, &start, &len) || len != kObjectIdBytes) return false;
+    ids->push_back(r.at(start));
+  }
+  return true;
+}
+
+bool ParseCreateAndSealBatchRequest(const uint8_t* body, size_t length, std::vector<BatchItem>* items) {
+  // Slots: object_ids, evict_if_full, data, metadata, digest.
+  Reader r(body, length);
+  uint64_t table;
+  uint32_t v[5];
+  if (!r.Root(5, &table, v)) return false;
+  if (v[1] != 0 && !r.Inside(table + v[1], 1)) return false;
+  uint64_t vecs[5] = {0, 0, 0, 0, 0};
+  uint32_t counts[5] = {0, 0, 0, 0, 0};
+  for (int slot : {0, 2, 3, 4}) {
+    if (!StringVector(r, table, v[slot], &vecs[slot], &counts[slot])) return false;
+  }
+  uint32_t n = counts[0];
+  if (n == 0 || counts[2] != n || counts[3] != n || counts[4] != n) return false;
+  items->assign(n, BatchItem{});
+  for (uint32_t i = 0; i < n; i++) {
+    BatchItem& item = (*items)[i];
+    uint64_t start;
+    uint32_t len;
+    uint64_t at = 4 + 4 * uint64_t{i};
+    if (!r.String(vecs[0] + at, &start, &len) || len != kObjectIdBytes) return false;
+    item.id = r.at(start);
+    if (!r.String(vecs[2] + at, &start, &item.dataSize)) return false;
+    item.data = r.at(start);
+    if (!r.String(vecs[3] + at, &start, &item.metadataSize)) return false;
+    item.metadata = r.at(start);
+    if (!r.String(vecs[4] + at, &start, &item.digestSize)) return false;
+    item.digest = r.at(start);
+  }
+  return true;
+}
+
 bool ParseSingleIdRequest(const uint8_t* body, size_t length, const uint8_t** id) {
   Reader r(body, length);
   uint64_t table;
@@ -317,6 +383,39 @@ void EncodeSealReply(const uint8_t* id, std::vector<uint8_t>* out) {
 }
 
 void EncodeCreateAndSealReply(std::vector<uint8_t>* out) {
+  PutTableHead(out, 1);  // error: 0 = OK
+  Align(out, 8);
+}
+
+void EncodeAbortReply(const uint8_t* id, std::vector<uint8_t>* out) {
+  size_t table = PutTableHead(out, 1);  // object_id
+  size_t at = PutId(out, id);
+  Link(out, table + 4, at);
+  Align(out, 8);
+}
+
+void EncodeDeleteReply(const std::vector<const uint8_t*>& ids, const std::vector<int32_t>& errors,
+                       std::vector<uint8_t>* out) {
+  size_t table = PutTableHead(out, 3);  // count, object_ids, errors
+  size_t n = ids.size();
+  Set32(out, table + 4, static_cast<uint32_t>(n));
+  Align(out, 4);
+  size_t idVector = out->size();
+  Link(out, table + 8, idVector);
+  Put32(out, static_cast<uint32_t>(n));
+  out->resize(out->size() + 4 * n);
+  Align(out, 4);
+  Link(out, table + 12, out->size());
+  Put32(out, static_cast<uint32_t>(n));
+  for (int32_t e : errors) Put32(out, static_cast<uint32_t>(e));
+  for (size_t i = 0; i < n; i++) {
+    size_t at = PutId(out, ids[i]);
+    Link(out, idVector + 4 + 4 * i, at);
+  }
+  Align(out, 8);
+}
+
+void EncodeCreateAndSealBatchReply(std::vector<uint8_t>* out) {
   PutTableHead(out, 1);  // error: 0 = OK
   Align(out, 8);
 }

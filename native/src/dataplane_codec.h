@@ -15,13 +15,19 @@ constexpr int64_t kCreateRequest = 1;
 constexpr int64_t kCreateReply = 2;
 constexpr int64_t kCreateAndSealRequest = 3;
 constexpr int64_t kCreateAndSealReply = 4;
+constexpr int64_t kAbortRequest = 5;
+constexpr int64_t kAbortReply = 6;
 constexpr int64_t kSealRequest = 7;
 constexpr int64_t kSealReply = 8;
 constexpr int64_t kGetRequest = 9;
 constexpr int64_t kGetReply = 10;
 constexpr int64_t kReleaseRequest = 11;
+constexpr int64_t kDeleteRequest = 13;
+constexpr int64_t kDeleteReply = 14;
 constexpr int64_t kContainsRequest = 15;
 constexpr int64_t kContainsReply = 16;
+constexpr int64_t kCreateAndSealBatchRequest = 32;
+constexpr int64_t kCreateAndSealBatchReply = 33;
 
 // PlasmaGetRequest: the ids (pointers to 20 bytes inside body). False if the body is not one the
 // TypeScript verifier accepts with ids of exactly 20 bytes, or it has no ids.
@@ -50,6 +56,23 @@ struct CreateAndSealRequest {
 };
 bool ParseCreateAndSealRequest(const uint8_t* body, size_t length, CreateAndSealRequest* request);
 
+// PlasmaDeleteRequest: count equal to the number of ids (as the TS decoder requires), ids of 20
+// bytes, at least one.
+bool ParseDeleteRequest(const uint8_t* body, size_t length, std::vector<const uint8_t*>* ids);
+
+// PlasmaCreateAndSealBatchRequest: the four vectors of equal length (at least one object), ids of
+// 20 bytes; digests of any length (§3.5: Arrow's client sends meaningless ones), kept as given.
+struct BatchItem {
+  const uint8_t* id;
+  const uint8_t* data;
+  uint32_t dataSize;
+  const uint8_t* metadata;
+  uint32_t metadataSize;
+  const uint8_t* digest;
+  uint32_t digestSize;
+};
+bool ParseCreateAndSealBatchRequest(const uint8_t* body, size_t length, std::vector<BatchItem>* items);
+
 struct ObjectLocation {
   uint64_t offset;
   uint64_t dataSize;
@@ -66,6 +89,13 @@ void EncodeCreateReply(const uint8_t* id, const ObjectLocation& object, int32_t 
 void EncodeSealReply(const uint8_t* id, std::vector<uint8_t>* out);
 // PlasmaCreateAndSealReply with error OK.
 void EncodeCreateAndSealReply(std::vector<uint8_t>* out);
+// PlasmaAbortReply.
+void EncodeAbortReply(const uint8_t* id, std::vector<uint8_t>* out);
+// PlasmaDeleteReply: count, the ids in request order, one error code each.
+void EncodeDeleteReply(const std::vector<const uint8_t*>& ids, const std::vector<int32_t>& errors,
+                       std::vector<uint8_t>* out);
+// PlasmaCreateAndSealBatchReply with error OK.
+void EncodeCreateAndSealBatchReply(std::vector<uint8_t>* out);
 // PlasmaContainsReply.
 void EncodeContainsReply(const uint8_t* id, bool has, std::vector<uint8_t>* out);
 

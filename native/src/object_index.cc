@@ -60,8 +60,11 @@ uint32_t ObjectIndex::Insert(const uint8_t* id, uint64_t offset, uint64_t dataSi
   ObjectRecord& r = records_[slot];
   memset(&r, 0, sizeof(r));
   memcpy(r.id, id, kObjectIdBytes);
-  r.flags = kRecordInUse | flags;
+  r.flags = kRecordInUse | (flags & ~kRecordInLru);
   r.creator = creator;
+  r.lruPrev = r.lruNext = kNone;
+  r.indexSlot = kNone;
+  r.constructDuration = -1;
   r.offset = offset;
   r.dataSize = dataSize;
   r.metadataSize = metadataSize;
@@ -75,6 +78,7 @@ uint32_t ObjectIndex::Insert(const uint8_t* id, uint64_t offset, uint64_t dataSi
 }
 
 void ObjectIndex::Erase(uint32_t slot) {
+  LruRemove(slot);
   size_t mask = table_.size() - 1;
   size_t i = Hash(records_[slot].id) & mask;
   while (table_[i] != slot) i = (i + 1) & mask;
@@ -107,6 +111,32 @@ void ObjectIndex::Grow() {
   }
 }
 
+void ObjectIndex::LruPushBack(uint32_t slot) {
+  ObjectRecord& r = records_[slot];
+  if (r.flags & kRecordInLru) LruRemove(slot);
+  r.flags |= kRecordInLru;
+  r.lruPrev = lruTail_;
+  r.lruNext = kNone;
+  if (lruTail_ == kNone) lruHead_ = slot;
+  else records_[lruTail_].lruNext = slot;
+  lruTail_ = slot;
+  lruCount_++;
+  lruBytes_ += r.dataSize + r.metadataSize;
+}
+
+void ObjectIndex::LruRemove(uint32_t slot) {
+  ObjectRecord& r = records_[slot];
+  if (!(r.flags & kRecordInLru)) return;
+  if (r.lruPrev == kNone) lruHead_ = r.lruNext;
+  else records_[r.lruPrev].lruNext = r.lruNext;
+  if (r.lruNext == kNone) lruTail_ = r.lruPrev;
+  else records_[r.lruNext].lruPrev = r.lruPrev;
+  r.lruPrev = r.lruNext = kNone;
+  r.flags &= ~kRecordInLru;
+  lruCount_--;
+  lruBytes_ -= r.dataSize + r.metadataSize;
+}
+
 uint32_t ObjectIndex::AddClient() {
   uint32_t id;
   if (!freeClients_.empty()) {
@@ -120,6 +150,7 @@ uint32_t ObjectIndex::AddClient() {
   clients_[id].fdSent = false;
   clients_[id].creates = true;
   clients_[id].held.clear();
+  clients_[id].creating.clear();
   return id;
 }
 
@@ -140,17 +171,20 @@ bool ObjectIndex::Holds(uint32_t client, uint32_t slot) const {
 }
 
 void ObjectIndex::UnpinAll(uint32_t slot) {
+  if (records_[slot].clientPins == 0) return;  // the common case: no client to visit
   for (Client& c : clients_) {
     if (c.active && c.held.erase(slot) != 0) records_[slot].clientPins--;
   }
 }
 
-void ObjectIndex::DropClient(uint32_t client, std::vector<uint32_t>* released) {
+void ObjectIndex::DropClient(uint32_t client, std::vector<uint32_t>* released, std::vector<uint32_t>* creating) {
   Client& c = clients_[client];
   for (uint32_t slot : c.held) {
-    if (--records_[slot].clientPins == 0) released->push_back(slot);
+    if (--records_[slot].clientPins == 0 && records_[slot].hostPins == 0) released->push_back(slot);
   }
   c.held.clear();
+  creating->assign(c.creating.begin(), c.creating.end());
+  c.creating.clear();
   c.active = false;
   freeClients_.push_back(client);
 }

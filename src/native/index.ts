@@ -278,19 +278,49 @@ export interface NativeListener {
  * The native data plane (docs/object-table.md): an index of local objects (fixed-size records
  * keyed by the 20-byte id), the pins local connections hold on them, and the capacity accounting.
  * Attached channels offer every frame to it first; it answers Get, Release and Contains of sealed
- * objects, and Create and Seal when they need no judgement, without entering JavaScript, and
- * reports what TypeScript must learn (pins, creates, seals) as batched events.
+ * objects, and Create and Seal when they need no judgement, without entering JavaScript. It owns
+ * the records of local objects (TypeScript keeps no entry for a sealed one), their pins and the
+ * global LRU, and reports what TypeScript must learn as batched events (docs/object-table.md §4).
  */
+/** Flag bits of a data plane record (native/src/object_index.h). */
+export const RecordFlag = {
+  InUse: 1,
+  DeletePending: 2,
+  Sealed: 4,
+  QuotaOwned: 8,
+  InLru: 16,
+  TsEntry: 32,
+} as const;
+
+/** One record as NativeDataPlane.lookup returns it. */
+export interface NativeRecordInfo {
+  flags: number;
+  offset: number;
+  dataSize: number;
+  metadataSize: number;
+  createTime: number;
+  constructDuration: number;
+  /** The creating client's number, while unsealed. */
+  creator: number;
+  /** Clients' and TypeScript's pins. */
+  pins: number;
+  indexSlot: number;
+}
+
 export interface NativeDataPlane {
   /** Attach a plasma channel (not started yet, or started): its frames are offered here first. */
   addClient(channel: NativeChannel): number;
-  /** Forget a client and its pins; the ids (20 bytes each, concatenated) whose last pin went, or null. */
-  dropClient(client: number): Buffer | null;
+  /**
+   * Forget a client: its pins are dropped (objects nobody pins become evictable, or raise the
+   * events TypeScript decides on) and the unsealed objects it created natively are freed (§8).
+   */
+  dropClient(client: number): void;
   /** The client has received the region's descriptor (§4.2): native replies may omit it. */
   setFdSent(client: number): void;
   /**
-   * Give the data plane a local object's record: sealed (served natively), or unsealed with its
-   * creator's client number (the creator may seal it natively). Throws ERR_EXISTS if already there.
+   * Give the data plane a local object's record: sealed (served natively; unpinned, so in the LRU
+   * unless quota-owned), or unsealed with its creator's client number. `flags`: RecordFlag bits
+   * QuotaOwned, TsEntry, DeletePending. Throws ERR_EXISTS if already there.
    */
   publish(
     id: Uint8Array,
@@ -300,9 +330,12 @@ export interface NativeDataPlane {
     digest: Uint8Array,
     sealed: boolean,
     creator: number,
+    createTime: number,
+    constructDuration: number,
+    flags: number,
   ): void;
-  /** Seal a published unsealed object (TypeScript's own Seal path). */
-  seal(id: Uint8Array, digest: Uint8Array): void;
+  /** Seal a published unsealed object (TypeScript's own Seal path); unpinned, it joins the LRU. */
+  seal(id: Uint8Array, digest: Uint8Array, constructDuration: number): void;
   /** Allocate `size` bytes within the capacity: the offset, or -1. Both paths allocate here. */
   allocate(size: number): number;
   /** Count `size` bytes already reserved in the allocator (objects recovered at start). */
@@ -314,20 +347,46 @@ export interface NativeDataPlane {
   setCreates(enabled: boolean): void;
   /** Whether this client's creates may be (false once it has a quota). */
   setClientCreates(client: number, enabled: boolean): void;
-  /** Deliver native seals before the next frame is read (someone may be waiting for one). */
+  /**
+   * Someone may wait for a seal or listen for seals and deletions: native seals are delivered
+   * before the next frame is read, and Delete and CreateAndSealBatch are left to TypeScript.
+   */
   setPromptSeals(prompt: boolean): void;
+  /** Whether Delete may be served natively (single node; a region index is written natively). */
+  setDeletes(enabled: boolean): void;
   /** Withdraw it (dropping any pins still on it); false if it was not published. */
   unpublish(id: Uint8Array): boolean;
   /** Pin for a client (at most one pin per client): true if this was the client's first. */
   pin(id: Uint8Array, client: number): boolean;
   /** True if the client held it (and now does not). No event is raised for calls from JS. */
   unpin(id: Uint8Array, client: number): boolean;
+  /** A pin TypeScript holds for someone else (a peer's lease); counted in pins(). */
+  pinHost(id: Uint8Array): void;
+  /** Drop one such pin; false if there was none. No event is raised for calls from JS. */
+  unpinHost(id: Uint8Array): boolean;
+  /** The record of an object, or null if the data plane does not have it. */
+  lookup(id: Uint8Array): NativeRecordInfo | null;
+  /** Every record, 96 bytes each (src/store/native-records.ts reads them). */
+  records(): Buffer;
+  /** Owned by a client with a quota (its private LRU orders it), or not (the global LRU does). */
+  setQuotaOwned(id: Uint8Array, owned: boolean): void;
+  /** TypeScript keeps an entry of its own for it: native Seal, Abort and Delete leave it to TS. */
+  setTsEntry(id: Uint8Array, on: boolean): void;
+  /** Its record in the region's crash-recovery index (-1: none). */
+  setIndexSlot(id: Uint8Array, slot: number): void;
+  /** RefreshLRU: to the most recently used end, if in the global LRU. */
+  lruTouch(id: Uint8Array): void;
+  /** Take objects from the least recently used end until `bytes` are covered: their ids, 20 bytes each. */
+  lruChoose(bytes: number): Buffer;
+  /** Objects and bytes in the global LRU. */
+  readonly lruCount: number;
+  readonly lruBytes: number;
   holds(id: Uint8Array, client: number): boolean;
   /** The digest of a published sealed object (a new 8-byte Buffer), or null. */
   digest(id: Uint8Array): Buffer | null;
   /** Deleted while pinned (§3.8): its last native release is delivered to JS before the next request. */
   setDeletePending(id: Uint8Array): void;
-  /** Number of clients pinning it (0 if not published). */
+  /** Number of pins on it: clients' and TypeScript's (0 if not published). */
   pins(id: Uint8Array): number;
   /** Events queued since the last delivery (64 bytes each, see src/store/data-plane-events.ts), or null. */
   takeEvents(): Buffer | null;

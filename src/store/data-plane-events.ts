@@ -4,13 +4,11 @@
  */
 
 export const DataPlaneEvent = {
-  /** A native Get took the first pin of a sealed object. */
+  /** A native Get took the first pin of a quota-owned object. */
   Pinned: 1,
-  /** A native Release dropped the last native pin. */
+  /** A native Release (or a disconnect) dropped the last pin of a quota-owned or delete-pending object. */
   Unpinned: 2,
-  /** A native Create allocated an object and pinned it for its creator. */
-  Created: 3,
-  /** A native Seal sealed an object for its creator. */
+  /** A native Seal or CreateAndSeal, while someone may wait for one (subscribers, waiting gets). */
   Sealed: 4,
 } as const;
 
@@ -23,7 +21,7 @@ export interface DataPlaneEventView {
   id: Uint8Array;
   /** The id as hex: the store's table key. */
   key: string;
-  /** Created, Sealed: the client number in the data plane and the Unix time in seconds. */
+  /** Sealed: the client number in the data plane and the Unix time in seconds. */
   client: number;
   time: number;
   offset: number;
@@ -34,7 +32,7 @@ export interface DataPlaneEventView {
 }
 
 const EVENT_BYTES = 64;
-const WITH_RECORD = new Set<number>([DataPlaneEvent.Created, DataPlaneEvent.Sealed]);
+const WITH_RECORD = new Set<number>([DataPlaneEvent.Sealed]);
 
 /** A u64 below 2^53 as an exact number, without a BigInt per read. */
 function readSize(batch: Buffer, at: number): number {

@@ -4,9 +4,11 @@
  *
  * Objects are tracked by key (the id's hex). An object is in an LRU only while it is evictable,
  * except quota-owned objects, which stay in their owner's LRU and are marked "shared for read"
- * while pinned, as the reference store does.
+ * while pinned, as the reference store does. The global LRU's order is kept by the native object
+ * table (it changes on every Get and Release, natively); this policy keeps the per-client LRUs
+ * and tells the table which objects a quota owns.
  */
-import { LruCache } from './lru-cache.js';
+import { LruCache, NativeLru, type NativeLruSource } from './lru-cache.js';
 
 /** The global LRU must keep at least this fraction of the original capacity (§10.1). */
 const GLOBAL_RESERVE_FRACTION = 0.3;
@@ -16,8 +18,14 @@ export interface EvictionChoice {
   keys: string[];
 }
 
+/** The native table's side: the global LRU's order, and which objects it must leave out of it. */
+export interface GlobalLruTable extends NativeLruSource {
+  /** Quota-owned objects stay out of the global LRU; released from the quota, they join it when unpinned. */
+  setQuotaOwned(key: string, owned: boolean): void;
+}
+
 export class EvictionPolicy<Client> {
-  readonly global: LruCache;
+  readonly global: NativeLru;
   private readonly perClient = new Map<Client, LruCache>();
   private readonly ownedBy = new Map<string, Client>();
   private readonly sharedForRead = new Set<string>();
@@ -26,8 +34,9 @@ export class EvictionPolicy<Client> {
   constructor(
     private readonly capacity: number,
     private readonly sizeOf: (key: string) => number,
+    private readonly table: GlobalLruTable,
   ) {
-    this.global = new LruCache('global lru', capacity);
+    this.global = new NativeLru('global lru', capacity, table);
   }
 
   get clientsWithQuota(): number {
@@ -38,47 +47,43 @@ export class EvictionPolicy<Client> {
     return isCreate && client !== null && this.perClient.has(client);
   }
 
-  /** A new object: quota clients own theirs in their private LRU; others go to the global one. */
+  /**
+   * A new object (already in the native table): quota clients own theirs in their private LRU;
+   * the others are the global LRU's, which the native table fills as they become evictable.
+   */
   objectCreated(key: string, client: Client | null, isCreate: boolean): void {
-    if (this.hasQuota(client, isCreate)) {
-      this.perClient.get(client)!.add(key, this.sizeOf(key));
-      this.ownedBy.set(key, client);
-    } else {
-      this.global.add(key, this.sizeOf(key));
-    }
+    if (!this.hasQuota(client, isCreate)) return;
+    this.perClient.get(client)!.add(key, this.sizeOf(key));
+    this.ownedBy.set(key, client);
+    this.table.setQuotaOwned(key, true);
   }
 
-  /** The object got its first holder: it is no longer evictable. */
+  /** The object got its first holder: a quota-owned one is "shared for read" (the native table handles the rest). */
   beginAccess(key: string): void {
-    if (this.ownedBy.has(key)) {
-      if (!this.sharedForRead.has(key)) {
-        this.sharedForRead.add(key);
-        this.pinnedBytes += this.sizeOf(key);
-      }
-      return;
+    if (this.ownedBy.has(key) && !this.sharedForRead.has(key)) {
+      this.sharedForRead.add(key);
+      this.pinnedBytes += this.sizeOf(key);
     }
-    this.global.remove(key);
   }
 
-  /** The object lost its last holder: evictable again, at the most-recently-used end. */
+  /** The object lost its last holder. */
   endAccess(key: string): void {
-    if (this.ownedBy.has(key)) {
-      if (this.sharedForRead.delete(key)) this.pinnedBytes -= this.sizeOf(key);
-      return;
-    }
-    this.global.add(key, this.sizeOf(key));
+    if (this.ownedBy.has(key) && this.sharedForRead.delete(key)) this.pinnedBytes -= this.sizeOf(key);
   }
 
-  /** Forget an object that is gone (deleted, evicted, aborted). */
+  /** Forget an object that is gone (deleted, evicted, aborted); its native record leaves the global LRU with it. */
   removeObject(key: string): void {
     const owner = this.ownedBy.get(key);
-    if (owner !== undefined) {
-      this.perClient.get(owner)?.remove(key);
-      this.ownedBy.delete(key);
-      if (this.sharedForRead.delete(key)) this.pinnedBytes -= this.sizeOf(key);
-      return;
-    }
-    this.global.remove(key);
+    if (owner === undefined) return;
+    this.perClient.get(owner)?.remove(key);
+    this.ownedBy.delete(key);
+    if (this.sharedForRead.delete(key)) this.pinnedBytes -= this.sizeOf(key);
+  }
+
+  /** The quota no longer owns it: the global LRU does, from its last release on. */
+  private disown(key: string): void {
+    this.ownedBy.delete(key);
+    this.table.setQuotaOwned(key, false);
   }
 
   /** SetOptions: reserve a quota for a client; false if it has one or the global LRU would drop below 30 %. */
@@ -108,7 +113,7 @@ export class EvictionPolicy<Client> {
       } else {
         keys.push(key);
       }
-      this.ownedBy.delete(key);
+      this.disown(key);
     }
     return { ok: true, keys };
   }
@@ -120,13 +125,13 @@ export class EvictionPolicy<Client> {
   requireSpace(size: number, allocated: number): EvictionChoice {
     const required = allocated + size - this.capacity;
     const toFree = Math.max(required, Math.floor(this.capacity / 5));
-    const { keys, bytes } = this.global.chooseToEvict(toFree);
+    const { keys, bytes } = this.global.chooseToEvict(toFree, this.sizeOf);
     return { ok: bytes >= required && bytes > 0, keys };
   }
 
   /** Evict request: least recently used first until `bytes` are covered. */
   chooseToEvict(bytes: number): string[] {
-    return this.global.chooseToEvict(bytes).keys;
+    return this.global.chooseToEvict(bytes, this.sizeOf).keys;
   }
 
   /** RefreshLRU: move to the most-recently-used end of whichever LRU holds it. */
@@ -142,9 +147,8 @@ export class EvictionPolicy<Client> {
     if (!cache) return;
     this.global.adjustCapacity(cache.capacity);
     for (const key of [...cache.keys()]) {
-      if (!this.sharedForRead.has(key)) this.global.add(key, this.sizeOf(key));
-      this.ownedBy.delete(key);
       if (this.sharedForRead.delete(key)) this.pinnedBytes -= this.sizeOf(key);
+      this.disown(key); // unpinned: into the global LRU now; pinned: on its last release
     }
     this.perClient.delete(client);
   }

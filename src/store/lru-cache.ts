@@ -83,15 +83,86 @@ export class LruCache {
 
   /** The reference store's debug lines for this cache (§10.2). */
   debugString(): string {
-    const used = 100 * (1 - this.remaining / this.originalCapacity);
-    return (
-      `\n(${this.name}) capacity: ${this.capacity}` +
-      `\n(${this.name}) used: ${formatLikeCppStream(used)}%` +
-      `\n(${this.name}) num objects: ${this.items.size}` +
-      `\n(${this.name}) num evictions: ${this.evictions}` +
-      `\n(${this.name}) bytes evicted: ${this.bytesEvicted}`
-    );
+    return lruDebugString(this.name, this, this.items.size);
   }
+}
+
+/** What the global LRU needs of the native object table that keeps its order. */
+export interface NativeLruSource {
+  lruTouch(id: Uint8Array): void;
+  lruChoose(bytes: number): Buffer;
+  readonly lruCount: number;
+  readonly lruBytes: number;
+}
+
+/**
+ * The global LRU, whose order is kept by the native object table: an intrusive list through the
+ * records, updated by native Get/Release/Seal without entering JavaScript (docs/object-table.md
+ * §7). Here: its capacity (quotas move bytes in and out of it) and its eviction counters.
+ */
+export class NativeLru {
+  private capacityBytes: number;
+  evictions = 0;
+  bytesEvicted = 0;
+
+  constructor(
+    readonly name: string,
+    readonly originalCapacity: number,
+    private readonly source: NativeLruSource,
+  ) {
+    this.capacityBytes = originalCapacity;
+  }
+
+  get capacity(): number {
+    return this.capacityBytes;
+  }
+
+  get remaining(): number {
+    return this.capacityBytes - this.source.lruBytes;
+  }
+
+  get size(): number {
+    return this.source.lruCount;
+  }
+
+  adjustCapacity(delta: number): void {
+    this.capacityBytes += delta;
+  }
+
+  /** RefreshLRU: to the most-recently-used end if present. */
+  touch(key: string): void {
+    this.source.lruTouch(Buffer.from(key, 'hex'));
+  }
+
+  /** As LruCache.chooseToEvict: least recently used first; the chosen leave the list. */
+  chooseToEvict(bytesRequired: number, sizeOf: (key: string) => number): { keys: string[]; bytes: number } {
+    const ids = this.source.lruChoose(bytesRequired);
+    const keys: string[] = [];
+    let bytes = 0;
+    for (let at = 0; at + 20 <= ids.length; at += 20) {
+      const key = ids.toString('hex', at, at + 20);
+      keys.push(key);
+      bytes += sizeOf(key);
+    }
+    this.evictions += keys.length;
+    this.bytesEvicted += bytes;
+    return { keys, bytes };
+  }
+
+  debugString(): string {
+    return lruDebugString(this.name, this, this.size);
+  }
+}
+
+function lruDebugString(name: string, lru: { capacity: number; remaining: number; originalCapacity: number; evictions: number; bytesEvicted: number }, count: number): string {
+  const used = 100 * (1 - lru.remaining / lru.originalCapacity);
+  return (
+    `\n(${name}) capacity: ${lru.capacity}` +
+    `\n(${name}) used: ${formatLikeCppStream(used)}%` +
+    `\n(${name}) num objects: ${count}` +
+    `\n(${name}) num evictions: ${lru.evictions}` +
+    `\n(${name}) bytes evicted: ${lru.bytesEvicted}`
+  );
 }
 
 /** C++ ostream default formatting of a double: 6 significant digits, no trailing zeros. */

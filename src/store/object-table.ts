@@ -1,5 +1,10 @@
 /**
- * The object table: what the store knows about each id (docs/protocol.md §3).
+ * The object table: what the store knows about each id (docs/protocol.md §3). Two owners, one
+ * lookup (docs/object-table.md §1, §7): a local object's record lives in the native data plane,
+ * and for a sealed one that is all there is; TypeScript keeps an entry only where the control
+ * plane needs one (an unsealed object it created, an evicted object, a peer's object, a replica).
+ * `get` answers from either: TypeScript's entry first, else a fresh view of the native record,
+ * whose changes go through the data plane.
  */
 import type { ObjectId } from '../protocol/object-id.js';
 import type { ClaimResult } from './cluster-port.js';
@@ -31,17 +36,19 @@ export interface StoredObject {
    */
   digest: Uint8Array;
   /**
-   * Holders other than local clients on published objects (whose pins live in the data plane):
-   * peers' leases, and the creator of an unpublished object. Null until the first one.
+   * Holders of an unpublished object (a peer's object read here); for a published object, the
+   * holders other than local clients (peers' leases: the data plane counts them, TypeScript keeps
+   * their names). Null until the first one.
    */
   holders: Set<Holder> | null;
   /** The session that created it, while unsealed (aborted if it disconnects). */
   creator: Holder | null;
   /** Delete requested while in use or unsealed: delete on the last release (§3.8). */
   deletePending: boolean;
-  /** Whether the eviction policy currently counts it as accessed (pinned). */
-  accessed: boolean;
-  /** Sealed and local: the native data plane has its record and its clients' pins (docs/object-table.md). */
+  /**
+   * The native data plane has its record (docs/object-table.md): its pins, LRU place, digest,
+   * delete-pending flag live there. Views of native records always have it.
+   */
   published?: boolean;
   /** Set for a peer's object that this store's clients read in place (shared transport). */
   remote?: { node: string; segment: Segment };
@@ -57,26 +64,49 @@ export function objectBytes(object: StoredObject): number {
   return object.dataSize + object.metadataSize;
 }
 
-export class ObjectTable {
-  private readonly objects = new Map<string, StoredObject>();
+/** The native side of the table: views of its records (PlasmaStore builds them). */
+export interface NativeObjects {
+  /** A view of the record with this key, or undefined. */
+  view(key: string): StoredObject | undefined;
+  /** Views of every record, except those `skip` says TypeScript has an entry for. */
+  views(skip: (key: string) => boolean): Iterable<StoredObject>;
+  /** Records in the native table. */
+  readonly count: number;
+}
 
+export class ObjectTable {
+  /** TypeScript's own entries (few: see above). */
+  private readonly entries = new Map<string, StoredObject>();
+
+  constructor(private readonly native: NativeObjects | null = null) {}
+
+  /** Every object known here, counted once. */
   get size(): number {
-    return this.objects.size;
+    let unpublished = 0;
+    for (const object of this.entries.values()) if (!object.published) unpublished++;
+    return unpublished + (this.native?.count ?? 0);
   }
 
   get(key: string): StoredObject | undefined {
-    return this.objects.get(key);
+    return this.entries.get(key) ?? this.native?.view(key);
+  }
+
+  /** TypeScript's own entry only. */
+  entry(key: string): StoredObject | undefined {
+    return this.entries.get(key);
   }
 
   add(object: StoredObject): void {
-    this.objects.set(object.key, object);
+    this.entries.set(object.key, object);
   }
 
+  /** Drop TypeScript's entry (the native record, if any, is the data plane's to withdraw). */
   remove(key: string): void {
-    this.objects.delete(key);
+    this.entries.delete(key);
   }
 
-  values(): IterableIterator<StoredObject> {
-    return this.objects.values();
+  *values(): IterableIterator<StoredObject> {
+    yield* this.entries.values();
+    if (this.native) yield* this.native.views((key) => this.entries.has(key));
   }
 }

@@ -3,7 +3,7 @@
  * notifications and eviction (docs/protocol.md §3, §5, §8, §9). It never touches a socket directly:
  * requests arrive decoded, replies leave through the session.
  */
-import type { NativeAllocator, NativeChannel, NativeDataPlane, NativeRegion } from '../native/index.js';
+import { RecordFlag, type NativeAllocator, type NativeChannel, type NativeDataPlane, type NativeRecordInfo, type NativeRegion } from '../native/index.js';
 import { DataPlaneEvent, forEachDataPlaneEvent, type DataPlaneEventView } from './data-plane-events.js';
 import { native } from '../native/index.js';
 import { PlasmaError, type ObjectInfo, type ObjectSpec, type ReplyErrorCode, type Request } from '../protocol/messages.js';
@@ -13,6 +13,7 @@ import { EvictionPolicy } from './eviction-policy.js';
 import type { ExternalStore, SpilledEntry } from './external/external-store.js';
 import { deletionInfo, Notifier } from './notifier.js';
 import { ObjectTable, objectBytes, type Holder, type StoredObject } from './object-table.js';
+import { nativeRecords } from './native-records.js';
 import type { FoundRecord, RegionIndex } from './region-index.js';
 import { PendingGet, PendingGets } from './pending-gets.js';
 import { reportedMmapSize, SegmentRegistry, type Segment } from './segments.js';
@@ -43,7 +44,8 @@ const EMPTY_SPEC: ObjectSpec = {
 };
 
 export class PlasmaStore {
-  readonly objects = new ObjectTable();
+  /** TypeScript's entries, and views of the native table's records (object-table.ts). */
+  readonly objects: ObjectTable;
   readonly notifier: Notifier;
   readonly segments = new SegmentRegistry();
   readonly localSegment: Segment;
@@ -68,6 +70,8 @@ export class PlasmaStore {
   private readonly dataPlane: NativeDataPlane;
   /** Sessions by their data plane client number (events name the client). */
   private readonly sessionsByClient = new Map<number, ClientSession>();
+  /** Peers' leases on published objects, by key: the data plane counts them, these are their names. */
+  private readonly hostHolders = new Map<string, Set<Holder>>();
 
   constructor(config: PlasmaStoreConfig) {
     this.capacity = config.capacity;
@@ -76,12 +80,8 @@ export class PlasmaStore {
     this.index = config.index ?? null;
     this.log = config.log;
     this.notifier = new Notifier(config.log);
-    this.policy = new EvictionPolicy(config.capacity, (key) => {
-      const object = this.objects.get(key);
-      return object ? objectBytes(object) : 0;
-    });
     this.localSegment = this.segments.register(config.region.fd, config.region.mapLength, config.region.nodeName);
-    this.dataPlane = native.createDataPlane(
+    const dataPlane = native.createDataPlane(
       this.localSegment.id,
       reportedMmapSize(this.localSegment),
       config.allocator,
@@ -89,10 +89,43 @@ export class PlasmaStore {
       config.region.mapping,
       (events) => this.applyDataPlaneEvents(events),
     );
+    this.dataPlane = dataPlane;
+    this.objects = new ObjectTable({
+      view: (key) => {
+        const id = ObjectId.fromHex(key);
+        const record = dataPlane.lookup(id.bytes);
+        return record ? this.viewOf(id, record) : undefined;
+      },
+      views: (skip) => this.recordViews(skip),
+      get count() {
+        return dataPlane.size;
+      },
+    });
+    this.policy = new EvictionPolicy(
+      config.capacity,
+      (key) => {
+        const object = this.objects.get(key);
+        return object ? objectBytes(object) : 0;
+      },
+      {
+        setQuotaOwned: (key, owned) => dataPlane.setQuotaOwned(Buffer.from(key, 'hex'), owned),
+        lruTouch: (id) => dataPlane.lruTouch(id),
+        lruChoose: (bytes) => dataPlane.lruChoose(bytes),
+        get lruCount() {
+          return dataPlane.lruCount;
+        },
+        get lruBytes() {
+          return dataPlane.lruBytes;
+        },
+      },
+    );
     // Native creates need no judgement only without an external store: an evicted id lives there.
     // Creates and seals served natively would be acknowledged before the region index (written
     // here) has their record: a store with an index or an external store seals in TypeScript.
     this.dataPlane.setCreates(!config.external && !this.index);
+    // Deletes of in-memory objects need no external store; they need the index written natively.
+    this.dataPlane.setDeletes(!this.index);
+    this.updatePromptSeals();
   }
 
   /** A new connection: its frames reach the native data plane first. */
@@ -119,55 +152,59 @@ export class PlasmaStore {
 
   private applyDataPlaneEvents(events: Buffer): void {
     forEachDataPlaneEvent(events, (event) => {
-      if (event.kind === DataPlaneEvent.Created) return this.createdNatively(event);
-      const object = this.objects.get(event.key);
-      if (!object) return;
       switch (event.kind) {
         case DataPlaneEvent.Pinned:
-          // Kept in order even when the pin is already gone again: the release that follows moves
-          // the object to the most-recently-used end, as if TS had seen both messages.
-          if (!object.accessed && !object.remote) {
-            object.accessed = true;
-            this.policy.beginAccess(object.key);
-          }
+          // A quota-owned object is "shared for read" now; kept in order even when the pin is
+          // already gone again (the Unpinned event follows).
+          return this.policy.beginAccess(event.key);
+        case DataPlaneEvent.Unpinned: {
+          const object = this.objects.get(event.key);
+          if (object && this.pinCount(object) === 0) this.unpinned(object);
           return;
-        case DataPlaneEvent.Unpinned:
-          if (this.pinCount(object) === 0) this.unpinned(object);
-          return;
+        }
         case DataPlaneEvent.Sealed:
-          return this.sealedNatively(object, event);
+          return this.sealedNatively(event);
       }
     });
   }
 
-  /** The data plane created an object (and pinned it for its creator): what createObject does here. */
-  private createdNatively(event: DataPlaneEventView): void {
-    const session = this.sessionsByClient.get(event.client);
-    const id = ObjectId.fromBytes(event.id);
-    const object: StoredObject = {
-      ...newObject(id, event.offset, event.dataSize, event.metadataSize, session ?? null),
-      createTime: event.time,
-      published: true,
-    };
-    this.objects.add(object);
-    if (!session || session.closed) {
-      this.removeObject(object, false); // its creator is gone already (§8)
-      return;
+  /** The data plane sealed an object while someone may wait for it: notify and wake them. */
+  private sealedNatively(event: DataPlaneEventView): void {
+    const object = this.objects.get(event.key);
+    if (!object || object.state !== 'sealed') return; // deleted meanwhile
+    if (this.notifier.count > 0) {
+      this.notifier.publish([{ ...this.sealInfo(object), digest: Uint8Array.from(event.digest) }]);
     }
-    this.policy.objectCreated(object.key, session, true);
-    session.creating.add(object.key);
-    object.accessed = true;
-    this.policy.beginAccess(object.key);
+    this.wakeGets(object);
   }
 
-  /** The data plane sealed an object for its creator: what seal() does after its reply. */
-  private sealedNatively(object: StoredObject, event: DataPlaneEventView): void {
-    if (object.state !== 'created') return;
-    this.sealObject(object, NO_DIGEST, event.time); // the record has the digest
-    // Building the notification reads the digest back from native: only when someone listens.
-    if (this.notifier.count > 0) this.notifier.publish([this.sealInfo(object)]);
-    this.wakeGets(object);
-    if (this.pinCount(object) === 0) this.unpinned(object);
+  /** A view of a native record (object-table.ts): a fresh object; changes go through the data plane. */
+  private viewOf(id: ObjectId, record: NativeRecordInfo): StoredObject {
+    const sealed = (record.flags & RecordFlag.Sealed) !== 0;
+    return {
+      id,
+      key: id.hex,
+      state: sealed ? 'sealed' : 'created',
+      offset: record.offset,
+      dataSize: record.dataSize,
+      metadataSize: record.metadataSize,
+      createTime: record.createTime,
+      constructDuration: record.constructDuration,
+      digest: NO_DIGEST,
+      holders: this.hostHolders.get(id.hex) ?? null,
+      creator: sealed ? null : (this.sessionsByClient.get(record.creator) ?? null),
+      deletePending: (record.flags & RecordFlag.DeletePending) !== 0,
+      published: true,
+      ...(record.indexSlot >= 0 ? { indexSlot: record.indexSlot } : {}),
+    };
+  }
+
+  /** Views of every native record TypeScript has no entry for. */
+  private *recordViews(skip: (key: string) => boolean): IterableIterator<StoredObject> {
+    for (const record of nativeRecords(this.dataPlane.records())) {
+      if (skip(record.key)) continue;
+      yield this.viewOf(ObjectId.fromBytes(record.id), record);
+    }
   }
 
   /** Seals must reach TS at once while anyone may wait for one (subscribers, waiting gets). */
@@ -175,23 +212,32 @@ export class PlasmaStore {
     this.dataPlane.setPromptSeals(this.notifier.count > 0 || this.pending.size > 0);
   }
 
-  /** The object is sealed and local: the data plane serves it, and holds its clients' pins. */
-  private publish(object: StoredObject): void {
-    this.dataPlane.publish(object.id.bytes, object.offset, object.dataSize, object.metadataSize, object.digest, true, 0);
+  /**
+   * The object is sealed and local: the data plane serves it, holds its pins and its LRU place.
+   * Only a replica keeps a TypeScript entry (which peer owns it); for others the record is all.
+   */
+  private publish(object: StoredObject, digest: Uint8Array): void {
+    const flags = (object.deletePending ? RecordFlag.DeletePending : 0) | (object.replicaOf ? RecordFlag.TsEntry : 0);
+    this.dataPlane.publish(
+      object.id.bytes, object.offset, object.dataSize, object.metadataSize, digest, true, 0,
+      object.createTime, object.constructDuration, flags,
+    );
     object.published = true;
     object.digest = NO_DIGEST; // the record keeps it
-    if (object.deletePending) this.dataPlane.setDeletePending(object.id.bytes);
-    for (const holder of [...(object.holders ?? [])]) {
-      if (!isSession(holder)) continue;
-      object.holders!.delete(holder);
-      holder.held.delete(object.key);
-      this.dataPlane.pin(object.id.bytes, holder.dataPlaneClient);
+    const holders = object.holders;
+    object.holders = null;
+    for (const holder of holders ?? []) {
+      if (isSession(holder)) holder.held.delete(object.key);
+      this.pin(object, holder);
     }
+    if (!object.replicaOf) this.objects.remove(object.key);
   }
 
   private unpublish(object: StoredObject): void {
     if (!object.published) return;
     this.dataPlane.unpublish(object.id.bytes);
+    this.hostHolders.delete(object.key);
+    object.holders = null;
     object.published = false;
   }
 
@@ -218,6 +264,7 @@ export class PlasmaStore {
     this.cluster = cluster;
     // Every create is claimed at the id's home node, and every seal settles that claim.
     this.dataPlane.setCreates(false);
+    this.dataPlane.setDeletes(false); // every removal is announced to the peers
   }
 
   // ---------------------------------------------------------------- dispatch
@@ -310,10 +357,12 @@ export class PlasmaStore {
     const offset = this.allocate(session, dataSize + metadataSize, evictIfFull, true);
     if (offset < 0) return null;
     const object = newObject(id, offset, dataSize, metadataSize, session);
-    this.objects.add(object);
     // Unsealed, but in the data plane already: its creator's pin lives there (docs/object-table.md §1).
-    this.dataPlane.publish(id.bytes, offset, dataSize, metadataSize, NO_DIGEST, false, session.dataPlaneClient);
+    // TypeScript keeps an entry until the seal (claims, quotas, the creator's bookkeeping).
+    this.dataPlane.publish(id.bytes, offset, dataSize, metadataSize, NO_DIGEST, false, session.dataPlaneClient,
+      object.createTime, -1, RecordFlag.TsEntry);
     object.published = true;
+    this.objects.add(object);
     if (this.cluster) {
       const claim = this.cluster.claim(object.key);
       // Overlapped with the client's write; Seal settles it.
@@ -453,23 +502,24 @@ export class PlasmaStore {
     }, () => reply(PlasmaError.ObjectExists));
   }
 
-  /** `sealedAt` and an already sealed record: the data plane sealed it (sealedNatively). */
-  private sealObject(object: StoredObject, digest: Uint8Array, sealedAt?: number): void {
+  /**
+   * Seal a local object: from here on its native record is all there is of it (a replica keeps
+   * its TypeScript entry too). The digest is the codec's copy out of the frame.
+   */
+  private sealObject(object: StoredObject, digest: Uint8Array): void {
     object.state = 'sealed';
-    // The codec already copied it out of the frame; nobody mutates it.
-    object.digest = digest;
-    object.constructDuration = (sealedAt ?? nowSeconds()) - object.createTime;
+    object.constructDuration = nowSeconds() - object.createTime;
     if (object.creator) (object.creator as ClientSession).creating.delete(object.key);
     object.creator = null;
-    // Before the seal is acknowledged: from here on the object survives a crash of this store.
-    if (sealedAt === undefined && !object.remote) this.indexObject(object, digest);
-    if (sealedAt !== undefined || object.remote) return;
     if (object.published) {
-      this.dataPlane.seal(object.id.bytes, digest);
-      object.digest = NO_DIGEST; // the record keeps it
+      this.dataPlane.seal(object.id.bytes, digest, object.constructDuration);
+      this.dataPlane.setTsEntry(object.id.bytes, Boolean(object.replicaOf));
+      if (!object.replicaOf) this.objects.remove(object.key);
     } else {
-      this.publish(object);
+      this.publish(object, digest);
     }
+    // Before the seal is acknowledged: from here on the object survives a crash of this store.
+    this.indexObject(object, digest);
   }
 
   /** Give a sealed local object its record in the region's crash-recovery index. */
@@ -477,6 +527,7 @@ export class PlasmaStore {
     // A replica's or a peer's object is not ours to bring back.
     if (!this.index || object.remote || object.replicaOf) return;
     object.indexSlot = this.index.add({ ...object, digest });
+    this.dataPlane.setIndexSlot(object.id.bytes, object.indexSlot);
   }
 
   /**
@@ -503,16 +554,11 @@ export class PlasmaStore {
    */
   adoptRecovered(records: readonly FoundRecord[]): void {
     for (const record of records) {
-      const object = newObject(record.id, record.offset, record.dataSize, record.metadataSize, null, record.createTime);
-      object.state = 'sealed';
-      object.digest = record.digest;
-      object.constructDuration = 0;
-      object.indexSlot = record.slot;
-      this.objects.add(object);
+      const id = record.id.bytes;
+      this.dataPlane.publish(id, record.offset, record.dataSize, record.metadataSize, record.digest, true, 0, record.createTime, 0, 0);
+      this.dataPlane.setIndexSlot(id, record.slot);
       // Recovery reserved its block in the allocator; the data plane counts it from now on.
-      this.dataPlane.addAllocated(objectBytes(object));
-      this.policy.objectCreated(object.key, null, false);
-      this.publish(object);
+      this.dataPlane.addAllocated(record.dataSize + record.metadataSize);
     }
   }
 
@@ -643,7 +689,6 @@ export class PlasmaStore {
       holders: null,
       creator: null,
       deletePending: false,
-      accessed: false,
       remote: { node: remote.node, segment },
     };
   }
@@ -816,11 +861,9 @@ export class PlasmaStore {
       if (object) this.unpin(object, session);
     }
     session.held.clear();
-    const released = session.dataPlaneClient >= 0 ? this.dataPlane.dropClient(session.dataPlaneClient) : null;
-    for (let i = 0; released && i + 20 <= released.length; i += 20) {
-      const object = this.objects.get(released.toString('hex', i, i + 20));
-      if (object && this.pinCount(object) === 0) this.unpinned(object);
-    }
+    // Its pins go, and the objects it was creating natively (events report what TS decides on).
+    if (session.dataPlaneClient >= 0) this.dataPlane.dropClient(session.dataPlaneClient);
+    this.syncDataPlane();
     if (session.subscription) this.notifier.remove(session.subscription);
     this.sessionsByClient.delete(session.dataPlaneClient);
     this.updatePromptSeals();
@@ -830,30 +873,43 @@ export class PlasmaStore {
   // ---------------------------------------------------------------- pins and evictability
 
   pinCount(object: StoredObject): number {
-    return (object.holders?.size ?? 0) + (object.published ? this.dataPlane.pins(object.id.bytes) : 0);
+    return object.published ? this.dataPlane.pins(object.id.bytes) : (object.holders?.size ?? 0);
   }
 
   /**
    * At most one reference per holder (§3.6). The first one takes the object out of the LRU.
-   * Clients' pins on published objects live in the data plane only (docs/object-table.md §1).
+   * Pins on published objects live in the data plane (docs/object-table.md §1): clients' by
+   * client, others' as a count whose holders' names are kept here.
    */
   pin(object: StoredObject, holder: Holder): void {
-    if (object.published && isSession(holder)) {
-      if (!this.dataPlane.pin(object.id.bytes, holder.dataPlaneClient)) return;
-    } else {
-      if (object.holders?.has(holder)) return;
-      (object.holders ??= new Set()).add(holder);
-      if (isSession(holder)) holder.held.add(object.key);
+    if (object.published) {
+      if (isSession(holder)) {
+        if (!this.dataPlane.pin(object.id.bytes, holder.dataPlaneClient)) return;
+      } else {
+        let holders = this.hostHolders.get(object.key);
+        if (holders?.has(holder)) return;
+        if (!holders) this.hostHolders.set(object.key, (holders = new Set()));
+        holders.add(holder);
+        this.dataPlane.pinHost(object.id.bytes);
+      }
+      this.policy.beginAccess(object.key); // a quota-owned object is shared for read now
+      return;
     }
-    if (!object.accessed && !object.remote) {
-      object.accessed = true;
-      this.policy.beginAccess(object.key);
-    }
+    if (object.holders?.has(holder)) return;
+    (object.holders ??= new Set()).add(holder);
+    if (isSession(holder)) holder.held.add(object.key);
   }
 
   unpin(object: StoredObject, holder: Holder): void {
-    if (object.published && isSession(holder)) {
-      if (!this.dataPlane.unpin(object.id.bytes, holder.dataPlaneClient)) return;
+    if (object.published) {
+      if (isSession(holder)) {
+        if (!this.dataPlane.unpin(object.id.bytes, holder.dataPlaneClient)) return;
+      } else {
+        const holders = this.hostHolders.get(object.key);
+        if (!holders?.delete(holder)) return;
+        if (holders.size === 0) this.hostHolders.delete(object.key);
+        this.dataPlane.unpinHost(object.id.bytes);
+      }
     } else {
       if (!object.holders?.delete(holder)) return;
       if (isSession(holder)) holder.held.delete(object.key);
@@ -875,10 +931,8 @@ export class PlasmaStore {
       this.removeObject(object, true);
       return;
     }
-    if (object.accessed) {
-      object.accessed = false;
-      this.policy.endAccess(object.key);
-    }
+    // The data plane put it into the global LRU; a quota-owned one is no longer shared for read.
+    this.policy.endAccess(object.key);
   }
 
   // ---------------------------------------------------------------- memory
@@ -939,8 +993,8 @@ export class PlasmaStore {
         object.digest = Uint8Array.from(digest); // no record while evicted; publish() takes it back
         this.freeMemory(object);
         this.policy.removeObject(key);
-        object.accessed = false;
         object.state = 'evicted';
+        this.objects.add(object); // TypeScript's entry while evicted (a view becomes one)
       } else {
         this.removeObject(object, true);
       }
@@ -962,11 +1016,11 @@ export class PlasmaStore {
     object.offset = offset;
     this.writeObject(object, spilled.data, spilled.metadata);
     object.state = 'sealed';
-    this.indexObject(object, object.digest);
+    const digest = object.digest;
+    this.publish(object, digest);
+    this.indexObject(object, digest);
     this.external!.delete(object.key);
     this.counters.restores++;
-    this.policy.objectCreated(object.key, null, false);
-    this.publish(object);
   }
 
   /** Forget an object entirely; a deletion notification goes out if it was visible. */
@@ -1134,7 +1188,6 @@ function newObject(
     holders: null,
     creator,
     deletePending: false,
-    accessed: false,
     published: false,
   };
 }

@@ -1,8 +1,8 @@
 /**
  * The native data plane parses untrusted frames itself (issue 10). It must never crash the store
  * and must accept nothing the TypeScript decoder refuses: a frame TypeScript refuses closes the
- * connection (§13), one it accepts is answered. Mutated Get, Release, Contains, Create and Seal
- * requests on raw connections that already hold the region's descriptor (so the native paths are
+ * connection (§13), one it accepts is answered. Mutated Get, Release, Contains, Create, Seal,
+ * Abort, Delete and CreateAndSealBatch requests on raw connections that already hold the region's descriptor (so the native paths are
  * live), each followed by a Connect whose reply marks "the store is still answering".
  */
 import path from 'node:path';
@@ -123,14 +123,31 @@ describe('native data plane, malformed frames', () => {
       await raw.waitFor(() => raw.replies.length === 1);
       const id = sealed[Math.floor(next() * sealed.length)]!;
       const fresh = ObjectId.random();
+      const victim = ObjectId.random();
       const bases: Request[] = [
         { kind: 'get', objectIds: [id, sealed[0]!], timeoutMs: 0 },
         { kind: 'release', objectId: sealed[0]! },
         { kind: 'contains', objectId: id },
         { kind: 'create', objectId: fresh, evictIfFull: false, dataSize: 64, metadataSize: 8, deviceNum: 0 },
         { kind: 'seal', objectId: fresh, digest: new Uint8Array(8).fill(1) },
+        { kind: 'abort', objectId: fresh },
+        { kind: 'delete', objectIds: [victim, fresh] },
+        {
+          kind: 'createAndSealBatch',
+          objectIds: [fresh, ObjectId.random()],
+          evictIfFull: false,
+          data: [new Uint8Array(40).fill(3), new Uint8Array(0)],
+          metadata: [new Uint8Array(2), new Uint8Array(5)],
+          digests: [new Uint8Array(8).fill(4), new Uint8Array(8).fill(5)],
+        },
       ];
       const base = bases[Math.floor(next() * bases.length)]!;
+      // What the request acts on: an object this connection is creating, one to delete.
+      if (base.kind === 'abort' || base.kind === 'delete') {
+        send(raw, { kind: 'create', objectId: fresh, evictIfFull: false, dataSize: 16, metadataSize: 0, deviceNum: 0 });
+        await raw.waitFor(() => raw.replies.length === 2);
+      }
+      if (base.kind === 'delete') await writer.createAndSeal(victim, new Uint8Array(24));
       const { type, body } = encodeRequest(base);
       const mutated = mutate(body, next);
       const accepted = typescriptAccepts(type, mutated);

@@ -150,10 +150,15 @@ describe('native data plane', () => {
     const id = ObjectId.random();
     const buffer = await c.create(id, 100);
     await c.seal(id);
-    // Only the seal is native: the quota's LRU owns the object from its create on.
-    expect(handle.store.nativeRequests - before).toBe(1);
-    expect(await c.debugString()).toContain('with-quota');
+    // Both are TypeScript's: the quota's LRU owns the object from its create on, and an object
+    // TypeScript created is sealed where its entry is.
+    expect(handle.store.nativeRequests - before).toBe(0);
+    const debug = await c.debugString();
+    expect(debug).toContain('(with-quota) num objects: 1');
     buffer.release();
+    await settle(c);
+    // Released, a quota-owned object stays in its owner's LRU, not the global one.
+    expect(await c.debugString()).toContain('(with-quota) num objects: 1');
   });
 
   it('counts native pins in the reference counts TypeScript reports and decides with', async () => {
@@ -231,5 +236,87 @@ describe('native data plane', () => {
     await settle(c);
     // Only the release of `known` was native.
     expect(handle.store.nativeRequests - before).toBe(1);
+  });
+
+  it('keeps no TypeScript entry for a sealed object: lookups, listings, stats and refcounts ask the native table', async () => {
+    const handle = await store();
+    const writer = await client(handle);
+    const reader = await client(handle);
+    const ids = Array.from({ length: 20 }, () => ObjectId.random());
+    for (const id of ids) await put(writer, id, new Uint8Array(100).fill(2));
+    await settle(writer);
+    for (const id of ids) expect(handle.store.objects.entry(id.hex), 'no TypeScript entry').toBeUndefined();
+    expect(handle.store.objects.get(ids[0]!.hex)?.state).toBe('sealed');
+    expect(handle.store.objects.size).toBe(20);
+    expect(handle.store.stats().objects).toBe(20);
+    const held = (await reader.getOne(ids[3]!))!;
+    await settle(reader);
+    const listed = await writer.list();
+    expect(listed).toHaveLength(20);
+    expect(listed.find((o) => o.id.equals(ids[3]!))!.refCount).toBe(1);
+    expect(listed.find((o) => o.id.equals(ids[4]!))!.refCount).toBe(0);
+    // Deleted while read: kept until the reader lets go, then gone before its next request.
+    await writer.delete([ids[3]!]);
+    expect(await writer.contains(ids[3]!)).toBe(true);
+    held.release();
+    expect(await reader.contains(ids[3]!)).toBe(false);
+    // The global LRU is the native table's: debug string counts and evict order come from it.
+    expect(await writer.debugString()).toContain('(global lru) num objects: 19');
+    expect(await writer.evict(150)).toBe(200);
+    expect(await writer.contains(ids[0]!)).toBe(false);
+    expect(await writer.contains(ids[1]!)).toBe(false);
+    expect(await writer.contains(ids[2]!)).toBe(true);
+  });
+
+  it('serves Abort, Delete and CreateAndSealBatch natively, with the effects TypeScript would have', async () => {
+    const handle = await store();
+    const c = await client(handle);
+    const reader = await client(handle);
+    await put(c, ObjectId.random(), new Uint8Array(10)); // the descriptor
+    await put(reader, ObjectId.random(), new Uint8Array(10));
+    await settle(c);
+    const allocated = handle.store.allocated;
+    let before = handle.store.nativeRequests;
+    // Abort: the memory is back, and the id can be created again.
+    const aborted = ObjectId.random();
+    await c.create(aborted, 500);
+    await c.abort(aborted);
+    expect(handle.store.nativeRequests - before).toBe(2);
+    expect(handle.store.allocated).toBe(allocated);
+    expect(await c.contains(aborted)).toBe(false);
+    await put(c, aborted, new Uint8Array(5).fill(1));
+    await settle(c);
+    // CreateAndSealBatch: all sealed, bytes intact, one request.
+    const batch = [1, 2, 3].map((n) => ({ id: ObjectId.random(), data: new Uint8Array(64 * n).fill(n), metadata: Uint8Array.from([n]) }));
+    before = handle.store.nativeRequests;
+    await c.createAndSealBatch(batch);
+    expect(handle.store.nativeRequests - before).toBe(1);
+    for (const { id, data } of batch) {
+      const buffer = (await reader.getOne(id))!;
+      expect(Buffer.from(buffer.data).equals(Buffer.from(data))).toBe(true);
+      buffer.release();
+    }
+    await settle(reader);
+    // An id already there: TypeScript answers ObjectExists, and nothing of the batch stays.
+    const fresh = ObjectId.random();
+    await expect(c.createAndSealBatch([{ id: fresh, data: new Uint8Array(8) }, { id: batch[0]!.id, data: new Uint8Array(8) }])).rejects.toThrow();
+    expect(await c.contains(fresh)).toBe(false);
+    // Delete: unpinned ones go at once, in one native request.
+    const withBatch = handle.store.allocated;
+    before = handle.store.nativeRequests;
+    await c.delete(batch.map((o) => o.id));
+    expect(handle.store.nativeRequests - before).toBe(1);
+    expect(handle.store.allocated).toBe(withBatch - (64 + 128 + 192 + 3));
+    for (const { id } of batch) expect(await c.contains(id)).toBe(false);
+    // With a subscriber, deletions are TypeScript's: it sends the notification.
+    const listener = await client(handle);
+    const notifications = listener.subscribe();
+    await settle(listener);
+    before = handle.store.nativeRequests;
+    await c.delete([aborted]);
+    expect(handle.store.nativeRequests - before).toBe(0);
+    for await (const n of notifications) {
+      if (n.id.equals(aborted) && n.deleted) break;
+    }
   });
 });
