@@ -35,6 +35,7 @@ Napi::Function DataPlane::Init(Napi::Env env) {
                          InstanceMethod<&DataPlane::SetClientCreates>("setClientCreates"),
                          InstanceMethod<&DataPlane::SetPromptSeals>("setPromptSeals"),
                          InstanceMethod<&DataPlane::SetDeletes>("setDeletes"),
+                         InstanceMethod<&DataPlane::AttachIndex>("attachIndex"),
                          InstanceAccessor<&DataPlane::GetAllocated>("allocated"),
                          InstanceMethod<&DataPlane::Pins>("pins"),
                          InstanceMethod<&DataPlane::PinHost>("pinHost"),
@@ -216,6 +217,7 @@ bool DataPlane::ServeSeal(Channel* channel, uint32_t client, const uint8_t* body
   memcpy(r.digest, digest, sizeof(r.digest));
   r.constructDuration = static_cast<int32_t>(static_cast<uint32_t>(time(nullptr)) - r.createTime);
   index_.RemoveCreating(client, slot);
+  IndexSealed(slot);
   if (promptSeals_) {
     // Subscribers or waiting gets hear of it before this connection's next request is read.
     QueueEvent(kEventSealed, id, &r, client);
@@ -248,6 +250,7 @@ bool DataPlane::ServeCreateAndSeal(Channel* channel, uint32_t client, const uint
   ObjectRecord& r = index_.at(slot);
   r.createTime = static_cast<uint32_t>(time(nullptr));
   r.constructDuration = 0;
+  IndexSealed(slot);
   // As a Create then a Seal by this client, which holds no reference afterwards (§3.4).
   if (promptSeals_) {
     QueueEvent(kEventSealed, request.id, &r, client);
@@ -299,6 +302,7 @@ bool DataPlane::ServeCreateAndSealBatch(Channel* channel, uint32_t client, const
     r.flags |= kRecordSealed;
     r.createTime = now;
     r.constructDuration = 0;
+    IndexSealed(slots_[i]);
     AfterLastUnpin(slots_[i], false);
   }
   EncodeCreateAndSealBatchReply(&reply_);
@@ -359,8 +363,32 @@ bool DataPlane::ServeDelete(Channel* channel, const uint8_t* body, size_t length
 
 void DataPlane::EraseRecord(uint32_t slot) {
   ObjectRecord& r = index_.at(slot);
-  FreeBytes(r.offset, r.dataSize + r.metadataSize);
+  uint64_t offset = r.offset, size = r.dataSize + r.metadataSize;
+  Forget(slot);
+  FreeBytes(offset, size);
+}
+
+void DataPlane::Forget(uint32_t slot) {
+  ObjectRecord& r = index_.at(slot);
+  if (r.indexSlot != ObjectIndex::kNone) {
+    regionIndex_.Release(r.indexSlot);
+    r.indexSlot = ObjectIndex::kNone;
+    indexFullReported_ = false;
+  }
   index_.Erase(slot);
+}
+
+void DataPlane::IndexSealed(uint32_t slot) {
+  if (!regionIndex_.attached()) return;
+  ObjectRecord& r = index_.at(slot);
+  if (r.indexSlot != ObjectIndex::kNone) return;
+  uint32_t at = regionIndex_.Add(r.id, r.offset, r.dataSize, r.metadataSize, r.digest, r.createTime);
+  if (at != RegionIndexWriter::kNoSlot) {
+    r.indexSlot = at;
+  } else if (!indexFullReported_) {
+    indexFullReported_ = true;  // logged once by TypeScript, until a slot is free again
+    QueueEvent(kEventIndexFull, r.id);
+  }
 }
 
 uint64_t DataPlane::AllocateBytes(uint64_t size) {
@@ -469,9 +497,8 @@ Napi::Value DataPlane::DropClient(const Napi::CallbackInfo& info) {
   for (uint32_t slot : creating) {
     ObjectRecord& r = index_.at(slot);
     if (!(r.flags & kRecordInUse) || (r.flags & (kRecordSealed | kRecordTsEntry))) continue;
-    FreeBytes(r.offset, r.dataSize + r.metadataSize);
     index_.UnpinAll(slot);
-    index_.Erase(slot);
+    EraseRecord(slot);
   }
   for (uint32_t slot : released) {
     const ObjectRecord& r = index_.at(slot);
@@ -504,6 +531,7 @@ Napi::Value DataPlane::Publish(const Napi::CallbackInfo& info) {
   if (!ToSize(env, info[7], "createTime", &createTime) || !ToSize(env, info[9], "flags", &flags)) return Napi::Value();
   int32_t constructDuration = info[8].IsNumber() ? info[8].As<Napi::Number>().Int32Value() : -1;
   uint32_t kept = static_cast<uint32_t>(flags) & (kRecordQuotaOwned | kRecordTsEntry | kRecordDeletePending);
+  bool indexed = sealed && (flags & kPublishIndexed) != 0;
   uint32_t slot = index_.Insert(id, offset, dataSize, metadataSize, digest, (sealed ? kRecordSealed : 0) | kept, creator);
   if (slot == ObjectIndex::kNone) {
     ThrowError(env, "ERR_EXISTS", "publish(): the object is already published");
@@ -512,8 +540,12 @@ Napi::Value DataPlane::Publish(const Napi::CallbackInfo& info) {
   ObjectRecord& r = index_.at(slot);
   r.createTime = static_cast<uint32_t>(createTime);
   r.constructDuration = sealed ? constructDuration : -1;
-  if (!sealed) index_.AddCreating(creator, slot);
-  else AfterLastUnpin(slot, true);  // unpinned: evictable at once (unless quota-owned)
+  if (!sealed) {
+    index_.AddCreating(creator, slot);
+  } else {
+    if (indexed) IndexSealed(slot);
+    AfterLastUnpin(slot, true);  // unpinned: evictable at once (unless quota-owned)
+  }
   return env.Undefined();
 }
 
@@ -524,7 +556,7 @@ Napi::Value DataPlane::Unpublish(const Napi::CallbackInfo& info) {
   if (slot == ObjectIndex::kNone) return Napi::Boolean::New(info.Env(), false);
   index_.UnpinAll(slot);
   if (!(index_.at(slot).flags & kRecordSealed)) index_.RemoveCreating(index_.at(slot).creator, slot);
-  index_.Erase(slot);
+  Forget(slot);
   return Napi::Boolean::New(info.Env(), true);
 }
 
@@ -592,6 +624,7 @@ Napi::Value DataPlane::Seal(const Napi::CallbackInfo& info) {
     memcpy(r.digest, info[1].As<Napi::Uint8Array>().Data(), 8);
   }
   r.constructDuration = info[2].IsNumber() ? info[2].As<Napi::Number>().Int32Value() : 0;
+  if (info[3].ToBoolean().Value()) IndexSealed(slot);
   if (ObjectIndex::Pins(r) == 0) AfterLastUnpin(slot, true);
   return info.Env().Undefined();
 }
@@ -637,6 +670,34 @@ Napi::Value DataPlane::SetClientCreates(const Napi::CallbackInfo& info) {
   if (!ClientArg(info[0], &client)) return Napi::Value();
   index_.SetCreates(client, info[1].ToBoolean().Value());
   return info.Env().Undefined();
+}
+
+// attachIndex(indexOffset, slots, freeSlots): the region's index area (inside the mapping) and
+// its free slots; from here on every seal writes its record natively.
+Napi::Value DataPlane::AttachIndex(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t offset = 0, slots = 0;
+  if (!ToSize(env, info[0], "indexOffset", &offset) || !ToSize(env, info[1], "slots", &slots)) return Napi::Value();
+  if (!info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
+    ThrowTypeError(env, "attachIndex(): freeSlots must be a Uint32Array");
+    return Napi::Value();
+  }
+  uint8_t* base = mapping_->base();
+  if (base == nullptr || slots >= UINT32_MAX || offset > mapping_->length() ||
+      slots * RegionIndexWriter::kRecordBytes > mapping_->length() - offset) {
+    ThrowRangeError(env, "attachIndex(): the index area must lie inside the region's mapping");
+    return Napi::Value();
+  }
+  Napi::Uint32Array free = info[2].As<Napi::Uint32Array>();
+  std::vector<uint32_t> freeSlots(free.Data(), free.Data() + free.ElementLength());
+  for (uint32_t slot : freeSlots) {
+    if (slot >= slots) {
+      ThrowRangeError(env, "attachIndex(): free slot " + std::to_string(slot) + " is beyond the index");
+      return Napi::Value();
+    }
+  }
+  regionIndex_.Attach(base + offset, static_cast<uint32_t>(slots), std::move(freeSlots));
+  return env.Undefined();
 }
 
 Napi::Value DataPlane::SetDeletes(const Napi::CallbackInfo& info) {

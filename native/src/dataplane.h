@@ -15,6 +15,7 @@
 #include "allocator_core.h"
 #include "dataplane_codec.h"
 #include "object_index.h"
+#include "region_index_writer.h"
 
 namespace plasmapool {
 
@@ -29,6 +30,9 @@ class DataPlane : public Napi::ObjectWrap<DataPlane> {
   static constexpr uint8_t kEventPinned = 1;    // first pin of a quota-owned record, taken natively
   static constexpr uint8_t kEventUnpinned = 2;  // last pin of a quota-owned or delete-pending record dropped natively
   static constexpr uint8_t kEventSealed = 4;    // a native Seal while someone may wait for one
+  static constexpr uint8_t kEventIndexFull = 5;  // a sealed object found no free slot in the region's index
+  // publish() flag (not kept in the record): give the sealed object its record in the region's index.
+  static constexpr uint32_t kPublishIndexed = 64;
   // A batch is flushed at the latest when it holds this many events.
   static constexpr size_t kMaxQueuedEvents = 4096;
 
@@ -58,6 +62,10 @@ class DataPlane : public Napi::ObjectWrap<DataPlane> {
   bool ServeDelete(Channel* channel, const uint8_t* body, size_t length);
   // Give back a record's memory and the record (nobody pins it).
   void EraseRecord(uint32_t slot);
+  // Withdraw a record: its entry in the region's index first (it must never outlive the memory).
+  void Forget(uint32_t slot);
+  // A record became sealed: write its entry in the region's index before the seal is acknowledged.
+  void IndexSealed(uint32_t slot);
   void QueueEvent(uint8_t kind, const uint8_t* id, const ObjectRecord* record = nullptr, uint32_t client = 0);
   // A pin was taken on a record that had none: it is not evictable now.
   void AfterFirstPin(uint32_t slot, bool fromJs);
@@ -89,6 +97,7 @@ class DataPlane : public Napi::ObjectWrap<DataPlane> {
   Napi::Value SetClientCreates(const Napi::CallbackInfo& info);
   Napi::Value SetPromptSeals(const Napi::CallbackInfo& info);
   Napi::Value SetDeletes(const Napi::CallbackInfo& info);
+  Napi::Value AttachIndex(const Napi::CallbackInfo& info);
   Napi::Value Pins(const Napi::CallbackInfo& info);
   Napi::Value PinHost(const Napi::CallbackInfo& info);
   Napi::Value UnpinHost(const Napi::CallbackInfo& info);
@@ -106,6 +115,8 @@ class DataPlane : public Napi::ObjectWrap<DataPlane> {
   Napi::Value GetServed(const Napi::CallbackInfo& info);
 
   ObjectIndex index_;
+  RegionIndexWriter regionIndex_;  // a named region's crash-recovery index (docs/recovery.md)
+  bool indexFullReported_ = false;
   int32_t segmentId_ = 0;
   int64_t mmapSize_ = 0;
   BestFitAllocator* allocator_ = nullptr;

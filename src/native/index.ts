@@ -290,6 +290,8 @@ export const RecordFlag = {
   QuotaOwned: 8,
   InLru: 16,
   TsEntry: 32,
+  /** publish() only: write the sealed object's record into the region's index. */
+  Indexed: 64,
 } as const;
 
 /** One record as NativeDataPlane.lookup returns it. */
@@ -320,7 +322,8 @@ export interface NativeDataPlane {
   /**
    * Give the data plane a local object's record: sealed (served natively; unpinned, so in the LRU
    * unless quota-owned), or unsealed with its creator's client number. `flags`: RecordFlag bits
-   * QuotaOwned, TsEntry, DeletePending. Throws ERR_EXISTS if already there.
+   * QuotaOwned, TsEntry, DeletePending, and Indexed (a sealed object gets its record in the
+   * region's index, if one is attached). Throws ERR_EXISTS if already there.
    */
   publish(
     id: Uint8Array,
@@ -334,8 +337,11 @@ export interface NativeDataPlane {
     constructDuration: number,
     flags: number,
   ): void;
-  /** Seal a published unsealed object (TypeScript's own Seal path); unpinned, it joins the LRU. */
-  seal(id: Uint8Array, digest: Uint8Array, constructDuration: number): void;
+  /**
+   * Seal a published unsealed object (TypeScript's own Seal path); unpinned, it joins the LRU.
+   * `indexed`: it gets its record in the region's index (if one is attached).
+   */
+  seal(id: Uint8Array, digest: Uint8Array, constructDuration: number, indexed: boolean): void;
   /** Allocate `size` bytes within the capacity: the offset, or -1. Both paths allocate here. */
   allocate(size: number): number;
   /** Count `size` bytes already reserved in the allocator (objects recovered at start). */
@@ -352,8 +358,15 @@ export interface NativeDataPlane {
    * before the next frame is read, and Delete and CreateAndSealBatch are left to TypeScript.
    */
   setPromptSeals(prompt: boolean): void;
-  /** Whether Delete may be served natively (single node; a region index is written natively). */
+  /** Whether Delete may be served natively (single node). */
   setDeletes(enabled: boolean): void;
+  /**
+   * A named region's crash-recovery index (docs/recovery.md): the index area at `indexOffset` of
+   * the region's mapping, `slots` records, and the slots free now. From here on the data plane
+   * writes a sealed object's record before its seal is acknowledged, and erases it before the
+   * object's memory is given back.
+   */
+  attachIndex(indexOffset: number, slots: number, freeSlots: Uint32Array): void;
   /** Withdraw it (dropping any pins still on it); false if it was not published. */
   unpublish(id: Uint8Array): boolean;
   /** Pin for a client (at most one pin per client): true if this was the client's first. */

@@ -10,6 +10,8 @@ export const DataPlaneEvent = {
   Unpinned: 2,
   /** A native Seal or CreateAndSeal, while someone may wait for one (subscribers, waiting gets). */
   Sealed: 4,
+  /** A sealed object found no free slot in the region's index (reported once until one frees). */
+  IndexFull: 5,
 } as const;
 
 export type DataPlaneEventKind = (typeof DataPlaneEvent)[keyof typeof DataPlaneEvent];

@@ -54,8 +54,6 @@ export interface StoredObject {
   remote?: { node: string; segment: Segment };
   /** Set for a local copy of a peer's object (copy transport): the peer still owns the id. */
   replicaOf?: string;
-  /** Its record in the region's crash-recovery index (region-index.ts), while it has one. */
-  indexSlot?: number;
   /** The id's claim at its home node, while it is being settled (cluster only). */
   claim?: Promise<ClaimResult> | null;
 }

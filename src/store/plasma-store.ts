@@ -119,12 +119,16 @@ export class PlasmaStore {
         },
       },
     );
+    // The region's index is written natively, before each seal is acknowledged, by whichever
+    // path sealed (docs/recovery.md).
+    if (this.index) {
+      const { indexOffset, indexSlots } = config.region;
+      dataPlane.attachIndex(indexOffset, indexSlots, Uint32Array.from(this.index.freeSlotList()));
+    }
     // Native creates need no judgement only without an external store: an evicted id lives there.
-    // Creates and seals served natively would be acknowledged before the region index (written
-    // here) has their record: a store with an index or an external store seals in TypeScript.
-    this.dataPlane.setCreates(!config.external && !this.index);
-    // Deletes of in-memory objects need no external store; they need the index written natively.
-    this.dataPlane.setDeletes(!this.index);
+    this.dataPlane.setCreates(!config.external);
+    // Deletes of in-memory objects need no external store.
+    this.dataPlane.setDeletes(true);
     this.updatePromptSeals();
   }
 
@@ -164,6 +168,8 @@ export class PlasmaStore {
         }
         case DataPlaneEvent.Sealed:
           return this.sealedNatively(event);
+        case DataPlaneEvent.IndexFull:
+          return this.index?.reportFull();
       }
     });
   }
@@ -195,7 +201,6 @@ export class PlasmaStore {
       creator: sealed ? null : (this.sessionsByClient.get(record.creator) ?? null),
       deletePending: (record.flags & RecordFlag.DeletePending) !== 0,
       published: true,
-      ...(record.indexSlot >= 0 ? { indexSlot: record.indexSlot } : {}),
     };
   }
 
@@ -217,7 +222,10 @@ export class PlasmaStore {
    * Only a replica keeps a TypeScript entry (which peer owns it); for others the record is all.
    */
   private publish(object: StoredObject, digest: Uint8Array): void {
-    const flags = (object.deletePending ? RecordFlag.DeletePending : 0) | (object.replicaOf ? RecordFlag.TsEntry : 0);
+    // A replica is not ours to bring back after a crash; everything else gets its index record.
+    const flags =
+      (object.deletePending ? RecordFlag.DeletePending : 0) |
+      (object.replicaOf ? RecordFlag.TsEntry : RecordFlag.Indexed);
     this.dataPlane.publish(
       object.id.bytes, object.offset, object.dataSize, object.metadataSize, digest, true, 0,
       object.createTime, object.constructDuration, flags,
@@ -511,23 +519,15 @@ export class PlasmaStore {
     object.constructDuration = nowSeconds() - object.createTime;
     if (object.creator) (object.creator as ClientSession).creating.delete(object.key);
     object.creator = null;
+    // Its record in the region's index is written before the seal is acknowledged (a replica's
+    // or a peer's object is not ours to bring back).
     if (object.published) {
-      this.dataPlane.seal(object.id.bytes, digest, object.constructDuration);
+      this.dataPlane.seal(object.id.bytes, digest, object.constructDuration, !object.replicaOf);
       this.dataPlane.setTsEntry(object.id.bytes, Boolean(object.replicaOf));
       if (!object.replicaOf) this.objects.remove(object.key);
     } else {
       this.publish(object, digest);
     }
-    // Before the seal is acknowledged: from here on the object survives a crash of this store.
-    this.indexObject(object, digest);
-  }
-
-  /** Give a sealed local object its record in the region's crash-recovery index. */
-  private indexObject(object: StoredObject, digest: Uint8Array): void {
-    // A replica's or a peer's object is not ours to bring back.
-    if (!this.index || object.remote || object.replicaOf) return;
-    object.indexSlot = this.index.add({ ...object, digest });
-    this.dataPlane.setIndexSlot(object.id.bytes, object.indexSlot);
   }
 
   /**
@@ -965,13 +965,9 @@ export class PlasmaStore {
   }
 
   private freeMemory(object: StoredObject): void {
-    // A proxy's offset is in the owner's region, never ours to free.
+    // A proxy's offset is in the owner's region, never ours to free. (Its index record went
+    // with its native record, before this.)
     if (object.offset < 0 || object.remote) return;
-    // The index record goes first: it must never outlive the memory it points at.
-    if (object.indexSlot !== undefined) {
-      this.index?.release(object.indexSlot);
-      object.indexSlot = undefined;
-    }
     this.dataPlane.free(object.offset, objectBytes(object));
     object.offset = -1;
   }
@@ -1016,9 +1012,7 @@ export class PlasmaStore {
     object.offset = offset;
     this.writeObject(object, spilled.data, spilled.metadata);
     object.state = 'sealed';
-    const digest = object.digest;
-    this.publish(object, digest);
-    this.indexObject(object, digest);
+    this.publish(object, object.digest);
     this.external!.delete(object.key);
     this.counters.restores++;
   }

@@ -19,6 +19,11 @@
  * record never points at memory that was reused. Every client maps the region read-write, so
  * recovery trusts nothing in a record it has not checked: CRC, bounds, overlap, and the digest of
  * the bytes themselves.
+ *
+ * A running store writes the records natively (native/src/region_index_writer.cc, driven by the
+ * data plane on every seal and removal, whichever path made it). This module prepares the index
+ * at start: clears a fresh one, reads one back after a crash (dropping what fails its checks) and
+ * hands the free slots to the data plane.
  */
 import zlib from 'node:zlib';
 import type { NativeRegion } from '../native/index.js';
@@ -58,11 +63,8 @@ export function indexSlotsFor(capacity: number): number {
 export class RegionIndex {
   private readonly bytes: Uint8Array;
   private readonly view: DataView;
-  /** Free slots, used from the end (a stack). */
+  /** Free slots, used from the end (a stack), until the data plane takes them over. */
   private readonly freeSlots: number[] = [];
-  private readonly scratch = new Uint8Array(INDEX_RECORD_BYTES);
-  private readonly scratchView = new DataView(this.scratch.buffer);
-  private fullWarned = false;
 
   constructor(
     region: NativeRegion,
@@ -119,38 +121,23 @@ export class RegionIndex {
     return { records: records.reverse(), damaged };
   }
 
-  /** Record a sealed object; its slot, or -1 when every slot is taken (it will not survive a crash). */
-  add(record: IndexRecord): number {
-    const slot = this.freeSlots.pop();
-    if (slot === undefined) {
-      if (!this.fullWarned) {
-        this.fullWarned = true;
-        this.onFull();
-      }
-      return -1;
-    }
-    const s = this.scratchView;
-    this.scratch.set(record.id.bytes, 0);
-    s.setUint32(20, SEALED, true);
-    s.setBigUint64(24, BigInt(record.offset), true);
-    s.setBigUint64(32, BigInt(record.dataSize), true);
-    s.setBigUint64(40, BigInt(record.metadataSize), true);
-    this.scratch.fill(0, 48, 56);
-    this.scratch.set(record.digest.subarray(0, 8), 48);
-    s.setUint32(56, record.createTime >>> 0, true);
-    s.setUint32(60, zlib.crc32(this.scratch.subarray(0, 60)), true);
-    this.bytes.set(this.scratch, slot * INDEX_RECORD_BYTES);
-    return slot;
-  }
-
-  /** The object is going away: its record first, before its memory can be reused. */
+  /** Recovery rejected the record in this slot: it dies (its state first) and the slot is free. */
   release(slot: number): void {
     if (slot < 0) return;
     const at = slot * INDEX_RECORD_BYTES;
     this.view.setUint32(at + 20, 0, true); // one aligned store: the record is dead from here on
     this.bytes.fill(0, at, at + INDEX_RECORD_BYTES);
     this.freeSlots.push(slot);
-    this.fullWarned = false;
+  }
+
+  /** The free slots now, for the data plane, which writes every record from then on. */
+  freeSlotList(): readonly number[] {
+    return this.freeSlots;
+  }
+
+  /** The data plane found every slot taken: further objects will not survive a crash (logged once). */
+  reportFull(): void {
+    this.onFull();
   }
 
   private isBlank(at: number): boolean {

@@ -4,6 +4,8 @@
  * disconnect cleanup, reference counts) still sees every pin. A real store (startStore, in this
  * process so that its counters can be read) and real clients over its Unix socket.
  */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { connect, ObjectId, type PlasmaClient } from '../../src/index.js';
@@ -318,5 +320,46 @@ describe('native data plane', () => {
     for await (const n of notifications) {
       if (n.id.equals(aborted) && n.deleted) break;
     }
+  });
+
+  it('on a named region, creates, seals and deletes natively, and writes the index record of every seal', async () => {
+    const file = path.join('/dev/shm', `pp-test-dataplane-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
+    onCleanup(() => fs.rmSync(file, { force: true }));
+    const open = async () => {
+      const handle = await startStore({
+        socketPath: path.join(tempDir('pp-dataplane-region-'), 'plasma.sock'),
+        memory: 16 << 20,
+        regionPath: file,
+        log: createLogger('test'),
+      });
+      onCleanup(() => handle.close());
+      return handle;
+    };
+    const first = await open();
+    const c = await client(first);
+    await put(c, ObjectId.random(), new Uint8Array(10)); // the descriptor
+    await settle(c);
+    const before = first.store.nativeRequests;
+    const kept = [1, 2, 3].map((n) => ({ id: ObjectId.random(), data: new Uint8Array(100 * n).fill(n) }));
+    for (const { id, data } of kept.slice(0, 2)) await put(c, id, data);
+    await c.createAndSeal(kept[2]!.id, kept[2]!.data);
+    const gone = ObjectId.random();
+    await c.createAndSeal(gone, new Uint8Array(50));
+    await c.delete([gone]);
+    await settle(c);
+    // create, seal, release twice; two CreateAndSeals; one delete.
+    expect(first.store.nativeRequests - before).toBe(9);
+    c.close();
+    await first.close();
+    // Started again on the region: what the index holds is what was sealed and not deleted.
+    const second = await open();
+    const reader = await client(second);
+    for (const { id, data } of kept) {
+      const buffer = (await reader.getOne(id, { timeoutMs: 0 }))!;
+      expect(Buffer.from(buffer.data).equals(Buffer.from(data))).toBe(true);
+      buffer.release();
+    }
+    expect(await reader.contains(gone)).toBe(false);
+    expect((await reader.list()).length).toBe(4);
   });
 });
