@@ -21,10 +21,13 @@ import { memcpyNode, unixPingPong } from '../workloads/baselines.js';
 import { runMatrix } from '../workloads/matrix.js';
 import { procMemory, runMemory } from '../workloads/memory.js';
 import { startScale, SCALE_DESCRIPTION } from '../workloads/scale.js';
+import { runSmallOps } from '../workloads/small-ops.js';
 import { runTables } from '../workloads/tables.js';
 
 /** Rough milliseconds of work, for the progress bar only. */
 const STARTUP = 1500;
+/** Rough milliseconds of bench/py/small_ops.py (progress bar only). */
+const SMALL_OPS_COST = { full: 120_000, quick: 20_000 } as const;
 let warmupRepeats = 0;
 const workloadCost = (w: Workload, factor = 1, perMB = 0) => (w.repeats + warmupRepeats) * w.count * (objectCost(w.size) * factor + (perMB * w.size) / 1e6);
 const COPY_MS_PER_MB = 4; // the copy transport's first get moves the bytes over gRPC
@@ -57,6 +60,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<number> {
   if (has('pyarrow') && python && options.pyarrowRemote) total += sum(PR, (w) => workloadCost(w, REMOTE_FACTOR));
   if (has('matrix')) total += STARTUP * 6 + sum(W, (w) => workloadCost(w)) + sum(R, (w) => workloadCost(w, REMOTE_FACTOR)) + sum(R, (w) => workloadCost(w, REMOTE_FACTOR, COPY_MS_PER_MB));
   if (has('tables')) total += 2 * sum(T, (w) => workloadCost(w, 2)) + sum(T, (w) => (w.repeats + warmupRepeats) * Math.min(w.size * w.count, 1e8) * 6e-6);
+  if (has('pyarrow') && python) total += SMALL_OPS_COST[options.mode];
   if (has('scale')) total += 2 * STARTUP + options.scaleClients.length * (2 * options.scaleSeconds * 1000 + 500);
   if (has('memory')) total += STARTUP + options.memoryObjects * 0.03 + (python ? 2 * STARTUP + 2 * options.memoryObjectsPyarrow * 0.1 : 0);
 
@@ -275,6 +279,19 @@ export async function runBenchmarks(options: BenchOptions): Promise<number> {
       });
     }
 
+    // ------------------------------------------------------------ issue 10: pyarrow small operations, both stores alternating
+    if (has('pyarrow') && python) {
+      await part('pyarrow small operations and 100 MB get, both stores alternating (bench/py/small_ops.py)', async () => {
+        const tmp = tempDir('plasmapool-bench-small-ops-');
+        try {
+          results.smallOps = await runSmallOps(options.python!, options.mode, tmp.dir);
+        } finally {
+          await tmp.remove();
+        }
+        progress.advance(SMALL_OPS_COST[options.mode]);
+      });
+    }
+
     // ------------------------------------------------------------ scale
     if (has('scale')) {
       await part('scale', async () => {
@@ -287,6 +304,10 @@ export async function runBenchmarks(options: BenchOptions): Promise<number> {
               progress.stage(`scale: ${clients} concurrent clients`);
               results.scale.push(await scale.level(clients));
               progress.advance(2 * options.scaleSeconds * 1000 + 500);
+            }
+            if (options.scaleIdleConnections > 0) {
+              progress.stage(`scale: 8 clients + ${options.scaleIdleConnections} idle connections`);
+              results.scale.push(await scale.level(8, options.scaleIdleConnections));
             }
           } finally {
             await scale.close();

@@ -50,6 +50,8 @@ export interface BenchOptions {
   scaleClients: number[];
   /** Seconds of each scale measurement (per phase and client count). */
   scaleSeconds: number;
+  /** Idle connections held open during one more 8-client level (issue 10: 1,000 open connections). */
+  scaleIdleConnections: number;
   /** Objects created for the memory-per-object figure (TypeScript, createAndSealBatch). */
   memoryObjects: number;
   /** Objects created one by one with pyarrow in the reference store and in plasmapool (the comparison). */
@@ -172,10 +174,12 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     remoteWorkloads,
     pyarrowRemoteWorkloads,
     tableWorkloads,
-    scaleClients: [1, 2, 4, 8, 16, 64],
+    scaleClients: [1, 2, 4, 8, 16, 64, 256],
+    scaleIdleConnections: 1000,
     scaleSeconds: positive(parsed['scale-seconds'], 'scale-seconds') ?? (mode === 'full' ? 3 : 0.3),
     memoryObjects: Math.round(positive(parsed['memory-objects'], 'memory-objects') ?? (mode === 'full' ? 1_000_000 : 100_000)),
-    memoryObjectsPyarrow: mode === 'full' ? 100_000 : 10_000,
+    // Issue 10 compares the stores' memory per object at 1 million objects.
+    memoryObjectsPyarrow: mode === 'full' ? 1_000_000 : 10_000,
     storeMemory: mode === 'full' ? 1.5e9 : 600e6,
     memcpyBytes: 1e8,
     python,

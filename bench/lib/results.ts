@@ -59,8 +59,11 @@ export interface TableRow {
 export interface ScaleRow {
   clients: number;
   processes: number;
-  put: { opsPerSec: number; medianUs: number; p99Us: number; ops: number };
-  get: { opsPerSec: number; medianUs: number; p99Us: number; ops: number };
+  /** `errors`: operations that failed (a store refusing or dropping a client under load). */
+  put: { opsPerSec: number; medianUs: number; p99Us: number; ops: number; errors?: number };
+  get: { opsPerSec: number; medianUs: number; p99Us: number; ops: number; errors?: number };
+  /** Idle connections held open (each checked with one round trip) while this level ran. */
+  idle?: { opened: number; errors: number };
 }
 
 export interface MemoryResult {
@@ -77,6 +80,21 @@ export interface MemoryResult {
 }
 
 /** Memory per object of one store, objects created one by one with pyarrow's create_and_seal. */
+/** One store's figures from bench/py/small_ops.py (pyarrow 11 client, both stores alternating). */
+export interface SmallOpsFigures {
+  cwsMedianUs: number;
+  getReleaseMedianUs: number;
+  cpuPerRequestUs: number;
+  instructionsPerRequest: number | null;
+  get100MBMedianUs: number | null;
+}
+
+export interface SmallOpsResult {
+  reference: SmallOpsFigures;
+  plasmapool: SmallOpsFigures;
+  config: { rounds: number; count: number; size: number; largeSize: number; loadAverage: number[] };
+}
+
 export interface MemoryComparison {
   store: StoreKind;
   objects: number;
@@ -137,6 +155,8 @@ export interface BenchResults {
   scaleDescription: string;
   memory: MemoryResult | null;
   memoryComparison: MemoryComparison[];
+  /** Issue 10's small-object figures (bench/py/small_ops.py), when the pyarrow section ran. */
+  smallOps?: SmallOpsResult;
   targets: Target[];
   skipped: string[];
 }

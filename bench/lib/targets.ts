@@ -144,7 +144,74 @@ export function evaluateTargets(results: Omit<BenchResults, 'targets'>): Target[
       return put && mc ? { ratio: put.gbps / mc, measured: `${gb(put.gbps)} vs memcpy ${gb(mc)}` } : null;
     }),
   );
+  targets.push(...issue10StoreTargets(results));
   return targets;
+}
+
+/**
+ * Issue 10's store-side targets: the pyarrow small-object figures of bench/py/small_ops.py (both
+ * stores alternating in one run), memory per object at the memory section's object count (1
+ * million in a full run), and the scale section's 8 / 64 / 256 clients and idle connections.
+ */
+function issue10StoreTargets(results: Omit<BenchResults, 'targets'>): Target[] {
+  const so = results.smallOps;
+  const out: Target[] = [];
+  const small = (id: string, key: 'cpuPerRequestUs' | 'cwsMedianUs' | 'getReleaseMedianUs' | 'get100MBMedianUs', title: string, limit: number) =>
+    out.push(
+      target(id, 10, title, `≤ ${limit.toFixed(2)}`, atMost(limit), () => {
+        const ours = so?.plasmapool[key];
+        const ref = so?.reference[key];
+        return ours && ref ? { ratio: ours / ref, measured: `${us(ours)} vs ${us(ref)}` } : null;
+      }),
+    );
+  small('store-cpu-per-request', 'cpuPerRequestUs', 'store CPU (utime+stime) per 1 kB request, pyarrow client: plasmapool / reference', 0.8);
+  small('pyarrow-1kB-cws-issue10', 'cwsMedianUs', '1 kB create+write+seal, pyarrow client, stores alternating: plasmapool / reference (median)', 0.9);
+  small('pyarrow-1kB-get-issue10', 'getReleaseMedianUs', '1 kB get+release, pyarrow client, stores alternating: plasmapool / reference (median)', 0.9);
+  small('pyarrow-get-100MB', 'get100MBMedianUs', 'get+release of 100 MB, pyarrow client: plasmapool / reference (median)', 1.1);
+  out.push(
+    target('memory-per-object', 10, 'store memory (RssAnon) per 64 B object, pyarrow client: plasmapool / reference', '≤ 1.00', atMost(1), () => {
+      const ours = results.memoryComparison.find((m) => m.store === 'plasmapool');
+      const ref = results.memoryComparison.find((m) => m.store === 'reference');
+      return ours && ref && ref.anonBytesPerObject > 0
+        ? {
+            ratio: ours.anonBytesPerObject / ref.anonBytesPerObject,
+            measured: `${Math.round(ours.anonBytesPerObject)} B vs ${Math.round(ref.anonBytesPerObject)} B per object at ${ours.objects.toLocaleString('en')} objects`,
+          }
+        : null;
+    }),
+  );
+  const level = (clients: number) => results.scale.find((s) => s.clients === clients && !s.idle);
+  out.push(
+    target('scale-64-vs-8', 10, 'create+seal throughput, 64 clients / 8 clients (TS client)', '≥ 0.90', atLeast(0.9), () => {
+      const s8 = level(8)?.put;
+      const s64 = level(64)?.put;
+      return s8 && s64 ? { ratio: s64.opsPerSec / s8.opsPerSec, measured: `${Math.round(s64.opsPerSec)}/s vs ${Math.round(s8.opsPerSec)}/s` } : null;
+    }),
+  );
+  out.push(
+    target('scale-64-p99', 10, 'create+seal p99 with 64 clients / 20 ms', '≤ 1.00 (p99 ≤ 20 ms)', atMost(1), () => {
+      const s64 = level(64)?.put;
+      return s64 ? { ratio: s64.p99Us / 20_000, measured: `p99 ${us(s64.p99Us)}` } : null;
+    }),
+  );
+  out.push(
+    target('scale-256-errors', 10, 'errors with 256 concurrent clients (create+seal and get+release)', '= 0', atMost(0), () => {
+      const s256 = level(256);
+      if (!s256) return null;
+      const errors = (s256.put.errors ?? 0) + (s256.get.errors ?? 0);
+      return { ratio: errors, measured: `${errors} errors in ${s256.put.ops + s256.get.ops} operations` };
+    }),
+  );
+  out.push(
+    target('connections-1000', 10, '1,000 open connections: connections refused or failing, plus errors of 8 clients meanwhile', '= 0', atMost(0), () => {
+      const row = results.scale.find((s) => s.idle);
+      if (!row?.idle) return null;
+      const missing = Math.max(0, 1000 - row.idle.opened);
+      const errors = row.idle.errors + missing + (row.put.errors ?? 0) + (row.get.errors ?? 0);
+      return { ratio: errors, measured: `${row.idle.opened} idle connections open, ${Math.round(row.put.opsPerSec)} puts/s by 8 clients meanwhile` };
+    }),
+  );
+  return out;
 }
 
 export function targetLine(t: Target): string {

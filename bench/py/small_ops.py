@@ -8,13 +8,24 @@ machine state. Per store it measures, with the same pyarrow client:
   cws        median µs of 1 kB create + write + seal + drop the buffer (which releases it)
   getRelease median µs of 1 kB get_buffers([id]) + dropping the buffer (Release)
   cpuPerOp   store CPU (utime + stime from /proc/PID/stat) per request, over all rounds
+  instrPerOp instructions the store executed per request in user space, counted by callgrind
+             (valgrind) over its measured rounds only, with --instructions: repeatable on a loaded
+             machine where timings are not (both stores then run under valgrind: use small counts,
+             and read only this figure from such a run)
+  get100MB   median µs of get_buffers + release of one --large-size object (100 MB)
   memPerObj  RssAnon growth of the store per 64 B object, over --memory-objects objects
 
-Prints a table and the plasmapool / reference ratios, and writes JSON to --out if given.
+Prints a table and the plasmapool / reference ratios with issue 10's targets as PASS/FAIL, and
+writes JSON to --out if given.
 
-  .venv/bin/python bench/py/small_ops.py [--rounds 3] [--count 6000] [--memory-objects 100000] [--out FILE]
+  .venv/bin/python bench/py/small_ops.py [--rounds 3] [--count 6000] [--memory-objects 1000000]
+      [--instructions] [--plasmapool-root DIR] [--out FILE]
+
+--plasmapool-root runs the plasmapool of another built checkout (e.g. the commit before a change)
+in place of this one, for before/after figures measured the same way.
 """
 import argparse
+import re
 import shlex
 import json
 import os
@@ -41,8 +52,48 @@ TARGETS = [
     ("cpuPerRequestUs", 0.8, "store CPU per 1 kB operation, plasmapool / reference"),
     ("cwsMedianUs", 0.9, "1 kB create+write+seal latency, plasmapool / reference (median)"),
     ("getReleaseMedianUs", 0.9, "1 kB get+release latency, plasmapool / reference (median)"),
-    ("memPerObjectBytes", 1.0, "store memory per 64 B object (RssAnon), plasmapool / reference"),
+    ("get100MBMedianUs", 1.1, "get of a 100 MB object, plasmapool / reference (median)"),
+    ("memPerObjectBytes", 1.0, "store memory per object at --memory-objects 64 B objects (RssAnon), plasmapool / reference"),
 ]
+FIGURES = [
+    ("cwsMedianUs", "1 kB create+write+seal µs"),
+    ("getReleaseMedianUs", "1 kB get+release µs"),
+    ("cpuPerRequestUs", "store CPU µs per request"),
+    ("instructionsPerRequest", "store instructions per request (callgrind)"),
+    ("get100MBMedianUs", "get+release 100 MB µs"),
+    ("memPerObjectBytes", "store RssAnon B per 64 B object"),
+]
+
+
+def callgrind_prefix(out_file):
+    """Run a store under callgrind with instrumentation off until InstructionCounter turns it on."""
+    return ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out_file}"]
+
+
+class InstructionCounter:
+    """Callgrind's instrumentation of a store switched on over its measured rounds only."""
+
+    def __init__(self, pid, out_file):
+        self.pid = pid
+        self.out_file = out_file
+
+    def _control(self, flag):
+        subprocess.run(["callgrind_control", "-i", flag, str(self.pid)], stdout=subprocess.DEVNULL, check=True)
+
+    def start(self):
+        self._control("on")
+
+    def stop(self):
+        self._control("off")
+
+    def total(self):
+        """Instructions counted (read after the store exited and wrote its profile)."""
+        with open(self.out_file) as f:
+            for line in f:
+                m = re.match(r"^totals: (\d+)", line)
+                if m:
+                    return int(m.group(1))
+        return None
 
 
 def cpu_seconds(pid):
@@ -76,16 +127,16 @@ def wait_for_socket(path, proc, seconds=20):
 
 
 class Store:
-    def __init__(self, kind, tmp, memory, node_args=(), prefix=()):
+    def __init__(self, kind, tmp, memory, node_args=(), prefix=(), root=ROOT):
         self.kind = kind
         self.socket = os.path.join(tmp, f"{kind}.sock")
         if kind == "reference":
             exe = os.path.join(pyarrow.__path__[0], "plasma-store-server")
-            cmd = [exe, "-m", str(memory), "-s", self.socket]
+            cmd = [*prefix, exe, "-m", str(memory), "-s", self.socket]
         else:
-            cmd = [*prefix, "node", *node_args, os.path.join(ROOT, "bin", "plasmapool.js"), "store", "-m", str(memory), "-s", self.socket]
+            cmd = [*prefix, "node", *node_args, os.path.join(root, "bin", "plasmapool.js"), "store", "-m", str(memory), "-s", self.socket]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for_socket(self.socket, self.proc)
+        wait_for_socket(self.socket, self.proc, 120 if prefix else 20)
 
     @property
     def pid(self):
@@ -95,7 +146,7 @@ class Store:
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(10)
+                self.proc.wait(120)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
@@ -126,6 +177,29 @@ def one_round(store, count, size, rng, source):
     return cws, gr, 5 * count
 
 
+def large_get(store, size, gets):
+    """Median µs of get_buffers + release of one object of `size` bytes (created, filled, sealed first)."""
+    client = plasma.connect(store.socket)
+    oid = plasma.ObjectID(np.random.bytes(20))
+    buf = client.create(oid, size)
+    np.frombuffer(buf, dtype=np.uint8)[:] = 7
+    client.seal(oid)
+    del buf
+    reader = plasma.connect(store.socket)
+    [buf] = reader.get_buffers([oid])  # maps the region once, as any reader would already have
+    del buf
+    times = []
+    for _ in range(gets):
+        t0 = time.perf_counter_ns()
+        [buf] = reader.get_buffers([oid])
+        del buf
+        times.append((time.perf_counter_ns() - t0) / 1e3)
+    client.delete([oid])
+    reader.disconnect()
+    client.disconnect()
+    return statistics.median(times)
+
+
 def memory_per_object(store, objects):
     client = plasma.connect(store.socket)
     payload = b"x" * 64
@@ -147,6 +221,10 @@ def main():
     parser.add_argument("--count", type=int, default=6000)
     parser.add_argument("--size", type=int, default=1000)
     parser.add_argument("--memory-objects", type=int, default=100000)
+    parser.add_argument("--large-size", type=int, default=100_000_000, help="object size of the large get (0: skip)")
+    parser.add_argument("--large-gets", type=int, default=50)
+    parser.add_argument("--instructions", action="store_true", help="count the stores' user-space instructions with perf stat")
+    parser.add_argument("--plasmapool-root", default=ROOT, help="the built checkout whose plasmapool runs (default: this one)")
     parser.add_argument("--only", choices=["reference", "plasmapool"], default=None)
     parser.add_argument("--out", default=None)
     parser.add_argument("--node-arg", action="append", default=[], help="extra node option for plasmapool (e.g. --cpu-prof)")
@@ -161,11 +239,18 @@ def main():
     tmp = tempfile.mkdtemp(prefix="plasmapool-small-ops-")
     stores = {}
     results = {k: {"cws": [], "getRelease": [], "cpu": 0.0, "requests": 0} for k in kinds}
+    counters = {}
     try:
-        memory = max(512 << 20, args.memory_objects * 64 * 4)
+        memory = max(512 << 20, args.memory_objects * 64 * 4, 3 * args.large_size)
         for kind in kinds:
-            stores[kind] = Store(kind, tmp, memory, args.node_arg if kind == "plasmapool" else (),
-                                 shlex.split(args.prefix) if kind == "plasmapool" else ())
+            prefix = shlex.split(args.prefix) if kind == "plasmapool" else []
+            profile = os.path.join(tmp, f"{kind}.callgrind")
+            if args.instructions:
+                prefix = callgrind_prefix(profile) + prefix
+            stores[kind] = Store(kind, tmp, memory, args.node_arg if kind == "plasmapool" else (), prefix,
+                                 root=os.path.abspath(args.plasmapool_root))
+            if args.instructions:
+                counters[kind] = InstructionCounter(stores[kind].pid, profile)
         # One unrecorded warm-up round each (JIT, page faults of the region).
         for kind in kinds:
             one_round(stores[kind], min(1000, args.count), args.size, rng, source)
@@ -176,9 +261,13 @@ def main():
         for r in range(args.rounds):
             for kind in (kinds if r % 2 == 0 else list(reversed(kinds))):
                 store = stores[kind]
+                if kind in counters:
+                    counters[kind].start()
                 c0 = cpu_seconds(store.pid)
                 cws, gr, requests = one_round(store, args.count, args.size, rng, source)
                 results[kind]["cpu"] += cpu_seconds(store.pid) - c0
+                if kind in counters:
+                    counters[kind].stop()
                 results[kind]["requests"] += requests
                 results[kind]["cws"] += cws
                 results[kind]["getRelease"] += gr
@@ -186,9 +275,16 @@ def main():
         if attached is not None:
             attached.send_signal(signal.SIGINT)
             attached.wait(30)
+        if args.large_size > 0:
+            for kind in kinds:
+                results[kind]["get100MB"] = large_get(stores[kind], args.large_size, args.large_gets)
         if args.memory_objects > 0:
             for kind in kinds:
                 results[kind]["memPerObj"] = memory_per_object(stores[kind], args.memory_objects)
+        for kind, store in stores.items():
+            store.stop()
+            if kind in counters:
+                results[kind]["instructions"] = counters[kind].total()
     finally:
         for store in stores.values():
             store.stop()
@@ -201,15 +297,12 @@ def main():
             "cwsMedianUs": statistics.median(r["cws"]),
             "getReleaseMedianUs": statistics.median(r["getRelease"]),
             "cpuPerRequestUs": r["cpu"] / r["requests"] * 1e6,
+            "instructionsPerRequest": r["instructions"] / r["requests"] if r.get("instructions") else None,
+            "get100MBMedianUs": r.get("get100MB"),
             "memPerObjectBytes": r.get("memPerObj"),
         }
     print(f"{'figure':32} " + " ".join(f"{k:>12}" for k in kinds) + ("        ratio" if len(kinds) == 2 else ""))
-    for key, label in [
-        ("cwsMedianUs", "1 kB create+write+seal µs"),
-        ("getReleaseMedianUs", "1 kB get+release µs"),
-        ("cpuPerRequestUs", "store CPU µs per request"),
-        ("memPerObjectBytes", "store RssAnon B per 64 B object"),
-    ]:
+    for key, label in FIGURES:
         values = [summary[k][key] for k in kinds]
         line = f"{label:32} " + " ".join(f"{v:12.1f}" if v is not None else f"{'-':>12}" for v in values)
         if len(kinds) == 2 and values[0] and values[1] is not None:
@@ -218,7 +311,7 @@ def main():
     if len(kinds) == 2:
         summary["ratios"] = {
             key: summary["plasmapool"][key] / summary["reference"][key]
-            for key in ("cwsMedianUs", "getReleaseMedianUs", "cpuPerRequestUs", "memPerObjectBytes")
+            for key, _ in FIGURES
             if summary["reference"][key] and summary["plasmapool"][key] is not None
         }
     if len(kinds) == 2:
@@ -231,7 +324,9 @@ def main():
                 continue
             verdict = "PASS" if ratio <= limit else "FAIL"
             print(f"  {verdict}  {title}: {ratio:.3f} (target <= {limit})")
-    summary["config"] = {"rounds": args.rounds, "count": args.count, "size": args.size, "memoryObjects": args.memory_objects}
+    summary["config"] = {"rounds": args.rounds, "count": args.count, "size": args.size, "memoryObjects": args.memory_objects,
+                         "largeSize": args.large_size, "plasmapoolRoot": os.path.abspath(args.plasmapool_root),
+                         "loadAverage": os.getloadavg()}
     if args.out:
         with open(args.out, "w") as f:
             json.dump(summary, f, indent=2)

@@ -19,7 +19,8 @@ const workerPath = path.join(path.dirname(fileURLToPath(import.meta.url)), 'scal
 export const SCALE_DESCRIPTION =
   'K concurrent clients = K separate Unix-socket connections (one TypeScript PlasmaClient each, one request in flight), ' +
   'spread over min(K, cores) Node worker processes; PUT = create+write+seal of a fresh 1 kB object, GET = get+release ' +
-  'of one of the objects that client put. Each phase runs for the same time in every worker.';
+  'of one of the objects that client put. Each phase runs for the same time in every worker. A level marked "+ N idle" ' +
+  'also holds N more connections open (each checked with one round trip) while it runs.';
 
 class Worker {
   private readonly queue: string[] = [];
@@ -55,7 +56,8 @@ class Worker {
 }
 
 export interface ScaleRunner {
-  level(clients: number): Promise<ScaleRow>;
+  /** K active clients; `idle` more connections held open meanwhile. */
+  level(clients: number, idle?: number): Promise<ScaleRow>;
   close(): Promise<void>;
 }
 
@@ -81,24 +83,32 @@ export async function startScale(socket: string, seconds: number, size = 1000): 
   }
   return {
     close,
-    async level(clients: number): Promise<ScaleRow> {
+    async level(clients: number, idle = 0): Promise<ScaleRow> {
       const processes = Math.min(clients, workers.length);
+      const share = (total: number, p: number, over: number) => (p < over ? Math.floor(total / over) + (p < total % over ? 1 : 0) : 0);
       await Promise.all(
         workers.map((w, p) => {
-          w.connections = p < processes ? Math.floor(clients / processes) + (p < clients % processes ? 1 : 0) : 0;
+          w.connections = share(clients, p, processes);
           return w.command(`OPEN ${w.connections}`, /^READY$/);
         }),
       );
+      let idleResult: ScaleRow['idle'];
+      if (idle > 0) {
+        const replies = await Promise.all(workers.map((w, p) => w.command(`IDLE ${share(idle, p, workers.length)}`, /^DONE /)));
+        const parsed = replies.map((line) => JSON.parse(line.slice(5)) as { opened: number; errors: number });
+        idleResult = { opened: parsed.reduce((a, p) => a + p.opened, 0), errors: parsed.reduce((a, p) => a + p.errors, 0) };
+      }
       const active = workers.filter((w) => w.connections > 0);
       const result = {} as Pick<ScaleRow, 'put' | 'get'>;
       for (const phase of ['PUT', 'GET'] as const) {
         const replies = await Promise.all(active.map((w) => w.command(phase, /^DONE /)));
-        const parsed = replies.map((line) => JSON.parse(line.slice(5)) as { ops: number; samplesUs: number[] });
+        const parsed = replies.map((line) => JSON.parse(line.slice(5)) as { ops: number; errors: number; samplesUs: number[] });
         const ops = parsed.reduce((a, p) => a + p.ops, 0);
+        const errors = parsed.reduce((a, p) => a + p.errors, 0);
         const stats = summarize(parsed.flatMap((p) => p.samplesUs));
-        result[phase === 'PUT' ? 'put' : 'get'] = { opsPerSec: ops / seconds, medianUs: stats.medianUs, p99Us: stats.p99Us, ops };
+        result[phase === 'PUT' ? 'put' : 'get'] = { opsPerSec: ops / seconds, medianUs: stats.medianUs, p99Us: stats.p99Us, ops, errors };
       }
-      return { clients, processes, ...result };
+      return { clients, processes, ...result, ...(idleResult ? { idle: idleResult } : {}) };
     },
   };
 }
