@@ -62,13 +62,8 @@ bool ParseDeleteRequest(const uint8_t* body, size_t length, std::vector<const ui
 
 // PlasmaCreateAndSealBatchRequest: the four vectors of equal length (at least one object), ids of
 // 20 bytes; digests of any length (§3.5: Arrow's client sends meaningless ones), kept as given.
-struct BatchItem {
-  const uint8_t* id;
-  const uint8_t* data;
-  uint32_t dataSize;
-  const uint8_t* metadata;
-  uint32_t metadataSize;
-  const uint8_t* digest;
+// `digest` points at `digestSize` bytes here.
+struct BatchItem : CreateAndSealRequest {
   uint32_t digestSize;
 };
 bool ParseCreateAndSealBatchRequest(const uint8_t* body, size_t length, std::vector<BatchItem>* items);

@@ -37,12 +37,8 @@ export function answerAdminFrame(channel: NativeChannel, body: Uint8Array, conte
 /** `askers`: connections of the query itself, left out of the client count. */
 export function statOf(context: AdminContext, askers = 0): AdminStat {
   const { store } = context;
-  const byState = { created: 0, sealed: 0, evicted: 0 };
-  let remoteObjects = 0;
-  for (const object of store.objects.values()) {
-    byState[object.state]++;
-    if (object.remote || object.replicaOf) remoteObjects++;
-  }
+  // Counted from the native table's flags: no object is materialised per stat (metrics scrape this).
+  const { remote: remoteObjects, ...byState } = store.objectStates();
   const basics = store.stats();
   const c = store.counters;
   const cluster = context.cluster();

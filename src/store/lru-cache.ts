@@ -3,10 +3,8 @@
  * and one per client with a quota (docs/protocol.md §9, §10). It only orders and counts: freeing
  * memory is the store's job.
  */
-export class LruCache {
-  /** Insertion order is recency: the first key is the least recently used. */
-  private readonly items = new Map<string, number>();
-  private usedBytes = 0;
+/** What every LRU of the policy counts: its capacity (quotas move bytes in and out) and evictions. */
+abstract class LruAccounting {
   private capacityBytes: number;
   evictions = 0;
   bytesEvicted = 0;
@@ -18,12 +16,42 @@ export class LruCache {
     this.capacityBytes = originalCapacity;
   }
 
+  /** Bytes of the objects in the list. */
+  protected abstract get usedBytes(): number;
+  abstract get size(): number;
+
   get capacity(): number {
     return this.capacityBytes;
   }
 
   get remaining(): number {
     return this.capacityBytes - this.usedBytes;
+  }
+
+  adjustCapacity(delta: number): void {
+    this.capacityBytes += delta;
+  }
+
+  /** The reference store's debug lines for this cache (§10.2). */
+  debugString(): string {
+    const used = 100 * (1 - this.remaining / this.originalCapacity);
+    return (
+      `\n(${this.name}) capacity: ${this.capacity}` +
+      `\n(${this.name}) used: ${formatLikeCppStream(used)}%` +
+      `\n(${this.name}) num objects: ${this.size}` +
+      `\n(${this.name}) num evictions: ${this.evictions}` +
+      `\n(${this.name}) bytes evicted: ${this.bytesEvicted}`
+    );
+  }
+}
+
+export class LruCache extends LruAccounting {
+  /** Insertion order is recency: the first key is the least recently used. */
+  private readonly items = new Map<string, number>();
+  private bytes = 0;
+
+  protected get usedBytes(): number {
+    return this.bytes;
   }
 
   get size(): number {
@@ -34,22 +62,18 @@ export class LruCache {
     return this.items.has(key);
   }
 
-  adjustCapacity(delta: number): void {
-    this.capacityBytes += delta;
-  }
-
   /** Insert at the most-recently-used end (re-inserting moves it there). */
   add(key: string, bytes: number): void {
     this.remove(key);
     this.items.set(key, bytes);
-    this.usedBytes += bytes;
+    this.bytes += bytes;
   }
 
   remove(key: string): boolean {
     const bytes = this.items.get(key);
     if (bytes === undefined) return false;
     this.items.delete(key);
-    this.usedBytes -= bytes;
+    this.bytes -= bytes;
     return true;
   }
 
@@ -80,11 +104,6 @@ export class LruCache {
   keys(): IterableIterator<string> {
     return this.items.keys();
   }
-
-  /** The reference store's debug lines for this cache (§10.2). */
-  debugString(): string {
-    return lruDebugString(this.name, this, this.items.size);
-  }
 }
 
 /** What the global LRU needs of the native object table that keeps its order. */
@@ -100,33 +119,21 @@ export interface NativeLruSource {
  * records, updated by native Get/Release/Seal without entering JavaScript (docs/object-table.md
  * §7). Here: its capacity (quotas move bytes in and out of it) and its eviction counters.
  */
-export class NativeLru {
-  private capacityBytes: number;
-  evictions = 0;
-  bytesEvicted = 0;
-
+export class NativeLru extends LruAccounting {
   constructor(
-    readonly name: string,
-    readonly originalCapacity: number,
+    name: string,
+    originalCapacity: number,
     private readonly source: NativeLruSource,
   ) {
-    this.capacityBytes = originalCapacity;
+    super(name, originalCapacity);
   }
 
-  get capacity(): number {
-    return this.capacityBytes;
-  }
-
-  get remaining(): number {
-    return this.capacityBytes - this.source.lruBytes;
+  protected get usedBytes(): number {
+    return this.source.lruBytes;
   }
 
   get size(): number {
     return this.source.lruCount;
-  }
-
-  adjustCapacity(delta: number): void {
-    this.capacityBytes += delta;
   }
 
   /** RefreshLRU: to the most-recently-used end if present. */
@@ -149,20 +156,6 @@ export class NativeLru {
     return { keys, bytes };
   }
 
-  debugString(): string {
-    return lruDebugString(this.name, this, this.size);
-  }
-}
-
-function lruDebugString(name: string, lru: { capacity: number; remaining: number; originalCapacity: number; evictions: number; bytesEvicted: number }, count: number): string {
-  const used = 100 * (1 - lru.remaining / lru.originalCapacity);
-  return (
-    `\n(${name}) capacity: ${lru.capacity}` +
-    `\n(${name}) used: ${formatLikeCppStream(used)}%` +
-    `\n(${name}) num objects: ${count}` +
-    `\n(${name}) num evictions: ${lru.evictions}` +
-    `\n(${name}) bytes evicted: ${lru.bytesEvicted}`
-  );
 }
 
 /** C++ ostream default formatting of a double: 6 significant digits, no trailing zeros. */

@@ -19,6 +19,15 @@ function readSize(batch: Buffer, at: number): number {
   return batch.readUInt32LE(at) + batch.readUInt32LE(at + 4) * 0x1_0000_0000;
 }
 
+/** Records by state, from the flags alone (no view per record: for stats and metrics). */
+export function countRecords(batch: Buffer, sealedFlag: number): { sealed: number; created: number } {
+  let sealed = 0;
+  for (let at = 0; at + RECORD_BYTES <= batch.length; at += RECORD_BYTES) {
+    if (batch.readUInt32LE(at + 20) & sealedFlag) sealed++;
+  }
+  return { sealed, created: batch.length / RECORD_BYTES - sealed };
+}
+
 export function* nativeRecords(batch: Buffer): IterableIterator<NativeRecordView> {
   for (let at = 0; at + RECORD_BYTES <= batch.length; at += RECORD_BYTES) {
     const indexSlot = batch.readUInt32LE(at + 84);

@@ -74,37 +74,42 @@ export interface NativeObjects {
 
 export class ObjectTable {
   /** TypeScript's own entries (few: see above). */
-  private readonly entries = new Map<string, StoredObject>();
+  private readonly own = new Map<string, StoredObject>();
 
   constructor(private readonly native: NativeObjects | null = null) {}
 
   /** Every object known here, counted once. */
   get size(): number {
     let unpublished = 0;
-    for (const object of this.entries.values()) if (!object.published) unpublished++;
+    for (const object of this.own.values()) if (!object.published) unpublished++;
     return unpublished + (this.native?.count ?? 0);
   }
 
   get(key: string): StoredObject | undefined {
-    return this.entries.get(key) ?? this.native?.view(key);
+    return this.own.get(key) ?? this.native?.view(key);
   }
 
   /** TypeScript's own entry only. */
   entry(key: string): StoredObject | undefined {
-    return this.entries.get(key);
+    return this.own.get(key);
   }
 
   add(object: StoredObject): void {
-    this.entries.set(object.key, object);
+    this.own.set(object.key, object);
   }
 
   /** Drop TypeScript's entry (the native record, if any, is the data plane's to withdraw). */
   remove(key: string): void {
-    this.entries.delete(key);
+    this.own.delete(key);
+  }
+
+  /** TypeScript's own entries only. */
+  entries(): IterableIterator<StoredObject> {
+    return this.own.values();
   }
 
   *values(): IterableIterator<StoredObject> {
-    yield* this.entries.values();
-    if (this.native) yield* this.native.views((key) => this.entries.has(key));
+    yield* this.own.values();
+    if (this.native) yield* this.native.views((key) => this.own.has(key));
   }
 }

@@ -13,7 +13,7 @@ import { EvictionPolicy } from './eviction-policy.js';
 import type { ExternalStore, SpilledEntry } from './external/external-store.js';
 import { deletionInfo, Notifier } from './notifier.js';
 import { ObjectTable, objectBytes, type Holder, type StoredObject } from './object-table.js';
-import { nativeRecords } from './native-records.js';
+import { countRecords, nativeRecords } from './native-records.js';
 import type { FoundRecord, RegionIndex } from './region-index.js';
 import { PendingGet, PendingGets } from './pending-gets.js';
 import { reportedMmapSize, SegmentRegistry, type Segment } from './segments.js';
@@ -1145,6 +1145,20 @@ export class PlasmaStore {
     for (const object of this.objects.values()) {
       if ((object.state === 'sealed' || object.state === 'evicted') && !object.remote && !object.replicaOf) yield object;
     }
+  }
+
+  /**
+   * Objects by state, and those of peers (proxies and replicas), for `plasmapool stat` and the
+   * metrics: counted from the native records' flags, without a view per object.
+   */
+  objectStates(): { created: number; sealed: number; evicted: number; remote: number } {
+    this.syncDataPlane();
+    const counts = { ...countRecords(this.dataPlane.records(), RecordFlag.Sealed), evicted: 0, remote: 0 };
+    for (const object of this.objects.entries()) {
+      if (object.remote || object.replicaOf) counts.remote++;
+      if (!object.published) counts[object.state]++; // published ones are counted natively
+    }
+    return counts;
   }
 
   /** Numbers for `cluster status`, logs and benchmarks. */
