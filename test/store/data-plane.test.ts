@@ -9,6 +9,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { connect, ObjectId, type PlasmaClient } from '../../src/index.js';
+import { native } from '../../src/native/index.js';
+import { decodeReply, encodeRequest } from '../../src/protocol/client-codec.js';
+import { MessageType, PlasmaError, type Reply, type Request } from '../../src/protocol/messages.js';
+import { encodeReply } from '../../src/protocol/store-codec.js';
 import { startStore, type StoreHandle } from '../../src/store/server.js';
 import { createLogger } from '../../src/util/log.js';
 import { onCleanup, tempDir } from '../helpers/processes.js';
@@ -361,5 +365,61 @@ describe('native data plane', () => {
     }
     expect(await reader.contains(gone)).toBe(false);
     expect((await reader.list()).length).toBe(4);
+  });
+
+  it('answers Abort, Delete and CreateAndSealBatch natively with replies that decode exactly as TypeScript\'s own', async () => {
+    const handle = await store();
+    const channel = native.connect(handle.socketPath, 'plasma');
+    const replies: { type: number; body: Uint8Array }[] = [];
+    let wake = () => {};
+    channel.start({
+      onFrame: (type, body) => {
+        replies.push({ type, body: Uint8Array.from(body) });
+        wake();
+      },
+      onFd: (fd) => native.closeFd(fd),
+      onClose: () => wake(),
+    });
+    onCleanup(() => channel.close());
+    const ask = async (request: Request): Promise<{ type: number; body: Uint8Array }> => {
+      const before = replies.length;
+      const { type, body } = encodeRequest(request);
+      channel.sendFrame(type, body);
+      while (replies.length === before) await new Promise<void>((resolve) => (wake = resolve));
+      return replies[before]!;
+    };
+    // Through TypeScript first: the connection receives the region's descriptor.
+    const first = ObjectId.random();
+    await ask({ kind: 'create', objectId: first, evictIfFull: false, dataSize: 8, metadataSize: 0, deviceNum: 0 });
+    const same = (got: { type: number; body: Uint8Array }, want: Reply) => {
+      const encoded = encodeReply(want);
+      expect(got.type).toBe(encoded.type);
+      expect(decodeReply(got.type, got.body)).toEqual(decodeReply(encoded.type, encoded.body));
+    };
+    const before = handle.store.nativeRequests;
+    const aborted = ObjectId.random();
+    await ask({ kind: 'create', objectId: aborted, evictIfFull: false, dataSize: 16, metadataSize: 0, deviceNum: 0 });
+    same(await ask({ kind: 'abort', objectId: aborted }), { kind: 'abort', objectId: aborted });
+    const ids = [ObjectId.random(), ObjectId.random()];
+    const batch: Request = {
+      kind: 'createAndSealBatch',
+      objectIds: ids,
+      evictIfFull: false,
+      data: [new Uint8Array(10), new Uint8Array(3)],
+      metadata: [new Uint8Array(0), new Uint8Array(1)],
+      digests: [new Uint8Array(8), new Uint8Array(8)],
+    };
+    same(await ask(batch), { kind: 'createAndSealBatch', error: PlasmaError.OK });
+    const unsealed = ObjectId.random();
+    await ask({ kind: 'create', objectId: unsealed, evictIfFull: false, dataSize: 4, metadataSize: 0, deviceNum: 0 });
+    const gone = [ids[0]!, unsealed, ids[0]!];
+    same(await ask({ kind: 'delete', objectIds: gone }), {
+      kind: 'delete',
+      objectIds: gone,
+      errors: [PlasmaError.OK, PlasmaError.ObjectNotSealed, PlasmaError.ObjectNotFound],
+    });
+    // create, abort, batch, create, delete: all native.
+    expect(handle.store.nativeRequests - before).toBe(5);
+    expect(replies.every((r) => r.type !== MessageType.ConnectReply)).toBe(true);
   });
 });
