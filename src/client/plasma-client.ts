@@ -45,6 +45,8 @@ export interface ObjectListing {
   /** Seconds between create and seal; −1 while unsealed. */
   constructDuration: number;
   state: 'created' | 'sealed';
+  /** The digest its creator sealed it with (docs/protocol.md §6, 8 bytes); empty while unsealed. */
+  digest: Uint8Array;
 }
 
 interface MappedSegment {
@@ -428,6 +430,7 @@ function listingOf(info: ObjectInfo): ObjectListing {
     createTime: info.createTime,
     constructDuration: info.constructDuration,
     state: info.digest.byteLength === 0 ? 'created' : 'sealed',
+    digest: info.digest,
   };
 }
 
