@@ -70,7 +70,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("digestWriter", Napi::Function::New<DigestWriterJs>(env, "digestWriter"));
   exports.Set("digestCopy", Napi::Function::New<DigestCopyJs>(env, "digestCopy"));
   exports.Set("digestFinish", Napi::Function::New<DigestFinishJs>(env, "digestFinish"));
-  exports.Set("aliasArrayBuffer", Napi::Function::New<AliasArrayBuffer>(env, "aliasArrayBuffer"));
+  exports.Set("aliasMapping", Napi::Function::New<AliasMapping>(env, "aliasMapping"));
   return exports;
 }
 

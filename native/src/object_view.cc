@@ -6,8 +6,10 @@
 #include <memory>
 #include <string>
 
+#include "addon_data.h"
 #include "errors.h"
 #include "js_args.h"
+#include "mapping.h"
 
 namespace plasmapool {
 
@@ -23,26 +25,37 @@ napi_value ToNapi(v8::Local<v8::Value> local) {
 
 }  // namespace
 
-Napi::Value AliasArrayBuffer(const Napi::CallbackInfo& info) {
+Napi::Value AliasMapping(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsArrayBuffer()) {
-    ThrowTypeError(env, "aliasArrayBuffer(): window must be an ArrayBuffer (a NativeMapping window)");
+  Napi::Value ctor = GetAddonData(env)->mappingCtor.Value();
+  if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(ctor.As<Napi::Function>())) {
+    ThrowTypeError(env, "aliasMapping(): the first argument must be a NativeMapping");
     return Napi::Value();
   }
-  Napi::ArrayBuffer window = info[0].As<Napi::ArrayBuffer>();
+  Mapping* mapping = Mapping::Unwrap(info[0].As<Napi::Object>());
+  if (mapping == nullptr) return Napi::Value();
   uint64_t offset = 0, length = 0;
-  if (!ToSize(env, info[1], "byteOffset", &offset) || !ToSize(env, info[2], "length", &length)) return Napi::Value();
-  uint64_t size = window.ByteLength();
+  if (!ToSize(env, info[1], "offset", &offset) || !ToSize(env, info[2], "length", &length)) return Napi::Value();
+  if (mapping->base() == nullptr) {
+    ThrowError(env, "ERR_CLOSED", "aliasMapping(): the mapping is closed");
+    return Napi::Value();
+  }
+  uint64_t size = mapping->length();
   if (offset > size || length > size - offset) {
-    ThrowRangeError(env, "aliasArrayBuffer(): [" + std::to_string(offset) + ", " + std::to_string(offset + length) +
-                             ") lies outside the window of " + std::to_string(size) + " bytes");
+    ThrowRangeError(env, "aliasMapping(): [" + std::to_string(offset) + ", " + std::to_string(offset + length) +
+                             ") lies outside the mapping of " + std::to_string(size) + " bytes");
+    return Napi::Value();
+  }
+  if (length > kWindowSpanMax) {
+    ThrowRangeError(env, "aliasMapping(): " + FormatBytes(length) + " exceeds the largest ArrayBuffer (" +
+                             FormatBytes(kWindowSpanMax) + ")");
     return Napi::Value();
   }
   // Nothing to alias: a plain empty ArrayBuffer is equivalent (and detachable).
   if (length == 0) return Napi::ArrayBuffer::New(env, 0);
   v8::Isolate* isolate = v8::Isolate::GetCurrent();
-  std::unique_ptr<v8::BackingStore> store = v8::ArrayBuffer::NewBackingStore(
-      static_cast<uint8_t*>(window.Data()) + offset, length, v8::BackingStore::EmptyDeleter, nullptr);
+  std::unique_ptr<v8::BackingStore> store =
+      v8::ArrayBuffer::NewBackingStore(mapping->base() + offset, length, v8::BackingStore::EmptyDeleter, nullptr);
   v8::Local<v8::ArrayBuffer> alias = v8::ArrayBuffer::New(isolate, std::move(store));
   return Napi::Value(env, ToNapi(alias));
 }

@@ -51,22 +51,17 @@ export interface ObjectListing {
 
 interface MappedSegment {
   mapping: NativeMapping;
-  /**
-   * The windows (ArrayBuffers over the whole mapping, native/src/mapping.h) every object buffer
-   * and digest reads through, held for the connection's life: the native cache holds them weakly,
-   * and recreating a window of the whole region after every collection churns V8's
-   * external-memory accounting.
-   */
-  windows: { start: number; buffer: ArrayBuffer }[];
 }
 
 /**
- * Each object buffer's memory is an alias of a window (native aliasArrayBuffer): O(1) to make
- * whatever the object's size, and invisible to V8's external-memory accounting, which made large
- * gets pay for garbage collections. An alias holds no reference on the mapping, so the window it
- * aliases stays reachable for as long as the alias is: the mapping is never unmapped under a view.
+ * Each object buffer's memory is an alias of the segment's mapping (native aliasMapping): O(1)
+ * to make whatever the object's size, no mmap and no copy, and invisible to V8's external-memory
+ * accounting, which made large gets pay for garbage collections. An alias holds no reference on
+ * the mapping, so the mapping object stays reachable for as long as the alias is (it cannot be
+ * collected, and unmapped, under a view), and the client detaches every alias (revokeAll) before
+ * it closes the mapping.
  */
-const aliasedWindow = new WeakMap<ArrayBuffer, ArrayBuffer>();
+const aliasedMapping = new WeakMap<ArrayBuffer, NativeMapping>();
 
 /**
  * Connect to a store. The returned client speaks the Plasma protocol like the C++ client does:
@@ -154,12 +149,13 @@ export class PlasmaClient implements Disposable {
     const entry = this.local.get(id);
     if (!entry) throw new PlasmaStoreError(`cannot seal ${id.hex}: this client did not create it (or aborted it)`);
     if (entry.sealed) throw new PlasmaStoreError(`object ${id.hex} is already sealed`);
-    const bytes = this.view(id, entry.spec);
-    const data = bytes.subarray(0, entry.spec.dataSize);
-    const metadata = bytes.subarray(entry.spec.dataSize);
+    const memory = this.alias(id, entry.spec);
+    const data = new Uint8Array(memory, 0, entry.spec.dataSize);
+    const metadata = new Uint8Array(memory, entry.spec.dataSize);
     const writer = entry.writer;
     entry.writer = null;
     const digest = writer && writer.written === data.byteLength ? writer.finish(metadata) : plasmaDigest(data, metadata);
+    native.detachArrayBuffer(memory); // read only here: no view of it outlives this line
     const { reply } = await this.connection.request({ kind: 'seal', objectId: id, digest });
     if (reply.kind !== 'seal') throw new PlasmaStoreError('unexpected reply to seal');
     if (reply.error === PlasmaError.ObjectExists) {
@@ -357,13 +353,11 @@ export class PlasmaClient implements Disposable {
 
   /**
    * A new buffer over a held object, counted locally until released: its own ArrayBuffer (so
-   * that release detaches exactly its views), an alias of the window the object lies in.
+   * that release detaches exactly its views), an alias of the mapping.
    */
   private bufferOf(entry: LocalObject, writable: boolean): ObjectBuffer {
     const { id, spec } = entry;
-    const window = this.windowOf(id, spec);
-    const memory = native.aliasArrayBuffer(window.buffer, window.byteOffset, spec.dataSize + spec.metadataSize);
-    aliasedWindow.set(memory, window.buffer);
+    const memory = this.alias(id, spec);
     const { token, target } = this.local.newBuffer(entry, memory);
     return new ObjectBuffer(id, memory, spec.dataSize, spec.metadataSize, writable, target, token, writable ? this.writeTargetOf(entry) : null);
   }
@@ -385,24 +379,13 @@ export class PlasmaClient implements Disposable {
     };
   }
 
-  /** The window holding an object's bytes, and where they start in it. */
-  private windowOf(id: ObjectId, spec: ObjectSpec): { buffer: ArrayBuffer; byteOffset: number } {
+  /** A new ArrayBuffer over an object's bytes (data then metadata): an alias of its segment's mapping. */
+  private alias(id: ObjectId, spec: ObjectSpec): ArrayBuffer {
     const segment = this.segments.get(spec.segmentIndex);
     if (!segment) throw new PlasmaStoreError(`object ${id.hex} lies in segment ${spec.segmentIndex}, which the store never sent`);
-    const length = spec.dataSize + spec.metadataSize;
-    const offset = spec.dataOffset;
-    for (const w of segment.windows) {
-      if (w.start <= offset && offset + length <= w.start + w.buffer.byteLength) return { buffer: w.buffer, byteOffset: offset - w.start };
-    }
-    const window = segment.mapping.window(offset, length);
-    segment.windows.push({ start: offset - window.byteOffset, buffer: window.buffer });
-    return window;
-  }
-
-  /** The object's bytes (data then metadata), through its window. */
-  private view(id: ObjectId, spec: ObjectSpec): Uint8Array {
-    const window = this.windowOf(id, spec);
-    return new Uint8Array(window.buffer, window.byteOffset, spec.dataSize + spec.metadataSize);
+    const memory = native.aliasMapping(segment.mapping, spec.dataOffset, spec.dataSize + spec.metadataSize);
+    aliasedMapping.set(memory, segment.mapping);
+    return memory;
   }
 
   /** Map the descriptors that followed a reply, in the order of the segment ids the store listed (§4.3). */
@@ -413,7 +396,7 @@ export class PlasmaClient implements Disposable {
       const fd = fds[next++]!;
       try {
         // §4.4: clients map mmap_size − 8 bytes from offset 0.
-        this.segments.set(segmentId, { mapping: native.mapFd(fd, mmapSizes[i]! - 8, false), windows: [] });
+        this.segments.set(segmentId, { mapping: native.mapFd(fd, mmapSizes[i]! - 8, false) });
       } finally {
         native.closeFd(fd);
       }

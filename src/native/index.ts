@@ -397,11 +397,12 @@ export interface NativeAddon {
   /** Once every byte of data was copied: the digest of data then metadata into out (8 bytes); ERR_INCOMPLETE before. */
   digestFinish(writer: object, metadata: ArrayBufferView, out: Uint8Array): void;
   /**
-   * A new detachable ArrayBuffer over [byteOffset, byteOffset + length) of `window` (a
-   * NativeMapping window buffer) that V8 does not count as external memory (native/src/object_view.h).
-   * It holds no reference on the mapping: keep `window` reachable while the alias is, never detach `window`.
+   * A new detachable ArrayBuffer over [offset, offset + length) of the mapping that V8 does not
+   * count as external memory (native/src/object_view.h), so making one costs the same at any size.
+   * It holds no reference on the mapping: keep the mapping object reachable while the alias is
+   * (e.g. a WeakMap from alias to mapping), and detach every alias before closing the mapping.
    */
-  aliasArrayBuffer(window: ArrayBuffer, byteOffset: number, length: number): ArrayBuffer;
+  aliasMapping(mapping: NativeMapping, offset: number, length: number): ArrayBuffer;
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -10,6 +10,7 @@ import xxhash from 'xxhash-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ObjectId, ObjectReleasedError, PlasmaStoreError, type PlasmaClient } from '../../src/index.js';
 import { native } from '../../src/native/index.js';
+import { tempDir } from '../helpers/processes.js';
 import { mappingCount, mappingsOf, storeWithClient, within } from './support.js';
 
 const MiB = 1 << 20;
@@ -170,5 +171,26 @@ describe('flat gets', () => {
     expect(collections.length).toBeLessThanOrEqual(2);
     // Released: every view reads as empty, not as memory the store may reuse.
     expect(views.every((v) => v.byteLength === 0)).toBe(true);
+  });
+
+  it('aliasMapping checks its arguments: a NativeMapping, a range inside it, not closed', async () => {
+    const fs = await import('node:fs');
+    const file = (await import('node:path')).join(tempDir(), 'mapped');
+    fs.writeFileSync(file, new Uint8Array(1 << 20));
+    const fd = fs.openSync(file, 'r+');
+    try {
+      const mapping = native.mapFd(fd, 1 << 20, false);
+      expect(() => native.aliasMapping({} as never, 0, 1)).toThrow(/must be a NativeMapping/);
+      expect(() => native.aliasMapping(mapping, (1 << 20) - 1, 2)).toThrow(RangeError);
+      const alias = native.aliasMapping(mapping, 4096, 64);
+      expect(alias.byteLength).toBe(64);
+      expect(native.addressOf(alias)).toBe(mapping.address() + 4096n);
+      native.detachArrayBuffer(alias);
+      expect(alias.byteLength).toBe(0);
+      mapping.close();
+      expect(() => native.aliasMapping(mapping, 0, 1)).toThrow(/the mapping is closed/);
+    } finally {
+      fs.closeSync(fd);
+    }
   });
 });
