@@ -11,6 +11,10 @@
 #include "errors.h"
 #include "js_args.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #define XXH_INLINE_ALL 1
 #define XXH_NAMESPACE plasmapool_
 #include "../vendor/xxhash/xxhash.h"
@@ -87,6 +91,36 @@ uint64_t Combine(const uint64_t partials[kPieces], const uint8_t* metadata, size
   XXH64_update(&state, bytes, sizeof(bytes));
   if (metadataSize > 0) XXH64_update(&state, metadata, metadataSize);
   return XXH64_digest(&state);
+}
+
+// Copies with stores that bypass the cache where the CPU has them: the target is written once and
+// not read again here (the hash reads the source, which this step has just brought into cache), so
+// caching it would only cost a read of every target line before it is overwritten.
+void CopyStreaming(uint8_t* into, const uint8_t* from, size_t length) {
+#if defined(__SSE2__)
+  size_t head = (16 - (reinterpret_cast<uintptr_t>(into) & 15)) & 15;
+  bool overlap = into < from + length && from < into + length;
+  if (length < head + 64 || overlap) {
+    memmove(into, from, length);
+    return;
+  }
+  memcpy(into, from, head);
+  size_t at = head;
+  for (; at + 64 <= length; at += 64) {
+    __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(from + at));
+    __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(from + at + 16));
+    __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(from + at + 32));
+    __m128i d = _mm_loadu_si128(reinterpret_cast<const __m128i*>(from + at + 48));
+    _mm_stream_si128(reinterpret_cast<__m128i*>(into + at), a);
+    _mm_stream_si128(reinterpret_cast<__m128i*>(into + at + 16), b);
+    _mm_stream_si128(reinterpret_cast<__m128i*>(into + at + 32), c);
+    _mm_stream_si128(reinterpret_cast<__m128i*>(into + at + 48), d);
+  }
+  memcpy(into + at, from + at, length - at);
+  _mm_sfence();
+#else
+  memmove(into, from, length);
+#endif
 }
 
 void WriteDigest(uint64_t digest, uint8_t* out) {
@@ -222,10 +256,10 @@ Napi::Value DigestCopyJs(const Napi::CallbackInfo& info) {
     XXH64_state_t* state = &writer->states[writer->chunked ? piece : 0];
     for (size_t at = from; at < to; at += kCopyStep) {
       size_t step = std::min(kCopyStep, to - at);
-      uint8_t* into = target + (at - start);
-      // memmove: the caller may hand overlapping views (copying an object onto itself).
-      memmove(into, source + (at - start), step);
-      XXH64_update(state, into, step);
+      const uint8_t* from = source + (at - start);
+      // Hash the source step (bringing it into cache), then copy it from cache.
+      XXH64_update(state, from, step);
+      CopyStreaming(target + (at - start), from, step);
     }
   };
   RunParallel(last - first + 1, ThreadsFor(sourceSize), job);

@@ -7,9 +7,10 @@
 // Two ways to compute it:
 // - plasmaDigest(data, metadata, out): one pass over bytes already written (at seal);
 // - a digest writer (digestWriter, digestCopy, digestFinish): the client copies the data into the
-//   object through it, in order, and each piece is hashed right after it is copied, while it is
-//   still in cache, so sealing costs no second pass over the object. Pieces in different chunks
-//   are copied and hashed on different threads.
+//   object through it, in order: each 128 KiB step of the source is hashed (which brings it into
+//   cache) and then copied from cache with streaming stores, so the object is read by nobody and
+//   sealing costs no second pass over it. Steps in different chunks are copied and hashed on
+//   different threads.
 #pragma once
 
 #include <napi.h>

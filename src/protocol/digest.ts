@@ -47,7 +47,7 @@ export function plasmaDigest(data: Uint8Array, metadata: Uint8Array): Uint8Array
 
 /**
  * The digest of `dataSize` bytes of data computed while they are copied into place, in order:
- * each step is hashed right after it is copied, while it is still in cache, and steps in
+ * each step of the source is hashed and then copied from cache (one read of it), and steps in
  * different chunks run on different threads.
  */
 export class DigestWriter {
