@@ -160,7 +160,7 @@ describe('flat gets', () => {
     const collections: number[] = [];
     const observer = new PerformanceObserver((list) => {
       for (const entry of list.getEntries()) {
-        const kind = (entry.detail as { kind?: number } | undefined)?.kind;
+        const kind = (entry as unknown as { detail?: { kind?: number } }).detail?.kind;
         if (kind !== undefined && full.has(kind)) collections.push(kind);
       }
     });
