@@ -27,7 +27,9 @@
         "native/src/region_index_writer.cc",
         "native/src/dataplane_codec.cc",
         "native/src/dataplane.cc",
-        "native/src/dataplane_hooks.cc"
+        "native/src/dataplane_hooks.cc",
+        "native/src/digest.cc",
+        "native/src/object_view.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],

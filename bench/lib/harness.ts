@@ -375,7 +375,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<number> {
   if (options.warmup > 0) notes.push(`Every workload runs ${options.warmup} unrecorded warm-up repeat(s) first (first mapping of a segment, page tables, JIT): the figures are steady state.`);
   if (cores < 4) notes.push(`${cores} cores: every store, client and worker shares them, so concurrent parts compete for CPU.`);
   notes.push(
-    'create+write+seal includes the client-side digest that Plasma clients compute at seal (XXH64; pyarrow hashes ≥ 1 MB with 8 threads, the TS client in one thread via WebAssembly).',
+    'create+write+seal includes the client-side digest that Plasma clients compute at seal (XXH64; pyarrow hashes ≥ 1 MB with 8 threads; the TS client writes with ObjectBuffer.write, which hashes natively while it copies, on several threads).',
   );
   if (failures.length) skipped.push(...failures.map((f) => `FAILED ${f}`));
   const full: BenchResults = { ...results, targets: evaluateTargets(results) };

@@ -145,6 +145,7 @@ export function evaluateTargets(results: Omit<BenchResults, 'targets'>): Target[
     }),
   );
   targets.push(...issue10StoreTargets(results));
+  targets.push(...clientTargets(results));
   return targets;
 }
 
@@ -219,4 +220,43 @@ export function targetLine(t: Target): string {
   // Three decimals below 10, so that a miss by a hair (1.003 against ≤ 1.00) does not read as a pass.
   const ratio = t.ratio === null ? '—' : t.ratio.toFixed(t.ratio < 10 ? 3 : 1);
   return `${verdict}  ${t.title}: ${ratio} (goal ${t.goal}) — ${t.measured}`;
+}
+
+/**
+ * Issue 10's TypeScript-client targets: get and getTable flat in size, small gets close to
+ * pyarrow against the reference store, bulk puts close to memcpy (the digest fused with the write).
+ */
+function clientTargets(results: Omit<BenchResults, 'targets'>): Target[] {
+  const m = results.matrix;
+  const b = results.baselines;
+  const table = (size: number) => results.tables.find((r) => r.placement === 'local' && r.size === size);
+  const big = 1e8;
+  const one = 1e6;
+  return [
+    target('ts-get-flat-100MB', 10, 'TS get 100 MB / 1 MB, against a store process (median)', '≤ 1.50', atMost(1.5), () => {
+      const g100 = median(row(m, 'ts', 'plasmapool', 'local', big), 'get');
+      const g1 = median(row(m, 'ts', 'plasmapool', 'local', one), 'get');
+      return g100 && g1 ? { ratio: g100 / g1, measured: `${us(g100)} vs ${us(g1)}` } : null;
+    }),
+    target('gettable-flat-100MB', 10, 'getTable 100 MB / 1 MB, against a store process (median)', '≤ 1.50', atMost(1.5), () => {
+      const g100 = table(big)?.ops.getTable?.medianUs;
+      const g1 = table(one)?.ops.getTable?.medianUs;
+      return g100 && g1 ? { ratio: g100 / g1, measured: `${us(g100)} vs ${us(g1)}` } : null;
+    }),
+    target('ts-1kB-getRelease-vs-pyarrow', 10, 'TS 1 kB get+release vs pyarrow 11 against the reference store (median)', '≤ 1.20', atMost(1.2), () => {
+      const ours = median(row(m, 'ts', 'plasmapool', 'local', 1e3), 'getRelease');
+      const ref = median(row(m, 'pyarrow', 'reference', 'local', 1e3), 'getRelease');
+      return ours && ref ? { ratio: ours / ref, measured: `${us(ours)} vs ${us(ref)}` } : null;
+    }),
+    target('ts-cws-100MB-memcpy', 10, 'TS create+write+seal 100 MB bandwidth / memcpy', '≥ 0.80', atLeast(0.8), () => {
+      const r = row(m, 'ts', 'plasmapool', 'local', big)?.ops.createWriteSeal;
+      const mc = b.memcpyNode?.gbps;
+      return r && mc ? { ratio: r.gbps / mc, measured: `${gb(r.gbps)} vs memcpy ${gb(mc)}` } : null;
+    }),
+    target('puttable-100MB-memcpy', 10, 'putTable 100 MB bandwidth / memcpy', '≥ 0.60', atLeast(0.6), () => {
+      const put = table(big)?.ops.putTable;
+      const mc = b.memcpyNode?.gbps;
+      return put && mc ? { ratio: put.gbps / mc, measured: `${gb(put.gbps)} vs memcpy ${gb(mc)}` } : null;
+    }),
+  ];
 }

@@ -6,9 +6,11 @@
 #include "allocator.h"
 #include "channel.h"
 #include "dataplane.h"
+#include "digest.h"
 #include "fd_utils.h"
 #include "listener.h"
 #include "mapping.h"
+#include "object_view.h"
 #include "region.h"
 #include "sockets.h"
 
@@ -64,6 +66,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("createDataPlane", Napi::Function::New<DataPlane::Create>(env, "createDataPlane"));
   exports.Set("freeSpace", Napi::Function::New<FreeSpace>(env, "freeSpace"));
   exports.Set("regionInUse", Napi::Function::New<RegionInUse>(env, "regionInUse"));
+  exports.Set("plasmaDigest", Napi::Function::New<PlasmaDigestJs>(env, "plasmaDigest"));
+  exports.Set("digestWriter", Napi::Function::New<DigestWriterJs>(env, "digestWriter"));
+  exports.Set("digestCopy", Napi::Function::New<DigestCopyJs>(env, "digestCopy"));
+  exports.Set("digestFinish", Napi::Function::New<DigestFinishJs>(env, "digestFinish"));
+  exports.Set("aliasMapping", Napi::Function::New<AliasMapping>(env, "aliasMapping"));
   return exports;
 }
 

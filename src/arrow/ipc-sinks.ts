@@ -23,11 +23,17 @@ export class CountingSink extends AsyncByteQueue {
   }
 }
 
+/** Where a TargetSink copies to: a Uint8Array, or anything that copies bytes in at an offset. */
+export interface ByteTarget {
+  readonly byteLength: number;
+  set(bytes: Uint8Array, offset: number): void;
+}
+
 /** Copies what a writer produces into `target`, in order; refuses to overflow it. */
 export class TargetSink extends AsyncByteQueue {
   position = 0;
 
-  constructor(private readonly target: Uint8Array) {
+  constructor(private readonly target: ByteTarget) {
     super();
   }
 

@@ -93,7 +93,8 @@ export async function putRecordBatches(
   }
   const object = await client.create(id, size, { metadata: ARROW_STREAM_METADATA, evictIfFull: options.evictIfFull });
   try {
-    const sink = new TargetSink(object.data);
+    // Through write(): the chunks arrive in order, so seal's digest is computed as they are copied.
+    const sink = new TargetSink({ byteLength: size, set: (bytes, offset) => object.write(bytes, offset) });
     writeStream(sink, schema, batches);
     if (sink.position !== size) throw new InternalError(`Arrow IPC wrote ${sink.position} bytes, ${size} were measured`);
     await client.seal(id);

@@ -5,6 +5,7 @@
  * is queued or in flight: the store would apply the Release after the Get attached its (single,
  * set-semantics) reference, and the Get's buffers would then point at unpinned memory.
  */
+import type { DigestWriter } from '../protocol/digest.js';
 import type { ObjectSpec } from '../protocol/messages.js';
 import type { ObjectId } from '../protocol/object-id.js';
 import { revokeBuffer, type BufferToken, type ReleaseTarget } from './object-buffer.js';
@@ -18,6 +19,11 @@ export interface LocalObject {
   count: number;
   /** The buffers handed out and not yet released, to detach them when the object goes away. */
   readonly tokens: Set<BufferToken>;
+  /**
+   * Created and unsealed: the seal digest computed while the data is written in order; null once
+   * the data may have changed any other way (then seal hashes the object).
+   */
+  writer: DigestWriter | null;
 }
 
 export class LocalObjects {
@@ -37,7 +43,7 @@ export class LocalObjects {
 
   /** Record an object the store just gave this client a reference to. */
   add(id: ObjectId, spec: ObjectSpec, sealed: boolean, count: number): LocalObject {
-    const entry: LocalObject = { id, spec, sealed, count, tokens: new Set() };
+    const entry: LocalObject = { id, spec, sealed, count, tokens: new Set(), writer: null };
     this.entries.set(id.hex, entry);
     return entry;
   }

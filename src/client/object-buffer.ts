@@ -7,6 +7,7 @@
 import { PlasmapoolError } from '../errors.js';
 import { native } from '../native/index.js';
 import type { ObjectId } from '../protocol/object-id.js';
+import { PlasmaStoreError } from './errors.js';
 
 /** Thrown when a buffer is read after its reference went back to the store. */
 export class ObjectReleasedError extends PlasmapoolError {
@@ -26,6 +27,17 @@ export interface BufferToken {
 /** @internal What a buffer needs from its client: one call when its reference goes away. */
 export interface ReleaseTarget {
   releaseReference(token: BufferToken): void;
+}
+
+/**
+ * @internal What a writable buffer needs from its client: copies into the object that compute
+ * the seal digest as they go (src/protocol/digest.ts DigestWriter).
+ */
+export interface WriteTarget {
+  /** Copy `source` into the object's data at `offset` (checked by the buffer). */
+  write(memory: ArrayBuffer, source: Uint8Array, offset: number): void;
+  /** A view of the data went out: its bytes may change without write(), so seal hashes them anew. */
+  exposed(): void;
 }
 
 interface HeldReference {
@@ -62,6 +74,7 @@ export class ObjectBuffer implements Disposable {
   private readonly token: BufferToken;
   private readonly memory: ArrayBuffer;
   private readonly target: ReleaseTarget;
+  private readonly writeTarget: WriteTarget | null;
 
   /** @internal built by the client. */
   constructor(
@@ -76,10 +89,12 @@ export class ObjectBuffer implements Disposable {
     readonly writable: boolean,
     target: ReleaseTarget,
     token: BufferToken,
+    writeTarget: WriteTarget | null = null,
   ) {
     this.memory = memory;
     this.target = target;
     this.token = token;
+    this.writeTarget = writeTarget;
     // The registry holds the target strongly only through the held value; `target` is kept for release().
     finalizer.register(memory, { target, token }, token);
   }
@@ -95,13 +110,37 @@ export class ObjectBuffer implements Disposable {
    */
   get buffer(): ArrayBuffer {
     this.check();
+    this.writeTarget?.exposed();
     return this.memory;
   }
 
-  /** The object's data, zero-copy (read-only by convention once sealed). */
+  /**
+   * The object's data, zero-copy (read-only by convention once sealed). Writing through it works;
+   * write() is faster for bulk data, because then seal() need not read the object again to hash it.
+   */
   get data(): Uint8Array {
     this.check();
+    this.writeTarget?.exposed();
     return new Uint8Array(this.memory, 0, this.dataSize);
+  }
+
+  /**
+   * Copy `source` into the data at `offset` (default 0), for a buffer from `create()` before
+   * seal. Writes that follow each other from offset 0 up are hashed while they are copied, so
+   * that seal() costs no second pass over the object (any other write, or a view taken with
+   * `data` or `buffer`, makes seal() hash the whole object instead: still correct, only slower).
+   */
+  write(source: Uint8Array, offset = 0): void {
+    this.check();
+    if (!this.writable || !this.writeTarget) {
+      throw new PlasmaStoreError(`object ${this.id.hex} is not writable: write() is for the buffer create() returned, before seal()`);
+    }
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset + source.byteLength > this.dataSize) {
+      throw new RangeError(
+        `write of ${source.byteLength} bytes at offset ${offset} does not fit in the ${this.dataSize} bytes of data of ${this.id.hex}`,
+      );
+    }
+    this.writeTarget.write(this.memory, source, offset);
   }
 
   /** The object's metadata, zero-copy. */

@@ -5,9 +5,9 @@
 import { native, type NativeMapping } from '../native/index.js';
 import { PlasmaError, type ObjectInfo, type ObjectSpec, type Reply } from '../protocol/messages.js';
 import { ObjectId } from '../protocol/object-id.js';
-import { loadDigest, plasmaDigest } from '../protocol/digest.js';
+import { DigestWriter, plasmaDigest } from '../protocol/digest.js';
 import { Connection } from './connection.js';
-import { ObjectBuffer } from './object-buffer.js';
+import { ObjectBuffer, type WriteTarget } from './object-buffer.js';
 import { PlasmaStoreError, errorForCode } from './errors.js';
 import { LocalObjects, type LocalObject } from './local-objects.js';
 import { NotificationStream, type Notification } from './notifications.js';
@@ -45,24 +45,29 @@ export interface ObjectListing {
   /** Seconds between create and seal; −1 while unsealed. */
   constructDuration: number;
   state: 'created' | 'sealed';
+  /** The digest its creator sealed it with (docs/protocol.md §6, 8 bytes); empty while unsealed. */
+  digest: Uint8Array;
 }
 
 interface MappedSegment {
   mapping: NativeMapping;
-  /**
-   * Windows this client reads through (digests at seal), held for the connection's life: the
-   * native cache holds them weakly, and recreating a window of the whole region after every
-   * collection churns V8's external-memory accounting.
-   */
-  windows: { start: number; buffer: ArrayBuffer }[];
 }
+
+/**
+ * Each object buffer's memory is an alias of the segment's mapping (native aliasMapping): O(1)
+ * to make whatever the object's size, no mmap and no copy, and invisible to V8's external-memory
+ * accounting, which made large gets pay for garbage collections. An alias holds no reference on
+ * the mapping, so the mapping object stays reachable for as long as the alias is (it cannot be
+ * collected, and unmapped, under a view), and the client detaches every alias (revokeAll) before
+ * it closes the mapping.
+ */
+const aliasedMapping = new WeakMap<ArrayBuffer, NativeMapping>();
 
 /**
  * Connect to a store. The returned client speaks the Plasma protocol like the C++ client does:
  * one request in flight per connection; open several clients for parallelism.
  */
 export async function connect(socketPath: string, options: ConnectOptions = {}): Promise<PlasmaClient> {
-  await loadDigest();
   const connection = await Connection.open(socketPath, options.retries ?? 50, options.retryDelayMs ?? 100);
   const { reply } = await connection.request({ kind: 'connect' });
   if (reply.kind !== 'connect') throw new PlasmaStoreError('unexpected reply to connect');
@@ -130,18 +135,27 @@ export class PlasmaClient implements Disposable {
     }
     // One reference for the returned buffer, one held until seal (as the C++ client counts).
     const entry = this.local.add(id, spec, false, 1);
+    entry.writer = new DigestWriter(dataSize);
     const buffer = this.bufferOf(entry, true);
     if (metadata.byteLength > 0) buffer.metadata.set(metadata);
     return buffer;
   }
 
-  /** Make the object immutable and visible: computes its digest, then tells the store. */
+  /**
+   * Make the object immutable and visible: computes its digest (already done as the data went in,
+   * if it was all written with ObjectBuffer.write in order), then tells the store.
+   */
   async seal(id: ObjectId): Promise<void> {
     const entry = this.local.get(id);
     if (!entry) throw new PlasmaStoreError(`cannot seal ${id.hex}: this client did not create it (or aborted it)`);
     if (entry.sealed) throw new PlasmaStoreError(`object ${id.hex} is already sealed`);
-    const bytes = this.view(entry.spec);
-    const digest = plasmaDigest(bytes.subarray(0, entry.spec.dataSize), bytes.subarray(entry.spec.dataSize));
+    const memory = this.alias(id, entry.spec);
+    const data = new Uint8Array(memory, 0, entry.spec.dataSize);
+    const metadata = new Uint8Array(memory, entry.spec.dataSize);
+    const writer = entry.writer;
+    entry.writer = null;
+    const digest = writer && writer.written === data.byteLength ? writer.finish(metadata) : plasmaDigest(data, metadata);
+    native.detachArrayBuffer(memory); // read only here: no view of it outlives this line
     const { reply } = await this.connection.request({ kind: 'seal', objectId: id, digest });
     if (reply.kind !== 'seal') throw new PlasmaStoreError('unexpected reply to seal');
     if (reply.error === PlasmaError.ObjectExists) {
@@ -337,25 +351,41 @@ export class PlasmaClient implements Disposable {
     this.segments.clear();
   }
 
-  /** A new buffer over a held object: its own ArrayBuffer, counted locally until released. */
+  /**
+   * A new buffer over a held object, counted locally until released: its own ArrayBuffer (so
+   * that release detaches exactly its views), an alias of the mapping.
+   */
   private bufferOf(entry: LocalObject, writable: boolean): ObjectBuffer {
     const { id, spec } = entry;
-    const segment = this.segments.get(spec.segmentIndex);
-    if (!segment) throw new PlasmaStoreError(`object ${id.hex} lies in segment ${spec.segmentIndex}, which the store never sent`);
-    const memory = segment.mapping.slice(spec.dataOffset, spec.dataSize + spec.metadataSize);
+    const memory = this.alias(id, spec);
     const { token, target } = this.local.newBuffer(entry, memory);
-    return new ObjectBuffer(id, memory, spec.dataSize, spec.metadataSize, writable, target, token);
+    return new ObjectBuffer(id, memory, spec.dataSize, spec.metadataSize, writable, target, token, writable ? this.writeTargetOf(entry) : null);
   }
 
-  private view(spec: ObjectSpec): Uint8Array {
-    const segment = this.segments.get(spec.segmentIndex)!;
-    const length = spec.dataSize + spec.metadataSize;
-    const offset = spec.dataOffset;
-    const held = segment.windows.find((w) => w.start <= offset && offset + length <= w.start + w.buffer.byteLength);
-    if (held) return new Uint8Array(held.buffer, offset - held.start, length);
-    const window = segment.mapping.window(offset, length);
-    segment.windows.push({ start: offset - window.byteOffset, buffer: window.buffer });
-    return new Uint8Array(window.buffer, window.byteOffset, length);
+  /** Writes into an unsealed object of this client, hashed in order while the digest writer lasts. */
+  private writeTargetOf(entry: LocalObject): WriteTarget {
+    return {
+      write: (memory, source, offset) => {
+        if (entry.sealed) throw new PlasmaStoreError(`object ${entry.id.hex} is sealed, and sealed objects are immutable`);
+        const target = new Uint8Array(memory, offset, source.byteLength);
+        const writer = entry.writer;
+        if (writer && writer.written === offset) return writer.copy(target, source);
+        entry.writer = null;
+        target.set(source);
+      },
+      exposed: () => {
+        entry.writer = null;
+      },
+    };
+  }
+
+  /** A new ArrayBuffer over an object's bytes (data then metadata): an alias of its segment's mapping. */
+  private alias(id: ObjectId, spec: ObjectSpec): ArrayBuffer {
+    const segment = this.segments.get(spec.segmentIndex);
+    if (!segment) throw new PlasmaStoreError(`object ${id.hex} lies in segment ${spec.segmentIndex}, which the store never sent`);
+    const memory = native.aliasMapping(segment.mapping, spec.dataOffset, spec.dataSize + spec.metadataSize);
+    aliasedMapping.set(memory, segment.mapping);
+    return memory;
   }
 
   /** Map the descriptors that followed a reply, in the order of the segment ids the store listed (§4.3). */
@@ -366,7 +396,7 @@ export class PlasmaClient implements Disposable {
       const fd = fds[next++]!;
       try {
         // §4.4: clients map mmap_size − 8 bytes from offset 0.
-        this.segments.set(segmentId, { mapping: native.mapFd(fd, mmapSizes[i]! - 8, false), windows: [] });
+        this.segments.set(segmentId, { mapping: native.mapFd(fd, mmapSizes[i]! - 8, false) });
       } finally {
         native.closeFd(fd);
       }
@@ -383,6 +413,7 @@ function listingOf(info: ObjectInfo): ObjectListing {
     createTime: info.createTime,
     constructDuration: info.constructDuration,
     state: info.digest.byteLength === 0 ? 'created' : 'sealed',
+    digest: info.digest,
   };
 }
 

@@ -457,6 +457,24 @@ export interface NativeAddon {
    * False for a missing file.
    */
   regionInUse(path: string): boolean;
+  /**
+   * The Plasma digest (docs/protocol.md §6) of data then metadata, written as its 8 little-endian
+   * bytes into `out`; the 8 chunks of data of 1 MiB or more are hashed on several threads.
+   */
+  plasmaDigest(data: ArrayBufferView, metadata: ArrayBufferView, out: Uint8Array): void;
+  /** A digest computed while `dataSize` bytes of data are copied in order (src/protocol/digest.ts DigestWriter). */
+  digestWriter(dataSize: number): object;
+  /** Copy source into target (same length, the writer's next bytes of data) and hash them; returns the bytes written so far. */
+  digestCopy(writer: object, target: ArrayBufferView, source: ArrayBufferView): number;
+  /** Once every byte of data was copied: the digest of data then metadata into out (8 bytes); ERR_INCOMPLETE before. */
+  digestFinish(writer: object, metadata: ArrayBufferView, out: Uint8Array): void;
+  /**
+   * A new detachable ArrayBuffer over [offset, offset + length) of the mapping that V8 does not
+   * count as external memory (native/src/object_view.h), so making one costs the same at any size.
+   * It holds no reference on the mapping: keep the mapping object reachable while the alias is
+   * (e.g. a WeakMap from alias to mapping), and detach every alias before closing the mapping.
+   */
+  aliasMapping(mapping: NativeMapping, offset: number, length: number): ArrayBuffer;
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));

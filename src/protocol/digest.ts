@@ -9,96 +9,69 @@
  * The result is the 8 little-endian bytes of the final u64. The store never computes or checks a
  * digest; our client does, so pyarrow's `hash()` and ours agree on the same object.
  *
- * XXH64 comes from `xxhash-wasm`, whose WebAssembly module loads asynchronously: `await
- * loadDigest()` once at start-up, after which `plasmaDigest` is synchronous.
+ * Computed natively (native/src/digest.cc, xxHash's own XXH64), the 9 pieces of a large object on
+ * several threads. `DigestWriter` computes it while the data is copied into the object, in order,
+ * so that sealing needs no second pass over the object.
  */
-import xxhash from 'xxhash-wasm';
-
-type XXHashApi = Awaited<ReturnType<typeof xxhash>>;
-type Xxh64State = ReturnType<XXHashApi['create64']>;
+import { native } from '../native/index.js';
 
 /** A function from (data, metadata) to the 8-byte digest. */
 export type DigestFunction = (data: Uint8Array, metadata: Uint8Array) => Uint8Array;
 
 /** Data of at least this many bytes is hashed in chunks (the client's kBytesInMB). */
 export const CHUNKED_DIGEST_THRESHOLD = 1 << 20;
-/** The client's hashing concurrency: the number of equal chunks. */
-const CHUNKS = 8;
-/** Chunks are whole multiples of this block size. */
-const BLOCK = 64;
+
+const scratch = new Uint8Array(8);
+const scratchView = new DataView(scratch.buffer);
+
 /**
- * xxhash-wasm copies each update into WebAssembly memory; feeding large buffers in slices keeps
- * that memory small. Streaming XXH64 gives the same result however the input is sliced.
+ * Resolves to the synchronous digest function. Nothing needs loading any more (the hash is
+ * native); kept so that callers written for the WebAssembly hasher go on working.
  */
-const SLICE = 8 << 20;
-
-const SEED = 0n;
-
-let api: XXHashApi | undefined;
-let loading: Promise<XXHashApi> | undefined;
-
-function feed(state: Xxh64State, bytes: Uint8Array): void {
-  for (let at = 0; at < bytes.byteLength; at += SLICE) state.update(bytes.subarray(at, at + SLICE));
-}
-
-function xxh64(hasher: XXHashApi, bytes: Uint8Array): bigint {
-  const state = hasher.create64(SEED);
-  feed(state, bytes);
-  return state.digest();
-}
-
-/** Below this many bytes in all, one-shot hashing of a contiguous copy beats a streaming state. */
-const ONE_SHOT_BYTES = 64 * 1024;
-const joined = new Uint8Array(ONE_SHOT_BYTES);
-
-/** The digest as the u64 the client computes (its little-endian bytes are the wire form). */
-function computeValue(hasher: XXHashApi, data: Uint8Array, metadata: Uint8Array): bigint {
-  const n = data.byteLength;
-  // Small objects: the same XXH64 over data then metadata, without a streaming state (which costs
-  // ~6 µs to set up, 18 times the hash of a small object).
-  if (metadata.byteLength === 0 && n < CHUNKED_DIGEST_THRESHOLD) return hasher.h64Raw(data, SEED);
-  if (n + metadata.byteLength <= ONE_SHOT_BYTES) {
-    joined.set(data, 0);
-    joined.set(metadata, n);
-    return hasher.h64Raw(joined.subarray(0, n + metadata.byteLength), SEED);
-  }
-  const main = hasher.create64(SEED);
-  if (n >= CHUNKED_DIGEST_THRESHOLD) {
-    const chunk = Math.floor(Math.floor(n / BLOCK) / CHUNKS) * BLOCK;
-    const partial = new DataView(new ArrayBuffer((CHUNKS + 1) * 8));
-    for (let i = 0; i < CHUNKS; i++) {
-      partial.setBigUint64(8 * i, xxh64(hasher, data.subarray(i * chunk, (i + 1) * chunk)), true);
-    }
-    partial.setBigUint64(8 * CHUNKS, xxh64(hasher, data.subarray(CHUNKS * chunk)), true);
-    main.update(new Uint8Array(partial.buffer));
-  } else {
-    feed(main, data);
-  }
-  feed(main, metadata);
-  return BigInt.asUintN(64, main.digest());
-}
-
-function compute(hasher: XXHashApi, data: Uint8Array, metadata: Uint8Array): Uint8Array {
-  const out = new Uint8Array(8);
-  new DataView(out.buffer).setBigUint64(0, computeValue(hasher, data, metadata), true);
-  return out;
-}
-
-/** Loads the hasher (once; later calls share it) and returns the synchronous digest function. */
 export async function loadDigest(): Promise<DigestFunction> {
-  loading ??= xxhash().then((loaded) => (api = loaded));
-  await loading;
   return plasmaDigest;
 }
 
 /** The Plasma digest of an object as a u64 (no allocation): for comparing many digests fast. */
 export function plasmaDigestValue(data: Uint8Array, metadata: Uint8Array): bigint {
-  if (api === undefined) throw new Error('plasmaDigestValue: the hasher is not loaded yet; await loadDigest() first');
-  return computeValue(api, data, metadata);
+  native.plasmaDigest(data, metadata, scratch);
+  return scratchView.getBigUint64(0, true);
 }
 
-/** The Plasma digest of an object. Throws if `loadDigest()` has not completed yet. */
+/** The Plasma digest of an object: its 8 wire bytes. */
 export function plasmaDigest(data: Uint8Array, metadata: Uint8Array): Uint8Array {
-  if (api === undefined) throw new Error('plasmaDigest: the hasher is not loaded yet; await loadDigest() first');
-  return compute(api, data, metadata);
+  const out = new Uint8Array(8);
+  native.plasmaDigest(data, metadata, out);
+  return out;
+}
+
+/**
+ * The digest of `dataSize` bytes of data computed while they are copied into place, in order:
+ * each step of the source is hashed and then copied from cache (one read of it), and steps in
+ * different chunks run on different threads.
+ */
+export class DigestWriter {
+  private readonly state: object;
+  private position = 0;
+
+  constructor(readonly dataSize: number) {
+    this.state = native.digestWriter(dataSize);
+  }
+
+  /** Bytes of data copied so far: the next copy must start here. */
+  get written(): number {
+    return this.position;
+  }
+
+  /** Copy `source` into `target` (the same length: the next bytes of data) and hash them. */
+  copy(target: Uint8Array, source: Uint8Array): void {
+    this.position = native.digestCopy(this.state, target, source);
+  }
+
+  /** The digest, once every byte of data was copied; `metadata` is hashed from where it lies. */
+  finish(metadata: Uint8Array): Uint8Array {
+    const out = new Uint8Array(8);
+    native.digestFinish(this.state, metadata, out);
+    return out;
+  }
 }

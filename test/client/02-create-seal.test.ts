@@ -10,7 +10,7 @@ import {
   PlasmaStoreError,
   PlasmaStoreFullError,
 } from '../../src/index.js';
-import { connectClient, refCountOf, storeWithClient } from './support.js';
+import { connectClient, refCountOf, storeWithClient, waitFor } from './support.js';
 
 const bytes = (...values: number[]) => Uint8Array.from(values);
 
@@ -45,7 +45,9 @@ describe('create and seal', () => {
 
     buffer.release();
     seen!.release();
-    expect(await refCountOf(other, id.hex)).toBe(0);
+    // `other`'s Release precedes its List on one connection; `client`'s travels on another, and
+    // nothing orders the two connections at the store: wait for it.
+    expect(await waitFor(async () => (await refCountOf(other, id.hex)) === 0)).toBe(true);
   });
 
   it('a zero-size object is legal', async () => {

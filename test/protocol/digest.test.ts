@@ -4,7 +4,8 @@
  */
 import xxhash from 'xxhash-wasm';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { CHUNKED_DIGEST_THRESHOLD, type DigestFunction, loadDigest, plasmaDigest } from '../../src/protocol/digest.js';
+import { CHUNKED_DIGEST_THRESHOLD, DigestWriter, type DigestFunction, loadDigest, plasmaDigest } from '../../src/protocol/digest.js';
+import { native } from '../../src/native/index.js';
 
 const MiB = 1 << 20;
 let digestOf: DigestFunction;
@@ -103,11 +104,64 @@ describe('plasmaDigest', () => {
     expect(await loadDigest()).toBe(digestOf);
   });
 
-  it('plasmaDigest before loadDigest throws a clear error', async () => {
+  it('plasmaDigest needs no loading (native): it works in a fresh module before loadDigest', async () => {
     vi.resetModules();
     const fresh = await import('../../src/protocol/digest.js');
-    expect(() => fresh.plasmaDigest(new Uint8Array(0), new Uint8Array(0))).toThrow(/await loadDigest\(\)/);
-    await fresh.loadDigest();
     expect(hex(fresh.plasmaDigest(new Uint8Array(0), new Uint8Array(0)))).toBe('99e9d85137db46ef');
+    expect(await fresh.loadDigest()).toBe(fresh.plasmaDigest);
+  });
+});
+
+describe('DigestWriter: the digest computed while the data is copied in order', () => {
+  /** Copy `data` into a fresh target through a writer in pieces of the given sizes; returns both. */
+  function writeInPieces(data: Uint8Array, pieces: number[]): { target: Uint8Array; writer: DigestWriter } {
+    const target = new Uint8Array(data.byteLength);
+    const writer = new DigestWriter(data.byteLength);
+    let at = 0;
+    for (let i = 0; at < data.byteLength; i++) {
+      const size = Math.min(pieces[i % pieces.length]!, data.byteLength - at);
+      writer.copy(target.subarray(at, at + size), data.subarray(at, at + size));
+      at += size;
+    }
+    expect(writer.written).toBe(data.byteLength);
+    return { target, writer };
+  }
+
+  it.each([
+    [0, [1]],
+    [1000, [1000]],
+    [1000, [1, 7, 64, 300]],
+    [MiB - 1, [65536]],
+    [MiB, [MiB]],
+    [MiB + 513, [4096, 100_003]],
+    [3 * MiB + 1000 + 7, [3 * MiB + 1007]],
+    [3 * MiB + 1000 + 7, [393_216, 1]], // pieces that straddle the chunk boundaries and end on them
+    [24 * MiB + 77, [24 * MiB + 77]], // one write over all 9 pieces: hashed on several threads
+    [24 * MiB + 77, [5 * MiB + 3]],
+  ])('%i bytes written in pieces of %j: copies exactly and digests like plasmaDigest (§6)', (n, pieces) => {
+    const data = pattern(n, n + 5);
+    const metadata = pattern(n % 29, 3);
+    const { target, writer } = writeInPieces(data, pieces);
+    expect(Buffer.compare(target, data)).toBe(0);
+    expect(writer.finish(metadata)).toEqual(referenceDigest(data, metadata));
+    // Finishing twice gives the same digest.
+    expect(writer.finish(metadata)).toEqual(referenceDigest(data, metadata));
+  });
+
+  it('refuses to finish before every byte was written, and to write past the end', () => {
+    const writer = new DigestWriter(2 * MiB);
+    const source = pattern(MiB, 1);
+    const target = new Uint8Array(2 * MiB);
+    writer.copy(target.subarray(0, MiB), source);
+    expect(() => writer.finish(new Uint8Array(0))).toThrow(/1048576 of 2097152 bytes of data were written/);
+    expect(() => writer.copy(target.subarray(0, MiB + 1), pattern(MiB + 1, 2))).toThrow(RangeError);
+    expect(() => writer.copy(target.subarray(0, 10), source.subarray(0, 11))).toThrow(/must be the same length/);
+    expect(writer.written).toBe(MiB);
+  });
+
+  it('native argument errors name the argument', () => {
+    expect(() => native.plasmaDigest('abc' as never, new Uint8Array(0), new Uint8Array(8))).toThrow(/data must be a Uint8Array/);
+    expect(() => native.plasmaDigest(new Uint8Array(0), new Uint8Array(0), new Uint8Array(7))).toThrow(/out must be exactly 8 bytes/);
+    expect(() => native.digestCopy({}, new Uint8Array(1), new Uint8Array(1))).toThrow(/must be a digestWriter/);
   });
 });
