@@ -11,7 +11,8 @@ import { createSecretFile, readSecretFile } from '../../src/cluster/peer-auth.js
 import { queryStatus } from '../../src/cluster/status-client.js';
 import type { StatusReply } from '../../src/cluster/peer-service.js';
 import { ObjectId } from '../../src/protocol/object-id.js';
-import { onCleanup, startStoreProcess, tempDir, type StoreProcess } from '../helpers/processes.js';
+import { cliPath, onCleanup, startStoreProcess, tempDir, type StoreProcess } from '../helpers/processes.js';
+import { runJson } from '../cli/run-cli.js';
 
 // ---------------------------------------------------------------- a private etcd helper
 // (test/helpers/etcd.ts on the hosts branch replaces this when the branches meet)
@@ -201,11 +202,18 @@ describe('cluster: membership on etcd', () => {
     const status = await queryStatus(c.address, { secret: readSecretFile(secret) });
     expect(status.membership).toMatchObject({ dynamic: true, state: 'live', live: true, members: 3 });
 
+    const onlyB = ObjectId.random();
+    await putEventually(onB, onlyB, 2);
+    expect(await read(onA, onlyB)).toEqual(bytes(2));
+
     // B stops: its registration goes at once (revoked), and the others drop it from their view.
     expect(await b.store.stop()).toBe(0);
     await waitMembers([a, c], secret);
-    // A get for an object B held no longer waits for it.
     expect(await read(onA, first)).toEqual(bytes(1));
+    // A get for an object only B held answers not-available at once instead of waiting.
+    const started = Date.now();
+    expect(await read(onC, onlyB, 20_000)).toBeNull();
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 
   it('refuses a name a live store has registered, with a clear error', async () => {
@@ -228,13 +236,61 @@ describe('cluster: membership on etcd', () => {
   });
 });
 
+describe('cluster: cluster up on etcd', () => {
+  it('cluster up --etcd starts stores that find each other in etcd; status shows their membership', async () => {
+    const etcd = await startEtcd();
+    const dir = path.join(tempDir(), 'cluster');
+    const up = spawn(process.execPath, [cliPath, 'cluster', 'up', '--nodes', '3', '--memory', '64MiB', '--dir', dir, '--etcd', etcd.url, '--etcd-prefix', '/test-up'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    up.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    up.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise((resolve) => up.once('exit', resolve));
+    onCleanup(async () => {
+      if (up.exitCode === null) up.kill('SIGTERM');
+      await exited;
+    });
+    await eventually('cluster up ready', async () => {
+      if (up.exitCode !== null) throw new Error(`cluster up exited: ${stderr}`);
+      return stdout.includes('plasmapool cluster up: 3 stores');
+    }, 60_000);
+    const { nodes } = await runJson<{ nodes: StatusReply[] }>(['cluster', 'status', '--dir', dir]);
+    expect(nodes).toHaveLength(3);
+    for (const node of nodes) {
+      expect(node.membership).toMatchObject({ dynamic: true, state: 'live', live: true, members: 3 });
+      expect(node.peers.every((p) => p.connected)).toBe(true);
+    }
+    // They are registered under the prefix given.
+    const listed = await fetch(`${etcd.url}/v3/kv/range`, {
+      method: 'POST',
+      body: JSON.stringify({ key: Buffer.from('/test-up/members/').toString('base64'), range_end: Buffer.from('/test-up/members0').toString('base64'), keys_only: true }),
+    }).then((r) => r.json() as Promise<{ kvs?: { key: string }[] }>);
+    expect((listed.kvs ?? []).map((kv) => Buffer.from(kv.key, 'base64').toString()).sort()).toEqual([
+      '/test-up/members/node-0',
+      '/test-up/members/node-1',
+      '/test-up/members/node-2',
+    ]);
+    up.kill('SIGTERM');
+    await exited;
+  });
+});
+
 describe('cluster: fencing on etcd', () => {
   it('etcd stopped: every store refuses creates and keeps serving local objects; resumed: creates work again', async () => {
     const etcd = await startEtcd();
     const secret = secretFile();
-    const a = await startNode(etcd, 'a', secret);
+    const a = await startNode(etcd, 'a', secret, ['--metrics', '127.0.0.1:0']);
     const b = await startNode(etcd, 'b', secret);
     await waitMembers([a, b], secret);
+    const metricsUrl = /metrics (http:\/\/\S+)/.exec(a.store.stdout())![1]!;
+    const metric = async (name: string) => {
+      const text = await (await fetch(metricsUrl)).text();
+      const line = text.split('\n').find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
+      return Number(line?.split(' ').pop());
+    };
+    expect(await metric('plasmapool_cluster_live')).toBe(1);
     const [onA, onB] = [await client(a), await client(b)];
     const [idA, idB] = [ObjectId.random(), ObjectId.random()];
     await putEventually(onA, idA, 10);
@@ -254,7 +310,9 @@ describe('cluster: fencing on etcd', () => {
       expect(await read(onA, idA)).toEqual(bytes(10));
       expect(await read(onB, idB)).toEqual(bytes(11));
       const fenced = await status(a, secret);
-      expect(fenced.membership!.createsRefusedFenced).toBeGreaterThan(0);
+      expect(Number(fenced.membership!.createsRefusedFenced)).toBeGreaterThan(0);
+      expect(await metric('plasmapool_cluster_live')).toBe(0);
+      expect(await metric('plasmapool_cluster_creates_refused_fenced_total')).toBeGreaterThan(0);
       expect(a.store.stderr()).toMatch(/cut off from etcd: this node is fenced/);
     } finally {
       etcd.resume();
