@@ -12,9 +12,12 @@
  * 16-byte token, then frames.
  *
  * Caller → callee, 25 bytes each: op (1 claim, 2 unclaim, 3 subscribe, 4 lookup id, 5 lookup end,
- * 6 unpin), sequence number (u32 LE), object id (20 bytes; zero for subscribe and lookup end). A
- * lookup is its ids under one sequence number, then an end.
- * Callee → caller: 1 claim reply: sequence (u32 LE), granted (1) or denied (0) — 6 bytes;
+ * 6 unpin, 7 hold, 8 reclaim, 9 settled, 10 rejoining), sequence number (u32 LE), object id
+ * (20 bytes; zero for subscribe and lookup end; for settled and rejoining the view id, u64 LE,
+ * then zeros). A lookup is its ids under one sequence number, then an end. docs/cluster.md has
+ * the full table and what hold, reclaim, settled and rejoining mean.
+ * Callee → caller: 1 claim reply (to claim, hold and reclaim): sequence (u32 LE), denied (0),
+ * granted (1) or retry (2) — 6 bytes;
  * 2 sealed: id, data size (u64 LE), metadata size (u64 LE) — 37 bytes; 3 removed: id — 21 bytes;
  * 4 location: sequence, found (u8), offset, data size, metadata size (u64 LE each), digest (8) —
  * 38 bytes, one per looked-up id in order; 5 lookup done: sequence — 5 bytes.

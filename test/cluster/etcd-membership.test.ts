@@ -139,13 +139,16 @@ async function waitMembers(nodes: Node[], secret: string): Promise<void> {
   const names = nodes.map((n) => n.name).sort();
   await eventually(`members ${names.join(',')}`, async () => {
     const replies = await Promise.all(nodes.map((n) => status(n, secret)));
-    return replies.every(
+    const ok = replies.every(
       (r) =>
         r.membership?.live === true &&
         r.membership.members === nodes.length &&
         r.peers.map((p) => p.node).sort().join(',') === names.filter((n) => n !== r.node).join(',') &&
         r.peers.every((p) => p.connected),
     );
+    if (ok) return true;
+    const seen = replies.map((r) => `${r.node}: ${r.membership?.state} members ${r.membership?.members} view ${r.membership?.viewId} peers ${r.peers.map((p) => `${p.node}${p.connected ? '' : '(down)'}`).join(' ')}`);
+    throw new Error(seen.join('; '));
   });
 }
 
