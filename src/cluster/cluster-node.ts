@@ -12,9 +12,18 @@ import fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import xxhash, { type XXHashAPI } from 'xxhash-wasm';
 import type { NativeRegion } from '../native/index.js';
-import type { ClaimResult, ClusterPort, FetchedObject, RemoteObject } from '../store/cluster-port.js';
+import type {
+  AttachedCluster,
+  ClaimResult,
+  ClusterCounters,
+  ClusterHealth,
+  ClusterStore,
+  FetchedObject,
+  NodeState,
+  PeerState,
+  RemoteObject,
+} from '../store/cluster-port.js';
 import { PeerHolder } from '../store/cluster-port.js';
-import type { PlasmaStore } from '../store/plasma-store.js';
 import type { Segment } from '../store/segments.js';
 import type { Logger } from '../util/log.js';
 import { CHANNEL_TOKEN_HEADER, encodeEvent, PEER_CHANNEL_HEADER, serveChannel, type HomeAnswer } from './peer-channel.js';
@@ -37,6 +46,7 @@ import {
 } from './peer-service.js';
 
 export type { TlsFiles } from './peer-auth.js';
+export type { ClusterCounters, ClusterHealth, NodeState } from '../store/cluster-port.js';
 
 export interface ClusterOptions {
   membership: Membership;
@@ -58,57 +68,20 @@ export interface ClusterOptions {
   advertise?: string;
 }
 
-/**
- * live: a member, grants and seals; fenced: cut off from the membership (no claims, no creates,
- * no seals); rejoining: registered again, re-claiming its sealed objects before it announces them.
- */
-export type NodeState = 'live' | 'fenced' | 'rejoining';
-
 /** At this node as home: who holds an id, and the settle round it was last asserted in. */
 interface ClaimRecord {
   node: string;
   mark: number;
 }
 
-/** Numbers for status and metrics (docs/cluster.md, fencing). */
-export interface ClusterCounters {
-  /** Claims this node granted as home. */
-  claimsGranted: number;
-  /** Claims refused because another node holds the id. */
-  claimsDenied: number;
-  /** Claims answered "retry" (this home fenced, or a membership change not settled yet). */
-  claimsRetried: number;
-  /** Claims of this node that found no home answer in time (the create failed closed). */
-  claimsUnreachable: number;
-  /** Creates refused because this node was fenced. */
-  createsRefusedFenced: number;
-  /** Seals refused because this node was fenced after the claim. */
-  sealsRefusedFenced: number;
-  /** Ids found held by two nodes (a rejoin that lost its re-claim, or an inconsistent hold). */
-  duplicateIds: number;
-  /** Sealed objects re-claimed successfully on rejoin / dropped because another node held the id. */
-  reclaimed: number;
-  reclaimLost: number;
-}
-
-/** What `health()` reports (status reply `membership`, metrics). */
-export interface ClusterHealth extends ClusterCounters {
-  dynamic: boolean;
-  state: NodeState;
-  live: boolean;
-  revision: number;
-  viewId: string;
-  members: number;
-  fencedMs: number;
-  fences: number;
-}
-
 const RECLAIM_TIMEOUT_MS = 5000;
+/** How long start() waits for the first settle of every member before saying ready anyway. */
+const START_LIVE_WAIT_MS = 5000;
 const REJOIN_RETRY_MS = 100;
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]|::1)$/;
 
-export class ClusterNode implements ClusterPort {
+export class ClusterNode implements AttachedCluster {
   private readonly links = new Map<string, PeerLink>();
   /** key → the peer that sealed it (learnt from event streams). */
   private readonly directory = new Map<string, string>();
@@ -170,7 +143,7 @@ export class ClusterNode implements ClusterPort {
   readonly self: MemberAddress;
 
   constructor(
-    private readonly store: PlasmaStore,
+    private readonly store: ClusterStore,
     private readonly region: NativeRegion,
     private readonly socketPath: string,
     private readonly options: ClusterOptions,
@@ -229,7 +202,10 @@ export class ClusterNode implements ClusterPort {
       membership.onLiveness((live) => (live ? this.beginRejoin() : this.onFenced()));
     }
     this.applyView();
-    if (membership.dynamic) this.beginRejoin();
+    if (membership.dynamic) {
+      this.beginRejoin();
+      await this.untilLive(START_LIVE_WAIT_MS);
+    }
     this.every(Math.max(50, Math.floor(this.leaseMs / 3)), () => this.renewLeases());
     this.every(Math.max(50, Math.floor(this.leaseMs / 4)), () => this.expireLeases());
   }
@@ -255,7 +231,7 @@ export class ClusterNode implements ClusterPort {
   }
 
   /** Transport and state of every peer, for status output. */
-  peerStates(): { node: string; address: string; connected: boolean; transport: string }[] {
+  peerStates(): PeerState[] {
     return [...this.links.values()].map((link) => ({
       node: link.name,
       address: link.member.address,
@@ -765,6 +741,13 @@ export class ClusterNode implements ClusterPort {
     this.hidden.clear();
     for (const object of announce) this.announceSealed(object.key, object.dataSize, object.metadataSize);
     this.evaluateDeferred();
+  }
+
+  /** Resolves once this node is live (or after `ms`: it keeps trying, creates fail meanwhile). */
+  private async untilLive(ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (this.state !== 'live' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    if (this.state !== 'live') this.log.warn('not a live member yet: creates are refused until every member has settled', { state: this.state });
   }
 
   /** Membership state and counters, for status and metrics. */
