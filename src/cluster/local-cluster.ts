@@ -60,7 +60,8 @@ export interface LocalCluster {
 
 const cliPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/plasmapool.js');
 
-async function freePort(): Promise<number> {
+/** A TCP port free on 127.0.0.1 now (another process may take it before it is bound). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);
