@@ -26,8 +26,10 @@ import type {
 import { PeerHolder } from '../store/cluster-port.js';
 import type { Segment } from '../store/segments.js';
 import type { Logger } from '../util/log.js';
-import { CHANNEL_TOKEN_HEADER, encodeEvent, PEER_CHANNEL_HEADER, serveChannel, type HomeAnswer } from './peer-channel.js';
-import { fetchObject, serveFetch } from './copy-transport.js';
+import { CHANNEL_TOKEN_HEADER, PEER_CHANNEL_HEADER, serveChannel } from './peer-channel.js';
+import type { HomeAnswer, PeerHandler } from './peer-handler.js';
+import { serveFetch } from './copy-transport.js';
+import type { PeerTransport } from './peer-transport.js';
 import { DataServer, DATA_PORT_HEADER, type TlsMaterial } from './data-channel.js';
 import { requireSecret, type TlsFiles } from './peer-auth.js';
 import { homeNodeOf } from './home-node.js';
@@ -35,6 +37,7 @@ import type { MemberAddress, MemberRecord, Membership } from './membership.js';
 import { PeerLink } from './peer-link.js';
 import {
   peerService,
+  type ClaimReply,
   type ClaimRequest,
   type FetchChunk,
   type LookupRequest,
@@ -122,7 +125,12 @@ export class ClusterNode implements AttachedCluster {
   };
   /** Peers holding pins or claims here. */
   private readonly holders = new Map<string, PeerHolder>();
-  private readonly subscribers = new Set<grpc.ServerWritableStream<{ node: string }, ObjectEvent>>();
+  /** Peers subscribed to this store's seals and removals (peer channel or gRPC Events). */
+  private readonly eventSubscribers = new Set<(event: ObjectEvent) => void>();
+  /** gRPC Events streams open now, ended on close. */
+  private readonly eventCalls = new Set<grpc.ServerWritableStream<{ node: string }, ObjectEvent>>();
+  /** One handler per calling node (handlerFor). */
+  private readonly peerHandlers = new Map<string, PeerHandler>();
   private readonly pendingUnpins = new Map<string, Set<string>>();
   private unpinFlush: NodeJS.Immediate | null = null;
   private readonly server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
@@ -136,8 +144,6 @@ export class ClusterNode implements AttachedCluster {
   private dataPort = 0;
   /** Peer channel tokens handed to peers (one per peer name, see peer-channel.ts). */
   private readonly channelTokens = new Map<string, string>();
-  /** Peers subscribed to events over their peer channel. */
-  private readonly channelSubscribers = new Set<(frame: Buffer) => void>();
   private readonly tlsMaterial: TlsMaterial | undefined;
   private identity!: NodeIdentity;
   readonly self: MemberAddress;
@@ -269,36 +275,15 @@ export class ClusterNode implements AttachedCluster {
     // lookup pins them anyway (one pin per holder), so the unpin is simply withdrawn.
     const unsent = this.pendingUnpins.get(node);
     if (unsent) for (const key of keys) unsent.delete(key);
-    const channel = link.liveChannel;
-    if (channel) {
-      return channel.lookup(keys).then(
-        (locations) =>
-          keys.flatMap((key, i) => {
-            const location = locations[i];
-            return location ? [{ key, node, ...location }] : [];
-          }),
-        (error: Error) => {
-          throw new Error(`lookup at ${node} failed: ${error.message}`);
-        },
-      );
-    }
-    const request: LookupRequest = { holder: this.self.name, ids: keys.map((key) => Buffer.from(key, 'hex')) };
-    return new Promise((resolve, reject) =>
-      link.client.lookup(request, link.deadline(), (error, reply) => {
-        if (error) return reject(new Error(`lookup at ${node} failed: ${error.details || error.message}`));
-        resolve(
-          reply.objects
-            .filter((o) => o.found)
-            .map((o) => ({
-              key: o.id.toString('hex'),
-              node,
-              offset: o.offset,
-              dataSize: o.dataSize,
-              metadataSize: o.metadataSize,
-              digest: Uint8Array.from(o.digest),
-            })),
-        );
-      }),
+    return this.transportTo(link).lookup(keys).then(
+      (locations) =>
+        keys.flatMap((key, i) => {
+          const location = locations[i];
+          return location ? [{ key, node, ...location }] : [];
+        }),
+      (error: Error) => {
+        throw new Error(`lookup at ${node} failed: ${error.message}`);
+      },
     );
   }
 
@@ -307,8 +292,7 @@ export class ClusterNode implements AttachedCluster {
     key: string,
     allocate: (dataSize: number, metadataSize: number) => Uint8Array | null,
   ): Promise<FetchedObject | null> {
-    const link = this.liveLink(node);
-    return fetchObject({ client: link.client, address: link.member.address, node, holder: this.self.name, hash: this.hash, tls: this.tlsMaterial, timeoutMs: this.timeoutMs }, key, allocate);
+    return this.transportTo(this.liveLink(node)).fetch(key, allocate);
   }
 
   unpin(node: string, keys: string[]): void {
@@ -335,15 +319,9 @@ export class ClusterNode implements AttachedCluster {
     if (this.options.membership.dynamic) return this.claimInView(key);
     const home = this.homeOf(key);
     if (home === this.self.name) return this.settleClaim(key, this.claimHere(key, this.self.name));
-    const link = this.links.get(home);
-    if (!link?.connected) return this.settleClaim(key, 'unreachable');
-    const channel = link.liveChannel;
-    if (channel) return channel.claim(key).then((answer) => this.settleClaim(key, answer));
-    return new Promise((resolve) =>
-      link.client.claim({ id: Buffer.from(key, 'hex'), node: this.self.name }, link.deadline(), (error, reply) =>
-        resolve(this.settleClaim(key, error ? 'unreachable' : reply.granted ? 'granted' : 'denied')),
-      ),
-    );
+    const transport = this.links.get(home)?.peerTransport;
+    if (!transport) return this.settleClaim(key, 'unreachable');
+    return transport.claim(key).then((answer) => this.settleClaim(key, answer));
   }
 
   /** A home's answer as the store sees it; a granted id is held from now on. */
@@ -370,8 +348,8 @@ export class ClusterNode implements AttachedCluster {
       let answer: HomeAnswer;
       if (home === this.self.name) answer = this.claimHere(key, this.self.name, view);
       else {
-        const channel = this.links.get(home)?.liveChannel;
-        answer = channel ? await channel.claim(key) : 'unreachable';
+        const transport = this.links.get(home)?.peerTransport;
+        answer = transport ? await transport.claim(key) : 'unreachable';
       }
       if (epoch !== this.epoch || this.state !== 'live') return this.settleClaim(key, 'unreachable');
       if (answer === 'denied') return 'denied';
@@ -388,10 +366,7 @@ export class ClusterNode implements AttachedCluster {
       if (this.claims.get(key)?.node === this.self.name) this.claims.delete(key);
       return;
     }
-    const link = this.links.get(home);
-    const channel = link?.liveChannel;
-    if (channel) return channel.unclaim(key);
-    link?.client.unclaim({ id: Buffer.from(key, 'hex'), node: this.self.name }, link.deadline(), () => undefined);
+    this.links.get(home)?.peerTransport?.unclaim(key);
   }
 
   announceSealed(key: string, dataSize: number, metadataSize: number): void {
@@ -412,50 +387,57 @@ export class ClusterNode implements AttachedCluster {
   private channelTokenFor(node: string): string {
     let token = this.channelTokens.get(node);
     if (!token) {
-      token = this.dataServer!.openChannel((socket, first) =>
-        serveChannel(socket, first, {
-          claim: (key) => this.claimHere(key, node, this.settledBy.get(node)),
-          hold: (key) => this.hold(key, node),
-          reclaim: (key, answer) => {
-            this.deferredReclaims.push({ node, key, answer });
-            this.evaluateDeferred();
-          },
-          settled: (view) => {
-            this.settledBy.set(node, view);
-            this.rejoiningBy.delete(node);
-            this.pruneSettled(node);
-            this.evaluateDeferred();
-          },
-          rejoining: (view) => {
-            this.rejoiningBy.set(node, view);
-            this.settledBy.delete(node);
-            this.evaluateDeferred();
-          },
-          lookup: (keys) => {
-            const found = new Map(this.store.lookupForPeer(this.holderFor(node), keys).map((o) => [o.key, o]));
-            return keys.map((key) => found.get(key));
-          },
-          unpin: (keys) => {
-            const holder = this.holders.get(node);
-            if (holder) this.store.unpinForPeer(holder, keys);
-          },
-          unclaim: (key) => {
-            if (this.claims.get(key)?.node === node) this.claims.delete(key);
-          },
-          subscribe: (push) => {
-            this.holderFor(node);
-            for (const object of this.store.ownedSealed()) {
-              if (this.hidden.has(object.key)) continue;
-              push(encodeEvent({ kind: 'SEALED', id: Buffer.from(object.id.bytes), dataSize: object.dataSize, metadataSize: object.metadataSize }));
-            }
-            this.channelSubscribers.add(push);
-            return () => this.channelSubscribers.delete(push);
-          },
-        }),
-      ).token;
+      token = this.dataServer!.openChannel((socket, first) => serveChannel(socket, first, this.handlerFor(node))).token;
       this.channelTokens.set(node, token);
     }
     return token;
+  }
+
+  /** What this store does for `node`'s control messages, on the peer channel and over gRPC alike. */
+  private handlerFor(node: string): PeerHandler {
+    let handler = this.peerHandlers.get(node);
+    if (handler) return handler;
+    handler = {
+      claim: (key) => this.claimHere(key, node, this.settledBy.get(node)),
+      unclaim: (key) => {
+        if (this.claims.get(key)?.node === node) this.claims.delete(key);
+      },
+      hold: (key) => this.hold(key, node),
+      reclaim: (key, answer) => {
+        this.deferredReclaims.push({ node, key, answer });
+        this.evaluateDeferred();
+      },
+      settled: (view) => {
+        this.settledBy.set(node, view);
+        this.rejoiningBy.delete(node);
+        this.pruneSettled(node);
+        this.evaluateDeferred();
+      },
+      rejoining: (view) => {
+        this.rejoiningBy.set(node, view);
+        this.settledBy.delete(node);
+        this.evaluateDeferred();
+      },
+      lookup: (keys) => {
+        const found = new Map(this.store.lookupForPeer(this.holderFor(node), keys).map((o) => [o.key, o]));
+        return keys.map((key) => found.get(key));
+      },
+      unpin: (keys) => {
+        const holder = this.holders.get(node);
+        if (holder) this.store.unpinForPeer(holder, keys);
+      },
+      subscribe: (push) => {
+        this.holderFor(node);
+        for (const object of this.store.ownedSealed()) {
+          if (this.hidden.has(object.key)) continue;
+          push({ kind: 'SEALED', id: Buffer.from(object.id.bytes), dataSize: object.dataSize, metadataSize: object.metadataSize });
+        }
+        this.eventSubscribers.add(push);
+        return () => this.eventSubscribers.delete(push);
+      },
+    };
+    this.peerHandlers.set(node, handler);
+    return handler;
   }
 
   /**
@@ -528,6 +510,7 @@ export class ClusterNode implements AttachedCluster {
       access: { tls: this.options.tls, secret: this.options.secret },
       tlsMaterial: this.tlsMaterial,
       timeoutMs: this.timeoutMs,
+      hash: this.hash,
       transport: this.options.transport ?? 'auto',
       registerSegment: (region, node) => this.store.segments.register(region.fd, region.mapLength, node),
       onEvent: (node, event) => this.onPeerEvent(node, event),
@@ -594,15 +577,15 @@ export class ClusterNode implements AttachedCluster {
 
   /** Tell a peer every id this node holds that the peer is home of, then that we settled this view. */
   private settleWith(link: PeerLink): void {
-    const channel = link.liveChannel;
-    if (!channel) return;
+    const transport = link.peerTransport;
+    if (!transport) return;
     for (const key of this.held) {
       if (this.homeOf(key) !== link.name) continue;
-      void channel.hold(key).then((answer) => {
+      void transport.hold(key).then((answer) => {
         if (answer === 'denied') this.counters.duplicateIds++;
       });
     }
-    channel.settled(this.options.membership.viewId());
+    transport.settled(this.options.membership.viewId());
   }
 
   /**
@@ -682,16 +665,16 @@ export class ClusterNode implements AttachedCluster {
     if (this.state !== 'rejoining') return;
     const view = this.options.membership.viewId();
     for (const link of this.links.values()) {
-      const channel = link.liveChannel;
-      if (!channel) continue;
+      const transport = link.peerTransport;
+      if (!transport) continue;
       if (this.sentRejoining.get(link.name) !== view) {
-        channel.rejoining(view);
+        transport.rejoining(view);
         this.sentRejoining.set(link.name, view);
       }
       for (const key of this.toReclaim) {
         if (this.reclaiming.get(key) === view || this.homeOf(key) !== link.name) continue;
         this.reclaiming.set(key, view);
-        void channel.reclaim(key, RECLAIM_TIMEOUT_MS).then((answer) => {
+        void transport.reclaim(key, RECLAIM_TIMEOUT_MS).then((answer) => {
           if (this.reclaiming.get(key) !== view) return;
           this.reclaiming.delete(key);
           if (this.state !== 'rejoining' || view !== this.options.membership.viewId()) return;
@@ -766,6 +749,12 @@ export class ClusterNode implements AttachedCluster {
     };
   }
 
+  private transportTo(link: PeerLink): PeerTransport {
+    const transport = link.peerTransport;
+    if (!transport) throw new Error(`peer ${link.name} is not connected`);
+    return transport;
+  }
+
   private liveLink(node: string): PeerLink {
     const link = this.links.get(node);
     if (!link?.connected) throw new Error(`peer ${node} is not connected`);
@@ -825,27 +814,15 @@ export class ClusterNode implements AttachedCluster {
   }
 
   private broadcast(event: ObjectEvent): void {
-    for (const call of this.subscribers) call.write(event);
-    if (this.channelSubscribers.size === 0) return;
-    const frame = encodeEvent(event);
-    for (const push of this.channelSubscribers) push(frame);
+    for (const push of this.eventSubscribers) push(event);
   }
 
   private flushUnpins(): void {
     this.unpinFlush = null;
     for (const [node, keys] of this.pendingUnpins) {
       if (keys.size === 0) continue;
-      const link = this.links.get(node);
-      const channel = link?.liveChannel;
-      if (channel) {
-        channel.unpin(keys);
-        continue;
-      }
-      const request: PinRequest = { holder: this.self.name, ids: [...keys].map((key) => Buffer.from(key, 'hex')) };
-      // If this fails the owner's lease on these pins runs out instead (see renewLeases).
-      link?.client.unpin(request, link.deadline(), (error) => {
-        if (error) this.log.warn('unpin failed; the owner will expire the lease', { peer: node, error: error.details });
-      });
+      // If this is lost the owner's lease on these pins runs out instead (see renewLeases).
+      this.links.get(node)?.peerTransport?.unpin(keys);
     }
     this.pendingUnpins.clear();
   }
@@ -898,14 +875,13 @@ export class ClusterNode implements AttachedCluster {
       }
       callback(null, this.identity);
     };
+    // Per-caller calls: adapters onto the same handler the peer channel uses.
     const lookup: Unary<LookupRequest, object> = (call, callback) => {
-      const holder = this.holderFor(call.request.holder);
-      const keys = call.request.ids.map((id) => id.toString('hex'));
-      const found = new Map(this.store.lookupForPeer(holder, keys).map((o) => [o.key, o]));
+      const locations = this.handlerFor(call.request.holder).lookup(call.request.ids.map((id) => id.toString('hex')));
       callback(null, {
         leaseMs: this.leaseMs,
-        objects: call.request.ids.map((id) => {
-          const object = found.get(id.toString('hex'));
+        objects: call.request.ids.map((id, i) => {
+          const object = locations[i];
           return object
             ? { id, found: true, offset: object.offset, dataSize: object.dataSize, metadataSize: object.metadataSize, digest: Buffer.from(object.digest) }
             : { id, found: false };
@@ -913,27 +889,21 @@ export class ClusterNode implements AttachedCluster {
       });
     };
     const unpin: Unary<PinRequest, object> = (call, callback) => {
-      const holder = this.holders.get(call.request.holder);
-      if (holder) this.store.unpinForPeer(holder, call.request.ids.map((id) => id.toString('hex')));
+      this.handlerFor(call.request.holder).unpin(call.request.ids.map((id) => id.toString('hex')));
       callback(null, {});
     };
     const renew: Unary<{ holder: string }, object> = (call, callback) => {
       const holder = this.holderFor(call.request.holder);
       callback(null, { leaseMs: this.leaseMs, pins: holder.keys.size });
     };
-    const claim: Unary<ClaimRequest, object> = (call, callback) => {
+    const claim: Unary<ClaimRequest, ClaimReply> = (call, callback) => {
       const key = call.request.id.toString('hex');
-      if (this.options.membership.dynamic) {
-        // A claim must say which view it was made in: only the peer channel carries that.
-        callback({ code: grpc.status.FAILED_PRECONDITION, details: 'with a dynamic membership, claims travel on the peer channel' });
-        return;
-      }
-      const granted = this.claimHere(key, call.request.node) === 'granted';
-      callback(null, { granted, owner: this.claims.get(key)?.node ?? '' });
+      // gRPC claims carry no settled view: with etcd the answer is retry (claims need the channel).
+      const answer = this.handlerFor(call.request.node).claim(key);
+      callback(null, { granted: answer === 'granted', owner: this.claims.get(key)?.node ?? '', retry: answer === 'retry' });
     };
     const unclaim: Unary<ClaimRequest, object> = (call, callback) => {
-      const key = call.request.id.toString('hex');
-      if (this.claims.get(key)?.node === call.request.node) this.claims.delete(key);
+      this.handlerFor(call.request.node).unclaim(call.request.id.toString('hex'));
       callback(null, {});
     };
     const status: Unary<object, StatusReply> = (_call, callback) => {
@@ -949,13 +919,12 @@ export class ClusterNode implements AttachedCluster {
       });
     };
     const events = (call: grpc.ServerWritableStream<{ node: string }, ObjectEvent>) => {
-      this.holderFor(call.request.node);
-      for (const object of this.store.ownedSealed()) {
-        if (this.hidden.has(object.key)) continue;
-        call.write({ kind: 'SEALED', id: Buffer.from(object.id.bytes), dataSize: object.dataSize, metadataSize: object.metadataSize });
-      }
-      this.subscribers.add(call);
-      const drop = () => this.subscribers.delete(call);
+      const unsubscribe = this.handlerFor(call.request.node).subscribe((event) => call.write(event));
+      this.eventCalls.add(call);
+      const drop = () => {
+        unsubscribe();
+        this.eventCalls.delete(call);
+      };
       call.on('cancelled', drop);
       call.on('close', drop);
       call.on('error', drop);
@@ -977,9 +946,9 @@ export class ClusterNode implements AttachedCluster {
     if (this.rejoinTimer) clearTimeout(this.rejoinTimer);
     // Leave the membership first: peers drop this node as soon as its key goes.
     await this.options.membership.close().catch(() => undefined);
-    for (const call of this.subscribers) call.end();
-    this.subscribers.clear();
-    this.channelSubscribers.clear();
+    for (const call of this.eventCalls) call.end();
+    this.eventCalls.clear();
+    this.eventSubscribers.clear();
     for (const link of this.links.values()) link.close();
     // Peers' event streams never end on their own: do not wait for them.
     this.dataServer?.close();

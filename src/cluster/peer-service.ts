@@ -54,6 +54,8 @@ export interface ClaimRequest {
 export interface ClaimReply {
   granted: boolean;
   owner: string;
+  /** The home cannot decide now (fenced, or the membership is changing): ask again. */
+  retry: boolean;
 }
 
 export interface ObjectEvent {
