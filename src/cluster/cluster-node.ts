@@ -30,6 +30,7 @@ import { CHANNEL_TOKEN_HEADER, PEER_CHANNEL_HEADER, serveChannel } from './peer-
 import type { HomeAnswer, PeerHandler } from './peer-handler.js';
 import { serveFetch } from './copy-transport.js';
 import type { PeerTransport } from './peer-transport.js';
+import { RemoteGets } from './remote-gets.js';
 import { DataServer, DATA_PORT_HEADER, type TlsMaterial } from './data-channel.js';
 import { requireSecret, type TlsFiles } from './peer-auth.js';
 import { homeNodeOf } from './home-node.js';
@@ -145,6 +146,7 @@ export class ClusterNode implements AttachedCluster {
   /** Peer channel tokens handed to peers (one per peer name, see peer-channel.ts). */
   private readonly channelTokens = new Map<string, string>();
   private readonly tlsMaterial: TlsMaterial | undefined;
+  private readonly remoteGets: RemoteGets;
   private identity!: NodeIdentity;
   readonly self: MemberAddress;
 
@@ -161,6 +163,7 @@ export class ClusterNode implements AttachedCluster {
     this.chunkBytes = options.chunkBytes ?? 4 * 1024 * 1024;
     const tls = options.tls;
     this.tlsMaterial = tls && { ca: fs.readFileSync(tls.ca), cert: fs.readFileSync(tls.cert), key: fs.readFileSync(tls.key) };
+    this.remoteGets = new RemoteGets(this, store, log);
   }
 
   /** Listen for peers and start connecting to them. */
@@ -293,6 +296,10 @@ export class ClusterNode implements AttachedCluster {
     allocate: (dataSize: number, metadataSize: number) => Uint8Array | null,
   ): Promise<FetchedObject | null> {
     return this.transportTo(this.liveLink(node)).fetch(key, allocate);
+  }
+
+  resolve(keys: string[]): Promise<void> {
+    return this.remoteGets.resolve(keys);
   }
 
   unpin(node: string, keys: string[]): void {

@@ -52,6 +52,11 @@ export interface ClusterPort {
   acceptsCreates(): boolean;
   /** At seal time: the claim on this id is still certainly this node's. */
   maySeal(key: string): boolean;
+  /**
+   * Bring peers' objects within reach of local clients (the remote-get policy, src/cluster):
+   * waiting gets are woken as each arrives, or given up on if the owner cannot deliver.
+   */
+  resolve(keys: string[]): Promise<void>;
   /** A local object was removed: free its claim. */
   unclaim(key: string): void;
   /** Tell peers (their directories and waiting gets). */
@@ -82,6 +87,17 @@ export interface ClusterStore {
   /** Another node holds this id (found on rejoin): drop the local object. */
   dropDuplicate(key: string): void;
   stats(): { objects: number; allocated: number; capacity: number; clients: number };
+  // Remote gets (the policy lives in src/cluster/remote-gets.ts):
+  /** An object of this id is here already (local, proxy or replica). */
+  has(key: string): boolean;
+  /** Shared transport: a proxy over the owner's region; false if the id is here already (unpin it). */
+  adoptProxy(remote: RemoteObject, segment: Segment): boolean;
+  /** Copy transport: memory for a replica (null: here already, or no room). */
+  allocateReplica(key: string, node: string, dataSize: number, metadataSize: number): Uint8Array | null;
+  dropReplica(key: string): void;
+  sealReplica(key: string, digest: Uint8Array): void;
+  /** Waiting gets answer null for these keys. */
+  giveUp(keys: readonly string[]): void;
 }
 
 /**
