@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { connect, type PlasmaClient } from '../../src/client/plasma-client.js';
-import { PlasmaStoreFullError } from '../../src/client/errors.js';
+import { PlasmaObjectExistsError, PlasmaStoreFullError } from '../../src/client/errors.js';
+import { homeNodeOf } from '../../src/cluster/home-node.js';
 import { createSecretFile, readSecretFile } from '../../src/cluster/peer-auth.js';
 import { queryStatus } from '../../src/cluster/status-client.js';
 import { freePort } from '../../src/cluster/local-cluster.js';
@@ -85,12 +86,12 @@ function secretFile(): string {
   return file;
 }
 
-async function startNode(etcd: Etcd, name: string, secret: string, extra: string[] = []): Promise<Node> {
+async function startNode(etcd: Etcd, name: string, secret: string, extra: string[] = [], ttl = TTL): Promise<Node> {
   const store = await startStoreProcess('64MiB', [
     '--node-name', name,
     '--listen', '127.0.0.1:0',
     '--etcd', etcd.url,
-    '--etcd-ttl', String(TTL),
+    '--etcd-ttl', String(ttl),
     '--secret-file', secret,
     '--lease-ms', '3000',
     '--log-level', 'info',
@@ -225,6 +226,78 @@ describe('cluster: membership on etcd', () => {
     await expect(startStoreProcess('64MiB', ['--node-name', 'x', '--listen', '0.0.0.0:0', '--insecure', '--etcd', etcd.url, '--secret-file', secret])).rejects.toThrow(
       /--listen 0.0.0.0:0 is not an address peers can use: pass --advertise/,
     );
+  });
+});
+
+describe('cluster: membership changes hand claims over', () => {
+  it('an id claimed (not sealed yet) on A whose home moves to a joining C is refused to B at C', async () => {
+    const etcd = await startEtcd();
+    const secret = secretFile();
+    const a = await startNode(etcd, 'a', secret);
+    const b = await startNode(etcd, 'b', secret);
+    await waitMembers([a, b], secret);
+    const [onA, onB] = [await client(a), await client(b)];
+    // An id homed at A or B now and at C once C has joined: its claim must move to C with it.
+    let id: ObjectId;
+    do id = ObjectId.random();
+    while (homeNodeOf(id.hex, ['a', 'b', 'c']) !== 'c');
+    let buffer: Awaited<ReturnType<PlasmaClient['create']>> | null = null;
+    await eventually('create on A', async () => {
+      buffer = await onA.create(id, 4096);
+      return true;
+    });
+    buffer!.data.set(bytes(60));
+
+    const c = await startNode(etcd, 'c', secret);
+    await waitMembers([a, b, c], secret);
+    // B creates the same id: its claim goes to C, which learnt A's claim from A's hold.
+    await expect(put(onB, id, 61)).rejects.toBeInstanceOf(PlasmaObjectExistsError);
+    await onA.seal(id);
+    buffer!.release();
+    const onC = await client(c);
+    expect(await read(onB, id)).toEqual(bytes(60));
+    expect(await read(onC, id)).toEqual(bytes(60));
+    const replies = await Promise.all([a, b, c].map((n) => status(n, secret)));
+    expect(replies.map((r) => Number(r.membership!.duplicateIds))).toEqual([0, 0, 0]);
+    expect(Number(replies[2]!.membership!.claimsDenied)).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('cluster: a leaving home hands over only after every member settled', () => {
+  it("B, the new home of D's ids, grants none until A (paused) has handed over its claim", async () => {
+    const etcd = await startEtcd();
+    const secret = secretFile();
+    // A long TTL: A is paused below for a second or two and must stay a member meanwhile.
+    const [a, b, d] = await Promise.all(['a', 'b', 'd'].map((name) => startNode(etcd, name, secret, [], 6)));
+    await waitMembers([a!, b!, d!], secret);
+    const [onA, onB] = [await client(a!), await client(b!)];
+    let id: ObjectId;
+    do id = ObjectId.random();
+    while (homeNodeOf(id.hex, ['a', 'b', 'd']) !== 'd' || homeNodeOf(id.hex, ['a', 'b']) !== 'b');
+    let buffer: Awaited<ReturnType<PlasmaClient['create']>> | null = null;
+    await eventually('create on A', async () => {
+      buffer = await onA.create(id, 4096);
+      return true;
+    });
+    buffer!.data.set(bytes(70));
+
+    // A cannot send its holds while paused; D leaves, so the id's home moves to B.
+    a!.store.child.kill('SIGSTOP');
+    try {
+      expect(await d!.store.stop()).toBe(0);
+      await eventually('B sees D leave', async () => (await status(b!, secret)).membership?.members === 2, 5000);
+      // B must not grant the id before A settled: the create fails (closed) instead of winning.
+      await expect(put(onB, id, 71)).rejects.toBeInstanceOf(PlasmaObjectExistsError);
+    } finally {
+      a!.store.child.kill('SIGCONT');
+    }
+    await waitMembers([a!, b!], secret);
+    await onA.seal(id);
+    buffer!.release();
+    expect(await read(onB, id)).toEqual(bytes(70));
+    const replies = await Promise.all([a!, b!].map((n) => status(n, secret)));
+    expect(replies.map((r) => Number(r.membership!.duplicateIds))).toEqual([0, 0]);
+    expect(Number(replies[1]!.membership!.claimsRetried)).toBeGreaterThan(0);
   });
 });
 
