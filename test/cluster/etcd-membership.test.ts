@@ -282,6 +282,8 @@ describe('cluster: a leaving home hands over only after every member settled', {
       return true;
     });
     buffer!.data.set(bytes(70));
+    // Let A's claim at D complete first (it overlaps the client's write).
+    await sleep(300);
 
     // A cannot send its holds while paused; D leaves, so the id's home moves to B.
     a!.store.child.kill('SIGSTOP');
@@ -294,7 +296,8 @@ describe('cluster: a leaving home hands over only after every member settled', {
       a!.store.child.kill('SIGCONT');
     }
     await waitMembers([a!, b!], secret);
-    // A's seal succeeds, unless A was starved past its TTL meanwhile (fenced): then it is refused.
+    // A's seal succeeds, unless its claim was still in flight when it was paused (a claim that
+    // finds no answer within the peer timeout fails closed): then nobody has the id.
     const sealed = await onA.seal(id).then(
       () => true,
       (error: unknown) => {
@@ -304,10 +307,9 @@ describe('cluster: a leaving home hands over only after every member settled', {
     );
     buffer!.release();
     const replies = await Promise.all([a!, b!].map((n) => status(n, secret)));
-    if (sealed) expect(await read(onB, id)).toEqual(bytes(70));
-    else expect(replies[0]!.membership!.fences).toBeGreaterThan(0);
+    expect(await read(onB, id, 500)).toEqual(sealed ? bytes(70) : null);
     expect(replies.map((r) => Number(r.membership!.duplicateIds))).toEqual([0, 0]);
-    expect(Number(replies[1]!.membership!.claimsRetried)).toBeGreaterThan(0);
+    expect(Number(replies[1]!.membership!.claimsRetried), `${JSON.stringify(replies[1]!.membership)}\n${b!.store.stderr().slice(-3000)}`).toBeGreaterThan(0);
   });
 });
 
