@@ -60,6 +60,9 @@ export class EtcdMembership implements Membership {
   private fenceTimer: NodeJS.Timeout | null = null;
   private rejoinTimer: NodeJS.Timeout | null = null;
   private refreshing: Promise<void> | null = null;
+  /** The etcd revision of the last read of the view. */
+  private lastRead = 0;
+  private rereadTimer: NodeJS.Timeout | null = null;
   private refreshAgain = false;
   private closed = false;
   /** Total milliseconds spent fenced, and since when (performance.now()) if fenced now. */
@@ -160,12 +163,20 @@ export class EtcdMembership implements Membership {
       await this.revokeLease();
       throw new Error(`cannot join the cluster through etcd (${this.memberKeyPrefix}): ${(error as Error).message}`);
     }
-    this.watcher = await this.client.watch().prefix(this.memberKeyPrefix).create();
-    this.watcher.on('data', () => void this.refresh());
+    // From just after the first read: a member that registered in between is not missed.
+    this.watcher = await this.client
+      .watch()
+      .prefix(this.memberKeyPrefix)
+      .startRevision(String(this.lastRead + 1))
+      .create();
+    this.watcher.on('data', () => void this.refresh().catch(() => undefined));
     // After a reconnect the watch resumes where it stopped; read the whole view anyway.
-    this.watcher.on('connected', () => void this.refresh());
+    this.watcher.on('connected', () => void this.refresh().catch(() => undefined));
     this.watcher.on('error', (error) => this.log.warn('etcd watch failed; retrying', { error: error.message }));
     this.scheduleKeepAlive();
+    // A safety net under the watch: read the whole view again once per TTL.
+    this.rereadTimer = setInterval(() => void this.refresh().catch(() => undefined), this.ttlSeconds * 1000);
+    this.rereadTimer.unref();
   }
 
   // ------------------------------------------------------------ registration and lease
@@ -338,6 +349,7 @@ export class EtcdMembership implements Membership {
     const end = Buffer.from(start);
     end[end.length - 1]!++;
     const reply = await this.client.kv.range({ key: start, range_end: end }, this.deadline());
+    this.lastRead = Math.max(this.lastRead, Number(reply.header.revision));
     const records = new Map<string, MemberRecord>();
     const incarnations = new Map<string, string>();
     const tags: string[] = [];
@@ -385,6 +397,7 @@ export class EtcdMembership implements Membership {
     if (this.closed) return;
     this.closed = true;
     for (const timer of [this.keepAliveTimer, this.fenceTimer, this.rejoinTimer]) if (timer) clearTimeout(timer);
+    if (this.rereadTimer) clearInterval(this.rereadTimer);
     // etcd may be gone: never let it hold up a shutdown.
     const giveUp = new Promise((resolve) => setTimeout(resolve, CALL_TIMEOUT_MS).unref());
     await Promise.race([this.watcher?.cancel().catch(() => undefined), giveUp]);
