@@ -12,30 +12,45 @@ import fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import xxhash, { type XXHashAPI } from 'xxhash-wasm';
 import type { NativeRegion } from '../native/index.js';
-import type { ClaimResult, ClusterPort, FetchedObject, RemoteObject } from '../store/cluster-port.js';
+import type {
+  AttachedCluster,
+  ClaimResult,
+  ClusterCounters,
+  ClusterHealth,
+  ClusterStore,
+  FetchedObject,
+  NodeState,
+  PeerState,
+  RemoteObject,
+} from '../store/cluster-port.js';
 import { PeerHolder } from '../store/cluster-port.js';
-import type { PlasmaStore } from '../store/plasma-store.js';
 import type { Segment } from '../store/segments.js';
 import type { Logger } from '../util/log.js';
-import { CHANNEL_TOKEN_HEADER, encodeEvent, PEER_CHANNEL_HEADER, serveChannel } from './peer-channel.js';
-import { fetchObject, serveFetch } from './copy-transport.js';
+import { CHANNEL_TOKEN_HEADER, PEER_CHANNEL_HEADER, serveChannel } from './peer-channel.js';
+import type { HomeAnswer, PeerHandler } from './peer-handler.js';
+import { serveFetch } from './copy-transport.js';
+import type { PeerTransport } from './peer-transport.js';
+import { RemoteGets } from './remote-gets.js';
 import { DataServer, DATA_PORT_HEADER, type TlsMaterial } from './data-channel.js';
 import { requireSecret, type TlsFiles } from './peer-auth.js';
 import { homeNodeOf } from './home-node.js';
-import type { MemberAddress, Membership } from './membership.js';
+import type { MemberAddress, MemberRecord, Membership } from './membership.js';
 import { PeerLink } from './peer-link.js';
 import {
   peerService,
+  type ClaimReply,
   type ClaimRequest,
   type FetchChunk,
   type LookupRequest,
   type NodeIdentity,
   type ObjectEvent,
+  type PeerClientConstructor,
   type PinRequest,
   type StatusReply,
 } from './peer-service.js';
 
 export type { TlsFiles } from './peer-auth.js';
+export type { ClusterCounters, ClusterHealth, NodeState } from '../store/cluster-port.js';
 
 export interface ClusterOptions {
   membership: Membership;
@@ -53,21 +68,70 @@ export interface ClusterOptions {
   regionAttachPath?: string;
   /** Bytes per Fetch message (copy transport). */
   chunkBytes?: number;
+  /** The gRPC address peers use, when it differs from the listen address (0.0.0.0, NAT). */
+  advertise?: string;
 }
+
+/** At this node as home: who holds an id, and the settle round it was last asserted in. */
+interface ClaimRecord {
+  node: string;
+  mark: number;
+}
+
+const RECLAIM_TIMEOUT_MS = 5000;
+/** How long start() waits for the first settle of every member before saying ready anyway. */
+const START_LIVE_WAIT_MS = 5000;
+const REJOIN_RETRY_MS = 100;
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]|::1)$/;
 
-export class ClusterNode implements ClusterPort {
+export class ClusterNode implements AttachedCluster {
   private readonly links = new Map<string, PeerLink>();
   /** key → the peer that sealed it (learnt from event streams). */
   private readonly directory = new Map<string, string>();
   /** key → the peer that held it when that peer went down; cleared when it comes back. */
   private readonly lost = new Map<string, string>();
   /** At this node as home: key → the node whose object holds the id. */
-  private readonly claims = new Map<string, string>();
+  private readonly claims = new Map<string, ClaimRecord>();
+  /** Ids of local objects whose claim is certainly this node's (the only ones it may seal). */
+  private readonly held = new Set<string>();
+  /** Dynamic membership: per peer, the view it settled (sent every hold for) / rejoins in. */
+  private readonly settledBy = new Map<string, bigint>();
+  private readonly rejoiningBy = new Map<string, bigint>();
+  /** Per peer: the settle round (ClaimRecord.mark) and the view it was last pruned at. */
+  private readonly markOf = new Map<string, number>();
+  private readonly prunedAt = new Map<string, bigint>();
+  /** Reclaims of rejoining peers waiting until the others have settled. */
+  private deferredReclaims: { node: string; key: string; answer(result: HomeAnswer): void }[] = [];
+  /** Rejoining: own sealed ids still to re-claim, those in flight (→ view), and those not announced yet. */
+  private toReclaim = new Set<string>();
+  private readonly reclaiming = new Map<string, bigint>();
+  private readonly hidden = new Set<string>();
+  private readonly sentRejoining = new Map<string, bigint>();
+  private rejoinTimer: NodeJS.Timeout | null = null;
+  state: NodeState = 'live';
+  /** Bumped whenever the node is fenced or rejoins: answers to older claims are void. */
+  private epoch = 0;
+  private homeNames: string[] = [];
+  readonly counters: ClusterCounters = {
+    claimsGranted: 0,
+    claimsDenied: 0,
+    claimsRetried: 0,
+    claimsUnreachable: 0,
+    createsRefusedFenced: 0,
+    sealsRefusedFenced: 0,
+    duplicateIds: 0,
+    reclaimed: 0,
+    reclaimLost: 0,
+  };
   /** Peers holding pins or claims here. */
   private readonly holders = new Map<string, PeerHolder>();
-  private readonly subscribers = new Set<grpc.ServerWritableStream<{ node: string }, ObjectEvent>>();
+  /** Peers subscribed to this store's seals and removals (peer channel or gRPC Events). */
+  private readonly eventSubscribers = new Set<(event: ObjectEvent) => void>();
+  /** gRPC Events streams open now, ended on close. */
+  private readonly eventCalls = new Set<grpc.ServerWritableStream<{ node: string }, ObjectEvent>>();
+  /** One handler per calling node (handlerFor). */
+  private readonly peerHandlers = new Map<string, PeerHandler>();
   private readonly pendingUnpins = new Map<string, Set<string>>();
   private unpinFlush: NodeJS.Immediate | null = null;
   private readonly server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
@@ -81,14 +145,13 @@ export class ClusterNode implements ClusterPort {
   private dataPort = 0;
   /** Peer channel tokens handed to peers (one per peer name, see peer-channel.ts). */
   private readonly channelTokens = new Map<string, string>();
-  /** Peers subscribed to events over their peer channel. */
-  private readonly channelSubscribers = new Set<(frame: Buffer) => void>();
   private readonly tlsMaterial: TlsMaterial | undefined;
+  private readonly remoteGets: RemoteGets;
   private identity!: NodeIdentity;
   readonly self: MemberAddress;
 
   constructor(
-    private readonly store: PlasmaStore,
+    private readonly store: ClusterStore,
     private readonly region: NativeRegion,
     private readonly socketPath: string,
     private readonly options: ClusterOptions,
@@ -100,6 +163,7 @@ export class ClusterNode implements ClusterPort {
     this.chunkBytes = options.chunkBytes ?? 4 * 1024 * 1024;
     const tls = options.tls;
     this.tlsMaterial = tls && { ca: fs.readFileSync(tls.ca), cert: fs.readFileSync(tls.cert), key: fs.readFileSync(tls.key) };
+    this.remoteGets = new RemoteGets(this, store, log);
   }
 
   /** Listen for peers and start connecting to them. */
@@ -138,27 +202,44 @@ export class ClusterNode implements ClusterPort {
       grpcAddress: this.self.address.replace(/:\d+$/, `:${port}`),
       socketPath: this.socketPath,
     };
-    for (const member of this.options.membership.peers()) {
-      const link = new PeerLink(member, Client, {
-        self: this.identity,
-        access: { tls: this.options.tls, secret: this.options.secret },
-        tlsMaterial: this.tlsMaterial,
-        timeoutMs: this.timeoutMs,
-        transport: this.options.transport ?? 'auto',
-        registerSegment: (region, node) => this.store.segments.register(region.fd, region.mapLength, node),
-        onEvent: (node, event) => this.onPeerEvent(node, event),
-        onUp: (node) => this.forgetLost(node),
-        onDown: (node) => {
-          this.forgetPeerObjects(node);
-          this.store.peerDown();
-        },
-        log: this.log,
-      });
-      this.links.set(member.name, link);
-      link.connect();
+    this.peerClient = Client;
+    const membership = this.options.membership;
+    if (membership.dynamic) {
+      this.state = 'rejoining';
+      try {
+        await membership.join(this.record());
+      } catch (error) {
+        // Not a member: release the ports bound above before reporting why.
+        this.dataServer.close();
+        this.server.forceShutdown();
+        throw error;
+      }
+      membership.onChange(() => this.applyView());
+      membership.onLiveness((live) => (live ? this.beginRejoin() : this.onFenced()));
+    }
+    this.applyView();
+    if (membership.dynamic) {
+      this.beginRejoin();
+      await this.untilLive(START_LIVE_WAIT_MS);
     }
     this.every(Math.max(50, Math.floor(this.leaseMs / 3)), () => this.renewLeases());
     this.every(Math.max(50, Math.floor(this.leaseMs / 4)), () => this.expireLeases());
+  }
+
+  private peerClient!: PeerClientConstructor;
+
+  /** What this store registers in etcd. */
+  private record(): MemberRecord {
+    const transport = this.options.transport ?? 'auto';
+    return {
+      name: this.self.name,
+      address: this.options.advertise ?? this.identity.grpcAddress,
+      regionPath: this.identity.regionPath,
+      regionUuid: this.identity.regionUuid,
+      mapLength: this.identity.mapLength,
+      transports: transport === 'auto' ? ['shared', 'copy'] : [transport],
+      socketPath: this.socketPath,
+    };
   }
 
   get grpcAddress(): string {
@@ -166,7 +247,7 @@ export class ClusterNode implements ClusterPort {
   }
 
   /** Transport and state of every peer, for status output. */
-  peerStates(): { node: string; address: string; connected: boolean; transport: string }[] {
+  peerStates(): PeerState[] {
     return [...this.links.values()].map((link) => ({
       node: link.name,
       address: link.member.address,
@@ -204,36 +285,15 @@ export class ClusterNode implements ClusterPort {
     // lookup pins them anyway (one pin per holder), so the unpin is simply withdrawn.
     const unsent = this.pendingUnpins.get(node);
     if (unsent) for (const key of keys) unsent.delete(key);
-    const channel = link.liveChannel;
-    if (channel) {
-      return channel.lookup(keys).then(
-        (locations) =>
-          keys.flatMap((key, i) => {
-            const location = locations[i];
-            return location ? [{ key, node, ...location }] : [];
-          }),
-        (error: Error) => {
-          throw new Error(`lookup at ${node} failed: ${error.message}`);
-        },
-      );
-    }
-    const request: LookupRequest = { holder: this.self.name, ids: keys.map((key) => Buffer.from(key, 'hex')) };
-    return new Promise((resolve, reject) =>
-      link.client.lookup(request, link.deadline(), (error, reply) => {
-        if (error) return reject(new Error(`lookup at ${node} failed: ${error.details || error.message}`));
-        resolve(
-          reply.objects
-            .filter((o) => o.found)
-            .map((o) => ({
-              key: o.id.toString('hex'),
-              node,
-              offset: o.offset,
-              dataSize: o.dataSize,
-              metadataSize: o.metadataSize,
-              digest: Uint8Array.from(o.digest),
-            })),
-        );
-      }),
+    return this.transportTo(link).lookup(keys).then(
+      (locations) =>
+        keys.flatMap((key, i) => {
+          const location = locations[i];
+          return location ? [{ key, node, ...location }] : [];
+        }),
+      (error: Error) => {
+        throw new Error(`lookup at ${node} failed: ${error.message}`);
+      },
     );
   }
 
@@ -242,8 +302,11 @@ export class ClusterNode implements ClusterPort {
     key: string,
     allocate: (dataSize: number, metadataSize: number) => Uint8Array | null,
   ): Promise<FetchedObject | null> {
-    const link = this.liveLink(node);
-    return fetchObject({ client: link.client, address: link.member.address, node, holder: this.self.name, hash: this.hash, tls: this.tlsMaterial, timeoutMs: this.timeoutMs }, key, allocate);
+    return this.transportTo(this.liveLink(node)).fetch(key, allocate);
+  }
+
+  resolve(keys: string[]): Promise<void> {
+    return this.remoteGets.resolve(keys);
   }
 
   unpin(node: string, keys: string[]): void {
@@ -254,30 +317,70 @@ export class ClusterNode implements ClusterPort {
     this.unpinFlush ??= setImmediate(() => this.flushUnpins());
   }
 
+  acceptsCreates(): boolean {
+    if (this.state === 'live' && this.options.membership.live()) return true;
+    this.counters.createsRefusedFenced++;
+    return false;
+  }
+
+  maySeal(key: string): boolean {
+    if (this.held.has(key) && this.state === 'live' && this.options.membership.live()) return true;
+    if (this.state !== 'live' || !this.options.membership.live()) this.counters.sealsRefusedFenced++;
+    return false;
+  }
+
   claim(key: string): ClaimResult | Promise<ClaimResult> {
+    if (this.options.membership.dynamic) return this.claimInView(key);
     const home = this.homeOf(key);
-    if (home === this.self.name) return this.claimHere(key, this.self.name) ? 'granted' : 'denied';
-    const link = this.links.get(home);
-    if (!link?.connected) return 'unreachable';
-    const channel = link.liveChannel;
-    if (channel) return channel.claim(key);
-    return new Promise((resolve) =>
-      link.client.claim({ id: Buffer.from(key, 'hex'), node: this.self.name }, link.deadline(), (error, reply) =>
-        resolve(error ? 'unreachable' : reply.granted ? 'granted' : 'denied'),
-      ),
-    );
+    if (home === this.self.name) return this.settleClaim(key, this.claimHere(key, this.self.name));
+    const transport = this.links.get(home)?.peerTransport;
+    if (!transport) return this.settleClaim(key, 'unreachable');
+    return transport.claim(key).then((answer) => this.settleClaim(key, answer));
+  }
+
+  /** A home's answer as the store sees it; a granted id is held from now on. */
+  private settleClaim(key: string, answer: HomeAnswer): ClaimResult {
+    if (answer === 'granted') {
+      this.held.add(key);
+      return 'granted';
+    }
+    if (answer === 'denied') return 'denied';
+    this.counters.claimsUnreachable++;
+    return 'unreachable';
+  }
+
+  /**
+   * Dynamic membership: claim at the home of the current view; a grant counts only if the view
+   * did not change meanwhile (else ask the new home), "retry" is asked again until the deadline.
+   */
+  private async claimInView(key: string): Promise<ClaimResult> {
+    const epoch = this.epoch;
+    const deadline = Date.now() + this.timeoutMs;
+    for (;;) {
+      const view = this.options.membership.viewId();
+      const home = this.homeOf(key);
+      let answer: HomeAnswer;
+      if (home === this.self.name) answer = this.claimHere(key, this.self.name, view);
+      else {
+        const transport = this.links.get(home)?.peerTransport;
+        answer = transport ? await transport.claim(key) : 'unreachable';
+      }
+      if (epoch !== this.epoch || this.state !== 'live') return this.settleClaim(key, 'unreachable');
+      if (answer === 'denied') return 'denied';
+      if (answer === 'granted' && view === this.options.membership.viewId()) return this.settleClaim(key, 'granted');
+      if (Date.now() >= deadline) return this.settleClaim(key, 'unreachable');
+      await new Promise((resolve) => setTimeout(resolve, answer === 'granted' ? 0 : 10));
+    }
   }
 
   unclaim(key: string): void {
+    this.held.delete(key);
     const home = this.homeOf(key);
     if (home === this.self.name) {
-      if (this.claims.get(key) === this.self.name) this.claims.delete(key);
+      if (this.claims.get(key)?.node === this.self.name) this.claims.delete(key);
       return;
     }
-    const link = this.links.get(home);
-    const channel = link?.liveChannel;
-    if (channel) return channel.unclaim(key);
-    link?.client.unclaim({ id: Buffer.from(key, 'hex'), node: this.self.name }, link.deadline(), () => undefined);
+    this.links.get(home)?.peerTransport?.unclaim(key);
   }
 
   announceSealed(key: string, dataSize: number, metadataSize: number): void {
@@ -291,48 +394,382 @@ export class ClusterNode implements ClusterPort {
   // ------------------------------------------------------------ internals
 
   private homeOf(key: string): string {
-    return homeNodeOf(key, [this.self.name, ...this.links.keys()]);
+    return homeNodeOf(key, this.homeNames);
   }
 
   /** The token that opens `node`'s peer channel to this store (the same on every Hello). */
   private channelTokenFor(node: string): string {
     let token = this.channelTokens.get(node);
     if (!token) {
-      token = this.dataServer!.openChannel((socket, first) =>
-        serveChannel(socket, first, {
-          claim: (key) => this.claimHere(key, node),
-          lookup: (keys) => {
-            const found = new Map(this.store.lookupForPeer(this.holderFor(node), keys).map((o) => [o.key, o]));
-            return keys.map((key) => found.get(key));
-          },
-          unpin: (keys) => {
-            const holder = this.holders.get(node);
-            if (holder) this.store.unpinForPeer(holder, keys);
-          },
-          unclaim: (key) => {
-            if (this.claims.get(key) === node) this.claims.delete(key);
-          },
-          subscribe: (push) => {
-            this.holderFor(node);
-            for (const object of this.store.ownedSealed()) {
-              push(encodeEvent({ kind: 'SEALED', id: Buffer.from(object.id.bytes), dataSize: object.dataSize, metadataSize: object.metadataSize }));
-            }
-            this.channelSubscribers.add(push);
-            return () => this.channelSubscribers.delete(push);
-          },
-        }),
-      ).token;
+      token = this.dataServer!.openChannel((socket, first) => serveChannel(socket, first, this.handlerFor(node))).token;
       this.channelTokens.set(node, token);
     }
     return token;
   }
 
-  private claimHere(key: string, node: string): boolean {
+  /** What this store does for `node`'s control messages, on the peer channel and over gRPC alike. */
+  private handlerFor(node: string): PeerHandler {
+    let handler = this.peerHandlers.get(node);
+    if (handler) return handler;
+    handler = {
+      claim: (key) => this.claimHere(key, node, this.settledBy.get(node)),
+      unclaim: (key) => {
+        if (this.claims.get(key)?.node === node) this.claims.delete(key);
+      },
+      hold: (key) => this.hold(key, node),
+      reclaim: (key, answer) => {
+        this.deferredReclaims.push({ node, key, answer });
+        this.evaluateDeferred();
+      },
+      settled: (view) => {
+        this.settledBy.set(node, view);
+        this.rejoiningBy.delete(node);
+        this.pruneSettled(node);
+        this.evaluateDeferred();
+      },
+      rejoining: (view) => {
+        this.rejoiningBy.set(node, view);
+        this.settledBy.delete(node);
+        this.evaluateDeferred();
+      },
+      lookup: (keys) => {
+        const found = new Map(this.store.lookupForPeer(this.holderFor(node), keys).map((o) => [o.key, o]));
+        return keys.map((key) => found.get(key));
+      },
+      unpin: (keys) => {
+        const holder = this.holders.get(node);
+        if (holder) this.store.unpinForPeer(holder, keys);
+      },
+      subscribe: (push) => {
+        this.holderFor(node);
+        for (const object of this.store.ownedSealed()) {
+          if (this.hidden.has(object.key)) continue;
+          push({ kind: 'SEALED', id: Buffer.from(object.id.bytes), dataSize: object.dataSize, metadataSize: object.metadataSize });
+        }
+        this.eventSubscribers.add(push);
+        return () => this.eventSubscribers.delete(push);
+      },
+    };
+    this.peerHandlers.set(node, handler);
+    return handler;
+  }
+
+  /**
+   * As home: grant the id to `node` unless another node holds it. With a dynamic membership only
+   * while this node is a member, the caller claims in this node's view, and every member has
+   * settled that view (sent its holds), so no id changes home with a claim in flight.
+   */
+  private claimHere(key: string, node: string, callerView?: bigint): HomeAnswer {
+    if (this.options.membership.dynamic) {
+      const view = this.options.membership.viewId();
+      if (this.state !== 'live' || !this.options.membership.live() || callerView !== view || !this.allSettled(view) || this.homeOf(key) !== this.self.name) {
+        this.counters.claimsRetried++;
+        return 'retry';
+      }
+    }
     const owner = this.claims.get(key);
-    if (owner !== undefined && owner !== node) return false;
-    this.claims.set(key, node);
+    if (owner !== undefined && owner.node !== node) {
+      this.counters.claimsDenied++;
+      return 'denied';
+    }
+    this.claims.set(key, { node, mark: this.markOf.get(node) ?? 0 });
     if (node !== this.self.name) this.holderFor(node);
+    this.counters.claimsGranted++;
+    return 'granted';
+  }
+
+  /** A member asserts an id it holds (its home moved here): record it; a clash is a duplicate. */
+  private hold(key: string, node: string): HomeAnswer {
+    const owner = this.claims.get(key);
+    if (owner !== undefined && owner.node !== node) {
+      this.duplicate(key, owner.node, node);
+      return 'denied';
+    }
+    this.claims.set(key, { node, mark: this.markOf.get(node) ?? 0 });
+    return 'granted';
+  }
+
+  private duplicate(key: string, holder: string, other: string): void {
+    this.counters.duplicateIds++;
+    this.log.error('two nodes hold one id', { object: key, claimedBy: holder, alsoHeldBy: other });
+  }
+
+  // ------------------------------------------------------------ dynamic membership
+
+  /** Links follow the view: one per member; a member that left takes its state with it. */
+  private applyView(): void {
+    const wanted = new Map(this.options.membership.peers().map((member) => [member.name, member]));
+    const gone: string[] = [];
+    for (const [name, link] of this.links) {
+      const member = wanted.get(name);
+      if (member && member.address === link.member.address && member.incarnation === link.member.incarnation) continue;
+      gone.push(name);
+    }
+    for (const name of gone) this.removeMember(name);
+    for (const member of wanted.values()) if (!this.links.has(member.name)) this.addLink(member);
+    this.homeNames = [this.self.name, ...this.links.keys()];
+    if (gone.length > 0) this.store.peerDown();
+    if (!this.options.membership.dynamic) return;
+    if (this.state === 'live') {
+      this.holdLocally();
+      for (const link of this.links.values()) this.settleWith(link);
+    } else if (this.state === 'rejoining') this.driveRejoin();
+    for (const name of this.links.keys()) this.pruneSettled(name);
+    this.evaluateDeferred();
+  }
+
+  private addLink(member: MemberAddress): void {
+    const link = new PeerLink(member, this.peerClient, {
+      self: this.identity,
+      access: { tls: this.options.tls, secret: this.options.secret },
+      tlsMaterial: this.tlsMaterial,
+      timeoutMs: this.timeoutMs,
+      hash: this.hash,
+      transport: this.options.transport ?? 'auto',
+      registerSegment: (region, node) => this.store.segments.register(region.fd, region.mapLength, node),
+      onEvent: (node, event) => this.onPeerEvent(node, event),
+      onUp: (node) => {
+        this.forgetLost(node);
+        if (!this.options.membership.dynamic || this.links.get(node) !== link) return;
+        if (this.state === 'live') this.settleWith(link);
+        else if (this.state === 'rejoining') this.driveRejoin();
+      },
+      onDown: (node) => {
+        this.forgetPeerObjects(node);
+        this.store.peerDown();
+      },
+      log: this.log,
+    });
+    this.links.set(member.name, link);
+    link.connect();
+  }
+
+  /** A member left the view (its key went): its objects, claims, pins and settle state go. */
+  private removeMember(name: string): void {
+    this.links.get(name)?.close();
+    this.links.delete(name);
+    this.forgetPeerObjects(name);
+    for (const [key, record] of this.claims) if (record.node === name) this.claims.delete(key);
+    const holder = this.holders.get(name);
+    if (holder) {
+      this.store.expirePeer(holder);
+      this.holders.delete(name);
+    }
+    this.settledBy.delete(name);
+    this.rejoiningBy.delete(name);
+    this.prunedAt.delete(name);
+    this.sentRejoining.delete(name);
+    this.log.info('member left the cluster', { peer: name });
+  }
+
+  /** Every member of this view has sent its holds for it. */
+  private allSettled(view: bigint): boolean {
+    for (const name of this.links.keys()) if (this.settledBy.get(name) !== view) return false;
     return true;
+  }
+
+  /** Every member but `except` has settled this view or rejoins in it. */
+  private othersReady(view: bigint, except: string): boolean {
+    for (const name of this.links.keys()) {
+      if (name !== except && this.settledBy.get(name) !== view && this.rejoiningBy.get(name) !== view) return false;
+    }
+    return true;
+  }
+
+  /** Own ids homed here: in the claim table, under this node. */
+  private holdLocally(): void {
+    for (const key of this.held) {
+      if (this.homeOf(key) !== this.self.name) continue;
+      const owner = this.claims.get(key);
+      if (owner && owner.node !== this.self.name) this.duplicate(key, owner.node, this.self.name);
+      else this.claims.set(key, { node: this.self.name, mark: 0 });
+    }
+    for (const [key, record] of this.claims) {
+      if (record.node === this.self.name && (!this.held.has(key) || this.homeOf(key) !== this.self.name)) this.claims.delete(key);
+    }
+  }
+
+  /** Tell a peer every id this node holds that the peer is home of, then that we settled this view. */
+  private settleWith(link: PeerLink): void {
+    const transport = link.peerTransport;
+    if (!transport) return;
+    for (const key of this.held) {
+      if (this.homeOf(key) !== link.name) continue;
+      void transport.hold(key).then((answer) => {
+        if (answer === 'denied') this.counters.duplicateIds++;
+      });
+    }
+    transport.settled(this.options.membership.viewId());
+  }
+
+  /**
+   * A peer settled the view this node is in: its records here that it did not assert again
+   * since its last settle are stale (deleted meanwhile, or homed elsewhere now).
+   */
+  private pruneSettled(node: string): void {
+    const view = this.options.membership.viewId();
+    if (this.settledBy.get(node) !== view || this.prunedAt.get(node) === view) return;
+    const mark = this.markOf.get(node) ?? 0;
+    for (const [key, record] of this.claims) if (record.node === node && record.mark < mark) this.claims.delete(key);
+    this.markOf.set(node, mark + 1);
+    this.prunedAt.set(node, view);
+  }
+
+  /** Answer rejoining peers' reclaims (and this node's own, homed here) once the others are ready. */
+  private evaluateDeferred(): void {
+    if (!this.options.membership.dynamic) return;
+    const view = this.options.membership.viewId();
+    const registered = this.options.membership.live() && this.state !== 'fenced';
+    const waiting = this.deferredReclaims;
+    this.deferredReclaims = [];
+    for (const entry of waiting) {
+      if (!registered || this.rejoiningBy.get(entry.node) !== view || !this.links.has(entry.node)) {
+        this.counters.claimsRetried++;
+        entry.answer('retry');
+        continue;
+      }
+      if (!this.othersReady(view, entry.node)) {
+        this.deferredReclaims.push(entry);
+        continue;
+      }
+      entry.answer(this.reclaimHere(entry.key, entry.node));
+    }
+    if (this.state === 'rejoining' && registered && this.othersReady(view, this.self.name)) {
+      for (const key of [...this.toReclaim]) {
+        if (this.homeOf(key) === this.self.name) this.reclaimed(key, this.reclaimHere(key, this.self.name));
+      }
+      this.maybeFinishRejoin();
+    }
+  }
+
+  private reclaimHere(key: string, node: string): HomeAnswer {
+    if (this.homeOf(key) !== this.self.name) return 'retry';
+    const owner = this.claims.get(key);
+    if (owner !== undefined && owner.node !== node) return 'denied';
+    this.claims.set(key, { node, mark: this.markOf.get(node) ?? 0 });
+    return 'granted';
+  }
+
+  /** Cut off from etcd: stop granting, claiming and sealing until registered again. */
+  private onFenced(): void {
+    this.state = 'fenced';
+    this.epoch++;
+    this.held.clear();
+    // Grants made as home are void once others may have dropped this node; the table is rebuilt
+    // from the holds peers send when they see this node registered again (they may arrive before
+    // beginRejoin runs, so it is cleared here and not there).
+    this.claims.clear();
+    for (const entry of this.deferredReclaims.splice(0)) entry.answer('retry');
+  }
+
+  /**
+   * Registered (again): re-claim every sealed object at its home in the new view before
+   * announcing it; ids another node took meanwhile are dropped here.
+   */
+  private beginRejoin(): void {
+    this.state = 'rejoining';
+    this.epoch++;
+    this.held.clear();
+    // settledBy is kept: a peer may have settled the new view before this runs (views never repeat).
+    this.sentRejoining.clear();
+    this.reclaiming.clear();
+    this.toReclaim = new Set([...this.store.ownedSealed()].map((object) => object.key));
+    for (const key of this.toReclaim) this.hidden.add(key);
+    this.applyView();
+  }
+
+  private driveRejoin(): void {
+    if (this.state !== 'rejoining') return;
+    const view = this.options.membership.viewId();
+    for (const link of this.links.values()) {
+      const transport = link.peerTransport;
+      if (!transport) continue;
+      if (this.sentRejoining.get(link.name) !== view) {
+        transport.rejoining(view);
+        this.sentRejoining.set(link.name, view);
+      }
+      for (const key of this.toReclaim) {
+        if (this.reclaiming.get(key) === view || this.homeOf(key) !== link.name) continue;
+        this.reclaiming.set(key, view);
+        void transport.reclaim(key, RECLAIM_TIMEOUT_MS).then((answer) => {
+          if (this.reclaiming.get(key) !== view) return;
+          this.reclaiming.delete(key);
+          if (this.state !== 'rejoining' || view !== this.options.membership.viewId()) return;
+          if (answer === 'granted' || answer === 'denied') this.reclaimed(key, answer);
+          else this.retryRejoin();
+          this.maybeFinishRejoin();
+        });
+      }
+    }
+    this.evaluateDeferred();
+  }
+
+  private retryRejoin(): void {
+    if (this.rejoinTimer) return;
+    this.rejoinTimer = setTimeout(() => {
+      this.rejoinTimer = null;
+      // Ask again in the current view (answers of an older one were dropped).
+      this.sentRejoining.clear();
+      this.reclaiming.clear();
+      this.driveRejoin();
+    }, REJOIN_RETRY_MS);
+  }
+
+  private reclaimed(key: string, answer: HomeAnswer): void {
+    if (answer !== 'granted' && answer !== 'denied') return;
+    if (!this.toReclaim.delete(key)) return;
+    if (answer === 'granted') {
+      this.held.add(key);
+      this.counters.reclaimed++;
+      return;
+    }
+    this.counters.reclaimLost++;
+    this.counters.duplicateIds++;
+    this.store.dropDuplicate(key);
+  }
+
+  private maybeFinishRejoin(): void {
+    if (this.state !== 'rejoining' || this.toReclaim.size > 0) return;
+    this.state = 'live';
+    if (this.counters.reclaimLost > 0 || this.hidden.size > 0) {
+      this.log.info('rejoined the cluster', { reclaimed: this.counters.reclaimed, droppedDuplicates: this.counters.reclaimLost });
+    }
+    this.holdLocally();
+    for (const link of this.links.values()) this.settleWith(link);
+    // Announce what survived the re-claims.
+    const announce = [...this.store.ownedSealed()].filter((object) => this.hidden.has(object.key) && this.held.has(object.key));
+    this.hidden.clear();
+    for (const object of announce) this.announceSealed(object.key, object.dataSize, object.metadataSize);
+    this.evaluateDeferred();
+  }
+
+  /** Resolves once this node is live (or after `ms`: it keeps trying, creates fail meanwhile). */
+  private async untilLive(ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (this.state !== 'live' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    if (this.state !== 'live') this.log.warn('not a live member yet: creates are refused until every member has settled', { state: this.state });
+  }
+
+  /** Membership state and counters, for status and metrics. */
+  health(): ClusterHealth {
+    const membership = this.options.membership;
+    return {
+      dynamic: membership.dynamic,
+      state: this.state,
+      live: this.state === 'live' && membership.live(),
+      revision: membership.revision(),
+      viewId: membership.viewId().toString(16),
+      members: this.links.size + 1,
+      fencedMs: membership.fencedMs?.() ?? 0,
+      fences: membership.fences ?? 0,
+      ...this.counters,
+    };
+  }
+
+  private transportTo(link: PeerLink): PeerTransport {
+    const transport = link.peerTransport;
+    if (!transport) throw new Error(`peer ${link.name} is not connected`);
+    return transport;
   }
 
   private liveLink(node: string): PeerLink {
@@ -367,9 +804,10 @@ export class ClusterNode implements ClusterPort {
    * object): a home that restarted with an empty claim table rebuilds it as its peers reconnect.
    */
   private relearnClaim(key: string, node: string): void {
-    const claimed = this.claims.get(key);
+    if (this.options.membership.dynamic) return; // holds carry this (settleWith)
+    const claimed = this.claims.get(key)?.node;
     if (claimed === undefined) {
-      this.claims.set(key, node);
+      this.claims.set(key, { node, mark: 0 });
       this.holderFor(node);
     } else if (claimed !== node) {
       // Only possible if claims were lost (home restarted, or a lease expired while the owner was
@@ -393,27 +831,15 @@ export class ClusterNode implements ClusterPort {
   }
 
   private broadcast(event: ObjectEvent): void {
-    for (const call of this.subscribers) call.write(event);
-    if (this.channelSubscribers.size === 0) return;
-    const frame = encodeEvent(event);
-    for (const push of this.channelSubscribers) push(frame);
+    for (const push of this.eventSubscribers) push(event);
   }
 
   private flushUnpins(): void {
     this.unpinFlush = null;
     for (const [node, keys] of this.pendingUnpins) {
       if (keys.size === 0) continue;
-      const link = this.links.get(node);
-      const channel = link?.liveChannel;
-      if (channel) {
-        channel.unpin(keys);
-        continue;
-      }
-      const request: PinRequest = { holder: this.self.name, ids: [...keys].map((key) => Buffer.from(key, 'hex')) };
-      // If this fails the owner's lease on these pins runs out instead (see renewLeases).
-      link?.client.unpin(request, link.deadline(), (error) => {
-        if (error) this.log.warn('unpin failed; the owner will expire the lease', { peer: node, error: error.details });
-      });
+      // If this is lost the owner's lease on these pins runs out instead (see renewLeases).
+      this.links.get(node)?.peerTransport?.unpin(keys);
     }
     this.pendingUnpins.clear();
   }
@@ -432,7 +858,8 @@ export class ClusterNode implements ClusterPort {
       if (holder.expiresAt > now) continue;
       if (holder.keys.size > 0) this.log.warn('lease expired: releasing pins of a silent peer', { peer: node, pins: holder.keys.size });
       this.store.expirePeer(holder);
-      for (const [key, owner] of this.claims) if (owner === node) this.claims.delete(key);
+      // With etcd, claims go with the member's registration (removeMember), not with this lease.
+      if (!this.options.membership.dynamic) for (const [key, owner] of this.claims) if (owner.node === node) this.claims.delete(key);
       this.holders.delete(node);
     }
   }
@@ -465,14 +892,13 @@ export class ClusterNode implements ClusterPort {
       }
       callback(null, this.identity);
     };
+    // Per-caller calls: adapters onto the same handler the peer channel uses.
     const lookup: Unary<LookupRequest, object> = (call, callback) => {
-      const holder = this.holderFor(call.request.holder);
-      const keys = call.request.ids.map((id) => id.toString('hex'));
-      const found = new Map(this.store.lookupForPeer(holder, keys).map((o) => [o.key, o]));
+      const locations = this.handlerFor(call.request.holder).lookup(call.request.ids.map((id) => id.toString('hex')));
       callback(null, {
         leaseMs: this.leaseMs,
-        objects: call.request.ids.map((id) => {
-          const object = found.get(id.toString('hex'));
+        objects: call.request.ids.map((id, i) => {
+          const object = locations[i];
           return object
             ? { id, found: true, offset: object.offset, dataSize: object.dataSize, metadataSize: object.metadataSize, digest: Buffer.from(object.digest) }
             : { id, found: false };
@@ -480,22 +906,21 @@ export class ClusterNode implements ClusterPort {
       });
     };
     const unpin: Unary<PinRequest, object> = (call, callback) => {
-      const holder = this.holders.get(call.request.holder);
-      if (holder) this.store.unpinForPeer(holder, call.request.ids.map((id) => id.toString('hex')));
+      this.handlerFor(call.request.holder).unpin(call.request.ids.map((id) => id.toString('hex')));
       callback(null, {});
     };
     const renew: Unary<{ holder: string }, object> = (call, callback) => {
       const holder = this.holderFor(call.request.holder);
       callback(null, { leaseMs: this.leaseMs, pins: holder.keys.size });
     };
-    const claim: Unary<ClaimRequest, object> = (call, callback) => {
+    const claim: Unary<ClaimRequest, ClaimReply> = (call, callback) => {
       const key = call.request.id.toString('hex');
-      const granted = this.claimHere(key, call.request.node);
-      callback(null, { granted, owner: this.claims.get(key) ?? '' });
+      // gRPC claims carry no settled view: with etcd the answer is retry (claims need the channel).
+      const answer = this.handlerFor(call.request.node).claim(key);
+      callback(null, { granted: answer === 'granted', owner: this.claims.get(key)?.node ?? '', retry: answer === 'retry' });
     };
     const unclaim: Unary<ClaimRequest, object> = (call, callback) => {
-      const key = call.request.id.toString('hex');
-      if (this.claims.get(key) === call.request.node) this.claims.delete(key);
+      this.handlerFor(call.request.node).unclaim(call.request.id.toString('hex'));
       callback(null, {});
     };
     const status: Unary<object, StatusReply> = (_call, callback) => {
@@ -507,15 +932,16 @@ export class ClusterNode implements ClusterPort {
         objects: stats.objects,
         clients: stats.clients,
         peers: this.peerStates(),
+        membership: this.health(),
       });
     };
     const events = (call: grpc.ServerWritableStream<{ node: string }, ObjectEvent>) => {
-      this.holderFor(call.request.node);
-      for (const object of this.store.ownedSealed()) {
-        call.write({ kind: 'SEALED', id: Buffer.from(object.id.bytes), dataSize: object.dataSize, metadataSize: object.metadataSize });
-      }
-      this.subscribers.add(call);
-      const drop = () => this.subscribers.delete(call);
+      const unsubscribe = this.handlerFor(call.request.node).subscribe((event) => call.write(event));
+      this.eventCalls.add(call);
+      const drop = () => {
+        unsubscribe();
+        this.eventCalls.delete(call);
+      };
       call.on('cancelled', drop);
       call.on('close', drop);
       call.on('error', drop);
@@ -534,9 +960,12 @@ export class ClusterNode implements ClusterPort {
 
   async close(): Promise<void> {
     for (const timer of this.timers) clearInterval(timer);
-    for (const call of this.subscribers) call.end();
-    this.subscribers.clear();
-    this.channelSubscribers.clear();
+    if (this.rejoinTimer) clearTimeout(this.rejoinTimer);
+    // Leave the membership first: peers drop this node as soon as its key goes.
+    await this.options.membership.close().catch(() => undefined);
+    for (const call of this.eventCalls) call.end();
+    this.eventCalls.clear();
+    this.eventSubscribers.clear();
     for (const link of this.links.values()) link.close();
     // Peers' event streams never end on their own: do not wait for them.
     this.dataServer?.close();

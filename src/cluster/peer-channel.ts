@@ -12,9 +12,12 @@
  * 16-byte token, then frames.
  *
  * Caller → callee, 25 bytes each: op (1 claim, 2 unclaim, 3 subscribe, 4 lookup id, 5 lookup end,
- * 6 unpin), sequence number (u32 LE), object id (20 bytes; zero for subscribe and lookup end). A
- * lookup is its ids under one sequence number, then an end.
- * Callee → caller: 1 claim reply: sequence (u32 LE), granted (1) or denied (0) — 6 bytes;
+ * 6 unpin, 7 hold, 8 reclaim, 9 settled, 10 rejoining), sequence number (u32 LE), object id
+ * (20 bytes; zero for subscribe and lookup end; for settled and rejoining the view id, u64 LE,
+ * then zeros). A lookup is its ids under one sequence number, then an end. docs/cluster.md has
+ * the full table and what hold, reclaim, settled and rejoining mean.
+ * Callee → caller: 1 claim reply (to claim, hold and reclaim): sequence (u32 LE), denied (0),
+ * granted (1) or retry (2) — 6 bytes;
  * 2 sealed: id, data size (u64 LE), metadata size (u64 LE) — 37 bytes; 3 removed: id — 21 bytes;
  * 4 location: sequence, found (u8), offset, data size, metadata size (u64 LE each), digest (8) —
  * 38 bytes, one per looked-up id in order; 5 lookup done: sequence — 5 bytes.
@@ -23,10 +26,12 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import type { ClaimResult } from '../store/cluster-port.js';
 import type { Logger } from '../util/log.js';
 import type { TlsMaterial } from './data-channel.js';
 import type { ObjectEvent } from './peer-service.js';
+import type { HomeAnswer, Location, PeerHandler } from './peer-handler.js';
+
+export type { HomeAnswer, Location } from './peer-handler.js';
 
 export const PEER_CHANNEL_HEADER = 'pp-peer-channel';
 export const CHANNEL_TOKEN_HEADER = 'pp-channel-token';
@@ -37,6 +42,10 @@ const OP_SUBSCRIBE = 3;
 const OP_LOOKUP = 4;
 const OP_LOOKUP_END = 5;
 const OP_UNPIN = 6;
+const OP_HOLD = 7;
+const OP_RECLAIM = 8;
+const OP_SETTLED = 9;
+const OP_REJOINING = 10;
 const ID_BYTES = 20;
 const REQUEST_BYTES = 1 + 4 + ID_BYTES;
 const FRAME_CLAIMED = 1;
@@ -52,24 +61,14 @@ const FRAME_BYTES: Record<number, number> = {
   [FRAME_LOOKED_UP]: 5,
 };
 
-/** Where a looked-up object lies in its owner's region (absent: not there). */
-export interface Location {
-  offset: number;
-  dataSize: number;
-  metadataSize: number;
-  digest: Uint8Array;
-}
+const ANSWER_BYTE: Record<Exclude<HomeAnswer, 'unreachable'>, number> = { denied: 0, granted: 1, retry: 2 };
+const ANSWERS: HomeAnswer[] = ['denied', 'granted', 'retry'];
 
-/** What the callee does for one caller's channel. */
-export interface ChannelHandler {
-  /** Grant the id to the caller unless another node holds it. */
-  claim(key: string): boolean;
-  unclaim(key: string): void;
-  /** Send `push` every owned sealed object now, then every event; returns the unsubscribe. */
-  subscribe(push: (frame: Buffer) => void): () => void;
-  /** Pin these for the caller; where each lies (undefined: not here). */
-  lookup(keys: string[]): (Location | undefined)[];
-  unpin(keys: string[]): void;
+/** A view id where the id of a request goes: u64 LE, then zeros. */
+function viewKey(view: bigint): string {
+  const bytes = Buffer.alloc(ID_BYTES);
+  bytes.writeBigUInt64LE(view, 0);
+  return bytes.toString('hex');
 }
 
 export function encodeEvent(event: ObjectEvent): Buffer {
@@ -110,6 +109,14 @@ function batched(socket: net.Socket): (frame: Buffer) => void {
   };
 }
 
+function claimFrame(sequence: number, answer: HomeAnswer): Buffer {
+  const reply = Buffer.alloc(FRAME_BYTES[FRAME_CLAIMED]!);
+  reply[0] = FRAME_CLAIMED;
+  reply.writeUInt32LE(sequence, 1);
+  reply[5] = ANSWER_BYTE[answer === 'unreachable' ? 'retry' : answer];
+  return reply;
+}
+
 function locationFrame(sequence: number, location: Location | undefined): Buffer {
   const frame = Buffer.alloc(FRAME_BYTES[FRAME_LOCATION]!);
   frame[0] = FRAME_LOCATION;
@@ -124,7 +131,7 @@ function locationFrame(sequence: number, location: Location | undefined): Buffer
 }
 
 /** Callee side: serve one caller's channel (`first`: bytes that came right after the token). */
-export function serveChannel(socket: net.Socket, first: Buffer, handler: ChannelHandler): void {
+export function serveChannel(socket: net.Socket, first: Buffer, handler: PeerHandler): void {
   socket.setNoDelay(true);
   let pending = first;
   let unsubscribe: (() => void) | null = null;
@@ -140,11 +147,17 @@ export function serveChannel(socket: net.Socket, first: Buffer, handler: Channel
       const key = pending.subarray(at + 5, at + REQUEST_BYTES).toString('hex');
       at += REQUEST_BYTES;
       if (op === OP_CLAIM) {
-        const reply = Buffer.alloc(FRAME_BYTES[FRAME_CLAIMED]!);
-        reply[0] = FRAME_CLAIMED;
-        reply.writeUInt32LE(sequence, 1);
-        reply[5] = handler.claim(key) ? 1 : 0;
-        replies.push(reply);
+        replies.push(claimFrame(sequence, handler.claim(key)));
+      } else if (op === OP_HOLD) {
+        replies.push(claimFrame(sequence, handler.hold(key)));
+      } else if (op === OP_RECLAIM) {
+        handler.reclaim(key, (answer) => {
+          if (!socket.destroyed) socket.write(claimFrame(sequence, answer));
+        });
+      } else if (op === OP_SETTLED || op === OP_REJOINING) {
+        const view = pending.readBigUInt64LE(at - ID_BYTES);
+        if (op === OP_SETTLED) handler.settled(view);
+        else handler.rejoining(view);
       } else if (op === OP_UNCLAIM) {
         handler.unclaim(key);
       } else if (op === OP_LOOKUP) {
@@ -163,7 +176,8 @@ export function serveChannel(socket: net.Socket, first: Buffer, handler: Channel
         unpins.push(key);
       } else if (op === OP_SUBSCRIBE && !unsubscribe) {
         if (replies.length > 0) socket.write(Buffer.concat(replies.splice(0)));
-        unsubscribe = handler.subscribe(batched(socket));
+        const push = batched(socket);
+        unsubscribe = handler.subscribe((event) => push(encodeEvent(event)));
       } else {
         socket.destroy();
         return;
@@ -190,7 +204,7 @@ export interface ChannelClientEvents {
 /** Caller side: the channel to one peer. */
 export class PeerChannel {
   private readonly socket: net.Socket;
-  private readonly waiting = new Map<number, { resolve(result: ClaimResult): void; timer: NodeJS.Timeout }>();
+  private readonly waiting = new Map<number, { resolve(result: HomeAnswer): void; timer: NodeJS.Timeout }>();
   private readonly lookups = new Map<
     number,
     { locations: (Location | undefined)[]; resolve(locations: (Location | undefined)[]): void; reject(error: Error): void; timer: NodeJS.Timeout }
@@ -228,16 +242,39 @@ export class PeerChannel {
 
   private readonly outgoing: (frame: Buffer) => void;
 
-  claim(key: string): Promise<ClaimResult> {
+  claim(key: string): Promise<HomeAnswer> {
+    return this.ask(OP_CLAIM, key, this.timeoutMs);
+  }
+
+  /** Tell the home that this node holds the id (after a membership change moved its home). */
+  hold(key: string): Promise<HomeAnswer> {
+    return this.ask(OP_HOLD, key, this.timeoutMs);
+  }
+
+  /** Rejoining: ask to keep a sealed id; the home answers once the others have settled. */
+  reclaim(key: string, timeoutMs: number): Promise<HomeAnswer> {
+    return this.ask(OP_RECLAIM, key, timeoutMs);
+  }
+
+  /** Every hold for `view` has been sent (they precede this on the channel). */
+  settled(view: bigint): void {
+    this.send(OP_SETTLED, 0, viewKey(view));
+  }
+
+  rejoining(view: bigint): void {
+    this.send(OP_REJOINING, 0, viewKey(view));
+  }
+
+  private ask(op: number, key: string, timeoutMs: number): Promise<HomeAnswer> {
     const sequence = (this.sequence = (this.sequence + 1) >>> 0);
     return new Promise((resolve) => {
       // A home that does not answer in time is unreachable: the create fails closed.
       const timer = setTimeout(() => {
         this.waiting.delete(sequence);
         resolve('unreachable');
-      }, this.timeoutMs);
+      }, timeoutMs);
       this.waiting.set(sequence, { resolve, timer });
-      this.send(OP_CLAIM, sequence, key);
+      this.send(op, sequence, key);
     });
   }
 
@@ -306,7 +343,7 @@ export class PeerChannel {
         if (!waiter) continue; // timed out already
         this.waiting.delete(sequence);
         clearTimeout(waiter.timer);
-        waiter.resolve(frame[5] === 1 ? 'granted' : 'denied');
+        waiter.resolve(ANSWERS[frame[5]!] ?? 'retry');
       } else if (type === FRAME_LOCATION) {
         this.lookups.get(frame.readUInt32LE(1))?.locations.push(
           frame[5] === 1

@@ -6,6 +6,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { StoreHandle } from '../store/server.js';
 import { statOf } from '../store/admin-answer.js';
+import type { ClusterHealth } from '../store/cluster-port.js';
 
 /** Request latency buckets: a Unix-socket round trip is ~30 µs, a large create a few ms. */
 const LATENCY_BUCKETS = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1];
@@ -120,5 +121,54 @@ export function storeMetrics(handle: StoreHandle, nodeName: string): Registry {
       this.set(handle.cluster?.peerStates().filter((p) => p.connected).length ?? 0);
     },
   });
+  clusterHealthMetrics(handle, registers, total);
   return registry;
+}
+
+/** Membership and fencing (docs/cluster.md): read from ClusterNode.health() at each scrape. */
+function clusterHealthMetrics(handle: StoreHandle, registers: Registry[], total: (name: string, help: string, read: () => number) => Counter): void {
+  const health = () => handle.cluster?.health();
+  new Gauge({
+    name: 'plasmapool_cluster_live',
+    help: 'This store is a member now (1): it grants, claims and seals; 0 while fenced or rejoining.',
+    registers,
+    collect() {
+      this.set(health()?.live ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'plasmapool_cluster_members',
+    help: 'Members in the view, this store included.',
+    registers,
+    collect() {
+      this.set(health()?.members ?? 0);
+    },
+  });
+  total('plasmapool_cluster_fenced_seconds_total', 'Time this store spent fenced (cut off from etcd).', () => (health()?.fencedMs ?? 0) / 1000);
+  total('plasmapool_cluster_fences_total', 'Times this store fenced itself.', () => health()?.fences ?? 0);
+  const byResult = (name: string, help: string, read: (h: ClusterHealth) => Record<string, number>) =>
+    new Counter({
+      name,
+      help,
+      labelNames: ['result'],
+      registers,
+      collect() {
+        this.reset();
+        const h = health();
+        if (h) for (const [result, count] of Object.entries(read(h))) this.labels(result).inc(count);
+      },
+    });
+  byResult('plasmapool_cluster_claims_total', 'Id claims: granted / denied / retried by this store as home; unreachable: its own claims that found no answer in time.', (h) => ({
+    granted: h.claimsGranted,
+    denied: h.claimsDenied,
+    retried: h.claimsRetried,
+    unreachable: h.claimsUnreachable,
+  }));
+  total('plasmapool_cluster_creates_refused_fenced_total', 'Creates refused while fenced.', () => health()?.createsRefusedFenced ?? 0);
+  total('plasmapool_cluster_seals_refused_fenced_total', 'Seals refused because the store was fenced after the claim.', () => health()?.sealsRefusedFenced ?? 0);
+  total('plasmapool_cluster_duplicate_ids_total', 'Ids found held by two stores (each one was resolved to one object).', () => health()?.duplicateIds ?? 0);
+  byResult('plasmapool_cluster_reclaims_total', 'Sealed objects re-claimed on rejoin: kept, or lost (another store held the id; the local one was dropped).', (h) => ({
+    kept: h.reclaimed,
+    lost: h.reclaimLost,
+  }));
 }
