@@ -1,0 +1,177 @@
+// Faults between hosts (test/helpers/hosts.ts): a cut link during creates and gets, its healing,
+// a slow lossy link, and a store killed while others read its memory over the fabric. Each test
+// records what it saw in the fault table (fault-results.ts): time to detect, time to recover, and
+// duplicate ids (holders of every id counted across all stores: must be 0).
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { homeNodeOf } from '../../src/cluster/home-node.js';
+import { PyAgent, eventually, newId, type AgentReply } from '../cluster/agents.js';
+import type { Host } from '../helpers/hosts.js';
+import { recordFault } from './fault-results.js';
+import { HostCluster, agentOn, hostsSkipReason, testHosts, type HostStore } from './host-stores.js';
+
+const membership = 'static' as const;
+const PEER_TIMEOUT_MS = 750;
+
+/** For every id: how many stores hold it sealed (a store's `list` names its own objects only). */
+async function holders(agents: readonly PyAgent[], ids: readonly string[]): Promise<Map<string, string[]>> {
+  const result = new Map<string, string[]>(ids.map((id) => [id, []]));
+  for (const agent of agents) {
+    const objects = (await agent.must('list')).objects as Record<string, { state: string }>;
+    for (const [id, info] of Object.entries(objects)) {
+      if (info.state === 'sealed' && result.has(id)) result.get(id)!.push(agent.socketPath);
+    }
+  }
+  return result;
+}
+
+function duplicates(held: Map<string, string[]>): string[] {
+  return [...held].filter(([, at]) => at.length > 1).map(([id]) => id);
+}
+
+/** Three hosts with a store each (static peers), connected, and a pyarrow client on each. */
+async function threeHosts(options: { fabric?: boolean } = {}) {
+  const hosts = await testHosts({ hosts: ['a', 'b', 'c'], fabric: options.fabric });
+  const cluster = await HostCluster.create(hosts);
+  const stores = await cluster.startStatic(hosts.list, (host) => ({
+    leaseMs: 3000,
+    // Gets and creates that need an unreachable peer give up after this: under the 1 s the issue asks.
+    peerTimeoutMs: PEER_TIMEOUT_MS,
+    ...(options.fabric ? { region: path.join(hosts.fabricDir!, `${host.name}.region`) } : {}),
+  }));
+  await cluster.waitConnected(stores);
+  const [a, b, c] = stores as [HostStore, HostStore, HostStore];
+  return { hosts, cluster, stores, a, b, c };
+}
+
+/** ms until `check` holds (polled), or throws naming `what`. */
+async function timeUntil(what: string, check: () => Promise<boolean>, ms = 30_000): Promise<number> {
+  const started = performance.now();
+  const ok = await eventually(async () => {
+    try {
+      return await check();
+    } catch {
+      return false;
+    }
+  }, ms);
+  if (!ok) throw new Error(`${what}: not within ${ms} ms`);
+  return performance.now() - started;
+}
+
+async function peerConnected(cluster: HostCluster, at: HostStore, peer: Host): Promise<boolean> {
+  const status = await cluster.status(at, 800);
+  return status.peers.some((p) => p.node === peer.name && p.connected);
+}
+
+describe.skipIf(hostsSkipReason !== null)(`hosts: faults${hostsSkipReason ? ` (skipped: ${hostsSkipReason})` : ''}`, () => {
+  it('a host\'s link cut during creates and gets, then healed: gets needing it fail fast, no id is held twice, it rejoins without a restart', async () => {
+    const { hosts, cluster, stores, a, b, c } = await threeHosts();
+    const [onA, onB, onC, getterA] = await Promise.all([agentOn(a), agentOn(b), agentOn(c), agentOn(a)]);
+    const names = stores.map((s) => s.name);
+    // Objects owned by c and by a, seen by everyone.
+    const ownedByC = Array.from({ length: 6 }, newId);
+    const ownedByA = Array.from({ length: 6 }, newId);
+    const sha = new Map<string, string>();
+    for (const id of ownedByC) sha.set(id, (await onC.must('put', { id, size: 2000 })).sha256 as string);
+    for (const id of ownedByA) sha.set(id, (await onA.must('put', { id, size: 2000 })).sha256 as string);
+    for (const id of [...ownedByC, ...ownedByA]) expect((await onB.must('get', { id, timeout_ms: 5000, hold: false })).found).toBe(true);
+
+    // Ids that a and c will both try to create during the cut, homed everywhere.
+    const contested = Array.from({ length: 12 }, newId);
+    expect(new Set(contested.map((id) => homeNodeOf(id, names))).size).toBe(3);
+    // Objects c sealed before the cut whose ids are homed at a or b: their claims live there, under
+    // c's lease. After the lease has run out, a and b try to create them again.
+    const sealedByCBefore: string[] = [];
+    while (sealedByCBefore.length < 6) {
+      const id = newId();
+      if (homeNodeOf(id, names) === 'c') continue;
+      await onC.must('put', { id, size: 300 });
+      sealedByCBefore.push(id);
+    }
+
+    hosts.host('c').cut();
+    const cutAt = performance.now();
+    // Static membership has no failure detector of its own: a silent cut may never be noticed.
+    const detect = timeUntil('a notices c is gone', async () => !(await peerConnected(cluster, a, hosts.host('c'))), 10_000).catch(() => null);
+    // Creates on both sides of the cut, at the same time, of the same ids.
+    const creates = (agent: PyAgent) =>
+      (async () => {
+        const outcomes: AgentReply[] = [];
+        for (const id of contested) outcomes.push(await agent.call('put', { id, size: 500 }));
+        return outcomes;
+      })();
+    const [fromA, fromC] = [creates(onA), creates(onC)];
+    // Gets on a that need c (its objects): answered within 1 s, not found.
+    const gets: number[] = [];
+    for (const id of ownedByC.slice(0, 3)) {
+      const started = performance.now();
+      const got = await getterA.must('get', { id, timeout_ms: 5000, hold: false });
+      gets.push(performance.now() - started);
+      expect(got.found, `get of c's ${id} during the cut`).toBe(false);
+    }
+    // Gets that do not need c keep working.
+    for (const id of ownedByA) expect((await onB.must('get', { id, timeout_ms: 2000, hold: false })).found).toBe(true);
+    const detectMs = await detect;
+    const [resultsA, resultsC] = await Promise.all([fromA, fromC]);
+    const sealedDuringCut = [resultsA, resultsC].map((results) => results.filter((r) => r.ok).length);
+    // Past c's lease (3 s): the homes a and b must still refuse ids c holds.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, 4000 - (performance.now() - cutAt))));
+    const recreated = [];
+    for (const id of sealedByCBefore) recreated.push(await (homeNodeOf(id, names) === 'a' ? onA : onB).call('put', { id, size: 300 }));
+
+    // Heal: c rejoins without a restart, every surviving object is readable everywhere.
+    hosts.host('c').heal();
+    const healedAt = performance.now();
+    const reconnectMs = await timeUntil('the cluster reconnects after the heal', async () => {
+      const replies = await Promise.all(stores.map((s) => cluster.status(s, 800)));
+      return replies.every((r) => r.peers.every((p) => p.connected));
+    });
+    // Before anyone reads them (a copy-transport read leaves a replica, a legitimate second holder).
+    const held = await holders([onA, onB, onC], [...contested, ...sealedByCBefore]);
+    const dupes = duplicates(held);
+    const survivors = [...[...held].filter(([, at]) => at.length > 0).map(([id]) => id), ...ownedByA, ...ownedByC];
+    recordFault({
+      fault: 'link cut during creates and gets',
+      membership,
+      observed:
+        `gets needing the cut host answered not-found in ${gets.map((g) => Math.round(g)).join('/')} ms; ` +
+        `creates of the same ${contested.length} ids on both sides sealed ${sealedDuringCut.join(' + ')}; ` +
+        `after c's lease ran out, ${recreated.filter((r) => r.ok).length} of ${recreated.length} ids c held were sealed again on a/b; ` +
+        (detectMs === null ? 'the peers never marked the cut host down (no failure detector without etcd)' : 'the cut host was marked down'),
+      detectMs,
+      recoverMs: null,
+      duplicateIds: dupes.length,
+      figures: { maxGetMs: Math.round(Math.max(...gets)), sealedOnA: sealedDuringCut[0]!, sealedOnC: sealedDuringCut[1]! },
+    });
+    // Fresh clients: pyarrow keeps a stale entry for an id whose seal it saw refused.
+    const readers = await Promise.all(stores.map((store) => agentOn(store)));
+    // Recovered when every surviving object reads back from every host (retried up to 30 s).
+    let pending = survivors.flatMap((id) => readers.map((reader) => ({ id, reader })));
+    const wrong: string[] = [];
+    await eventually(async () => {
+      const still: typeof pending = [];
+      for (const { id, reader } of pending) {
+        const got = await reader.must('get', { id, timeout_ms: 500, hold: false });
+        if (got.found && sha.has(id) && got.sha256 !== sha.get(id)) wrong.push(`${id} from ${reader.socketPath}`);
+        else if (!got.found) still.push({ id, reader });
+      }
+      pending = still;
+      return pending.length === 0;
+    }, 30_000);
+    const recoverMs = performance.now() - healedAt;
+    const unreadable = [...wrong, ...pending.map(({ id, reader }) => `${id} from ${reader.socketPath}`)];
+    recordFault({
+      fault: 'link healed',
+      membership,
+      observed:
+        `rejoined without restart (status connected after ${Math.round(reconnectMs)} ms); ` +
+        `${survivors.length * 3 - unreadable.length} of ${survivors.length * 3} reads of the ${survivors.length} surviving objects from all 3 hosts succeeded`,
+      detectMs: null,
+      recoverMs,
+      duplicateIds: dupes.length,
+    });
+    expect(dupes).toEqual([]);
+    expect(unreadable).toEqual([]);
+    for (const ms of gets) expect(ms).toBeLessThan(1000);
+  });
+});
