@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # System packages of the multi-host tests (test/hosts, bench/cluster-growth.ts): etcd (Debian's
 # etcd-server, /usr/bin/etcd; the tests start their own instances on their own ports and data
-# directories) and iproute2 (ip netns, veth, bridge, tc netem). util-linux's unshare/nsenter
-# are part of every Debian system.
+# directories), iproute2 (ip netns, veth, bridge, tc) and iptables (where the kernel has no
+# sch_netem, a delayed link goes through NFQUEUE: test/helpers/link-delay.py). util-linux's
+# unshare/nsenter are part of every Debian system.
 #
 # Idempotent: installs only what is missing. Never starts (and stops, if the package just
 # started it) Debian's etcd service: a system etcd on 2379 is not ours to run.
@@ -12,11 +13,12 @@ set -euo pipefail
 missing=()
 [ -x /usr/bin/etcd ] || missing+=(etcd-server)
 command -v ip >/dev/null 2>&1 && command -v tc >/dev/null 2>&1 || missing+=(iproute2)
+command -v iptables >/dev/null 2>&1 || missing+=(iptables)
 command -v nsenter >/dev/null 2>&1 && command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "setup-system: etcd $(/usr/bin/etcd --version | head -1 | awk '{print $3}'), iproute2, util-linux and openssl present"
+  echo "setup-system: etcd $(/usr/bin/etcd --version | head -1 | awk '{print $3}'), iproute2, iptables, util-linux and openssl present"
   exit 0
 fi
 

@@ -18,6 +18,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll } from 'vitest';
 import { processAlive, type Launched, type Launcher } from './launch.js';
 
@@ -41,7 +42,7 @@ export interface HostsOptions {
 export function hostsUnavailableReason(): string | null {
   if (process.platform !== 'linux') return 'Linux namespaces are needed';
   if (process.getuid?.() !== 0) return 'the namespace "hosts" need root (ip netns, mount, unshare)';
-  for (const tool of ['ip', 'tc', 'nsenter', 'unshare']) {
+  for (const tool of ['ip', 'tc', 'nsenter', 'unshare', 'iptables']) {
     try {
       execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
     } catch {
@@ -114,7 +115,7 @@ export class Host {
   /** The process that holds the host's PID and mount namespaces (PID 1 there). */
   private initPid = 0;
   private init: ChildProcess | null = null;
-  private delayed = false;
+  private delayed: { netem?: boolean; shaper?: HostProcess } | null = null;
   readonly processes = new Set<HostProcess>();
 
   constructor(
@@ -223,19 +224,46 @@ export class Host {
     run('ip', ['-n', this.hosts.switchNs, 'link', 'set', this.switchPort, 'up']);
   }
 
-  /** Delay and lose packets both ways on the host's link (netem on each end). */
-  delay(options: { delayMs: number; lossPercent: number }): void {
+  /**
+   * Delay and lose the packets the host sends: `tc qdisc add dev eth0 root netem delay D loss L`
+   * where the kernel has netem; elsewhere (this machine's kernel has no sch_netem) the host's
+   * outgoing packets go through NFQUEUE to link-delay.py, which holds each one `delayMs` and drops
+   * `lossPercent` of them. With every host delayed, a round trip between two hosts gains 2 × D.
+   */
+  async delay(options: { delayMs: number; lossPercent: number }): Promise<void> {
+    await this.undelay();
     const netem = ['netem', 'delay', `${options.delayMs}ms`, 'loss', `${options.lossPercent}%`];
-    run('tc', ['-n', this.ns, 'qdisc', 'replace', 'dev', 'eth0', 'root', ...netem]);
-    run('tc', ['-n', this.hosts.switchNs, 'qdisc', 'replace', 'dev', this.switchPort, 'root', ...netem]);
-    this.delayed = true;
+    if (netemAvailable()) {
+      run('tc', ['-n', this.ns, 'qdisc', 'replace', 'dev', 'eth0', 'root', ...netem]);
+      this.delayed = { netem: true };
+      return;
+    }
+    const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'link-delay.py');
+    const shaper = await this.spawn('python3', [script, '0', String(options.delayMs), String(options.lossPercent)]);
+    await new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (shaper.stdout().includes('ready')) return resolve();
+        if (shaper.child.exitCode !== null) return reject(new Error(`link-delay.py in host ${this.name} exited: ${shaper.stderr()}`));
+        setTimeout(check, 5);
+      };
+      check();
+    });
+    this.delayed = { shaper };
+    // --queue-bypass: should the shaper die, packets pass instead of vanishing.
+    for (const rule of NFQUEUE_RULES) run('ip', ['netns', 'exec', this.ns, 'iptables', '-A', ...rule, '-j', 'NFQUEUE', '--queue-num', '0', '--queue-bypass']);
   }
 
-  undelay(): void {
-    if (!this.delayed) return;
-    tryRun('tc', ['-n', this.ns, 'qdisc', 'del', 'dev', 'eth0', 'root']);
-    tryRun('tc', ['-n', this.hosts.switchNs, 'qdisc', 'del', 'dev', this.switchPort, 'root']);
-    this.delayed = false;
+  async undelay(): Promise<void> {
+    const delayed = this.delayed;
+    if (!delayed) return;
+    this.delayed = null;
+    if (delayed.netem) {
+      tryRun('tc', ['-n', this.ns, 'qdisc', 'del', 'dev', 'eth0', 'root']);
+      return;
+    }
+    for (const rule of NFQUEUE_RULES) tryRun('ip', ['netns', 'exec', this.ns, 'iptables', '-D', ...rule, '-j', 'NFQUEUE', '--queue-num', '0', '--queue-bypass']);
+    delayed.shaper?.child.stdin!.end();
+    await delayed.shaper?.stop('SIGTERM');
   }
 
   /** Packets and bytes the host sent and received on its link (counted at the switch port). */
@@ -267,6 +295,27 @@ export class Host {
     this.destroyNow();
     await Promise.race([Promise.all([...waits, initGone]), new Promise((resolve) => setTimeout(resolve, 5000))]);
   }
+}
+
+/** The host's packets out of its link (iptables rule of the NFQUEUE fallback), as netem on eth0. */
+const NFQUEUE_RULES = [['OUTPUT', '-o', 'eth0']];
+
+let netemKnown: boolean | undefined;
+/** Whether this kernel has sch_netem (probed once, on a dummy link in a scratch namespace). */
+function netemAvailable(): boolean {
+  if (netemKnown !== undefined) return netemKnown;
+  const ns = `${PREFIX}-${process.pid}-probe`;
+  try {
+    run('ip', ['netns', 'add', ns]);
+    run('ip', ['-n', ns, 'link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1']);
+    run('tc', ['-n', ns, 'qdisc', 'add', 'dev', 'v0', 'root', 'netem', 'delay', '1ms']);
+    netemKnown = true;
+  } catch {
+    netemKnown = false;
+  } finally {
+    tryRun('ip', ['netns', 'del', ns]);
+  }
+  return netemKnown;
 }
 
 let nextSet = 0;
