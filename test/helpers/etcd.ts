@@ -9,7 +9,6 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll } from 'vitest';
 import { launchHere, processAlive, type Launched, type Launcher } from './launch.js';
 
 export const ETCD_BINARY = '/usr/bin/etcd';
@@ -250,9 +249,13 @@ export function sweepStaleEtcds(): void {
 
 const live = new Set<Etcd>();
 
-afterAll(async () => {
-  for (const etcd of [...live]) await etcd.close();
-});
+// Under vitest: after each test file (this module also serves benchmarks, without vitest).
+if (process.env.VITEST) {
+  const { afterAll } = await import('vitest');
+  afterAll(async () => {
+    for (const etcd of [...live]) await etcd.close();
+  });
+}
 
 process.once('exit', () => {
   for (const etcd of [...live]) etcd.closeNow();

@@ -8,7 +8,9 @@ import path from 'node:path';
 import type { StatusReply } from '../../src/cluster/peer-service.js';
 import type { TlsFiles } from '../../src/cluster/peer-auth.js';
 import type { Hosts } from './hosts.js';
-import { repoRoot } from './processes.js';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 export interface StoreAccess {
   secretFile?: string;

@@ -19,7 +19,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll } from 'vitest';
 import { processAlive, type Launched, type Launcher } from './launch.js';
 
 /** RFC 1918, unused on this machine (checked before use); addresses live only in our namespaces. */
@@ -266,11 +265,11 @@ export class Host {
     await delayed.shaper?.stop('SIGTERM');
   }
 
-  /** Packets and bytes the host sent and received on its link (counted at the switch port). */
-  linkCounters(): { packets: number; bytes: number } {
+  /** Packets and bytes the host sent on its link: the rx counters of its switch port. */
+  sentCounters(): { packets: number; bytes: number } {
     const read = (name: string) =>
       Number(run('ip', ['netns', 'exec', this.hosts.switchNs, 'cat', `/sys/class/net/${this.switchPort}/statistics/${name}`]).trim());
-    return { packets: read('rx_packets') + read('tx_packets'), bytes: read('rx_bytes') + read('tx_bytes') };
+    return { packets: read('rx_packets'), bytes: read('rx_bytes') };
   }
 
   /** Kill every process of the host and its namespaces (synchronous: exit handlers use it). */
@@ -455,9 +454,13 @@ export function sweepStaleHosts(): void {
   }
 }
 
-afterAll(async () => {
-  for (const hosts of [...liveSets]) await hosts.destroy();
-});
+// Under vitest: after each test file (this module also serves bench/cluster-growth.ts, without vitest).
+if (process.env.VITEST) {
+  const { afterAll } = await import('vitest');
+  afterAll(async () => {
+    for (const hosts of [...liveSets]) await hosts.destroy();
+  });
+}
 
 process.once('exit', () => {
   for (const hosts of [...liveSets]) hosts.destroyNow();

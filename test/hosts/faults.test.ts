@@ -8,7 +8,7 @@ import { homeNodeOf } from '../../src/cluster/home-node.js';
 import { PyAgent, eventually, mappingsOf, newId, type AgentReply } from '../cluster/agents.js';
 import type { Host } from '../helpers/hosts.js';
 import { recordFault } from './fault-results.js';
-import { HostCluster, agentOn, hostsSkipReason, testHosts, type HostStore } from './host-stores.js';
+import { agentOn, hostsSkipReason, testCluster, testHosts, type HostCluster, type HostStore } from './host-stores.js';
 
 const membership = 'static' as const;
 const PEER_TIMEOUT_MS = 750;
@@ -32,7 +32,7 @@ function duplicates(held: Map<string, string[]>): string[] {
 /** Three hosts with a store each (static peers), connected, and a pyarrow client on each. */
 async function threeHosts(options: { fabric?: boolean } = {}) {
   const hosts = await testHosts({ hosts: ['a', 'b', 'c'], fabric: options.fabric });
-  const cluster = await HostCluster.create(hosts);
+  const cluster = await testCluster(hosts);
   const stores = await cluster.startStatic(hosts.list, (host) => ({
     leaseMs: 3000,
     // Gets and creates that need an unreachable peer give up after this: under the 1 s the issue asks.
@@ -243,7 +243,7 @@ describe.skipIf(hostsSkipReason !== null)(`hosts: faults${hostsSkipReason ? ` (s
 
   it('a store SIGKILLed while another host reads its memory over the fabric: readers get not-found, nothing crashes, a restart on the same region recovers', async () => {
     const hosts = await testHosts({ hosts: ['a', 'b'], fabric: true });
-    const cluster = await HostCluster.create(hosts);
+    const cluster = await testCluster(hosts);
     const [a, b] = await cluster.startStatic(hosts.list, (host) => ({ region: path.join(hosts.fabricDir!, `${host.name}.region`), peerTimeoutMs: PEER_TIMEOUT_MS }));
     const status = await cluster.waitConnected([a!, b!]);
     expect(status[1]!.peers[0]!.transport).toBe('shared');

@@ -1,19 +1,15 @@
 /**
- * Stores and pyarrow clients in test hosts (test/helpers/hosts.ts): one `plasmapool store` per
- * host, listening on the host's own address, its socket in the hosts' shared temporary directory.
+ * The host tests' side of test hosts: skip reasons, hosts and store clusters removed after each
+ * test, and pyarrow 11 clients (test/cluster/plasma_agent.py) in a store's host.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
-import { promisify } from 'node:util';
-import { createSecretFile, type TlsFiles } from '../../src/cluster/peer-auth.js';
-import type { StatusReply } from '../../src/cluster/peer-service.js';
-import { HostsControl, type StoreAccess } from '../helpers/hosts-control.js';
-import { createHosts, hostsUnavailableReason, type Host, type HostProcess, type Hosts, type HostsOptions } from '../helpers/hosts.js';
-import { cliPath, onCleanup } from '../helpers/processes.js';
-import { PyAgent, eventually, python } from '../cluster/agents.js';
+import { PyAgent, python } from '../cluster/agents.js';
+import { HostCluster, type HostStore } from '../helpers/host-cluster.js';
+import type { TlsFiles } from '../../src/cluster/peer-auth.js';
+import { createHosts, hostsUnavailableReason, type Hosts, type HostsOptions } from '../helpers/hosts.js';
+import { onCleanup } from '../helpers/processes.js';
 
-const run = promisify(execFile);
+export { HostCluster, HostStore, clusterCertificates } from '../helpers/host-cluster.js';
 
 /** Why the host tests cannot run here (they are skipped, saying so), or null. */
 export const hostsSkipReason: string | null =
@@ -25,179 +21,18 @@ export async function testHosts(options: HostsOptions): Promise<Hosts> {
   onCleanup(() => hosts.destroy());
   return hosts;
 }
-export const STORE_PORT = 7000;
 
-export interface HostStoreOptions {
-  memory?: string;
-  transport?: 'auto' | 'shared' | 'copy';
-  /** A named region file (the fabric case): --region PATH. */
-  region?: string;
-  /** TLS instead of the cluster secret. */
-  tls?: TlsFiles;
-  leaseMs?: number;
-  peerTimeoutMs?: number;
-  /** Membership: static peers (NAME=HOST:PORT) … */
-  peers?: readonly string[];
-  /** … or etcd client URLs. */
-  etcd?: readonly string[];
-  extraArgs?: readonly string[];
+/** A cluster of stores in these hosts; its stores stop after the current test. */
+export async function testCluster(hosts: Hosts, options: { tls?: TlsFiles } = {}): Promise<HostCluster> {
+  const cluster = await HostCluster.create(hosts, options);
+  onCleanup(async () => {
+    await Promise.all(cluster.stores.filter((store) => store.proc && store.running).map((store) => store.stop()));
+    cluster.control.close();
+  });
+  return cluster;
 }
 
-export class HostStore {
-  proc!: HostProcess;
-  readyLine = '';
-  regionPath = '';
-
-  constructor(
-    readonly host: Host,
-    readonly name: string,
-    readonly socketPath: string,
-    private readonly args: readonly string[],
-  ) {}
-
-  get address(): string {
-    return `${this.host.address}:${STORE_PORT}`;
-  }
-
-  get pid(): number {
-    return this.proc.pid;
-  }
-
-  get running(): boolean {
-    return this.proc.child.exitCode === null && this.proc.child.signalCode === null;
-  }
-
-  /** Start (again, with the same arguments); resolves at its ready line. */
-  async start(): Promise<void> {
-    fs.rmSync(this.socketPath, { force: true });
-    this.proc = await this.host.spawn(process.execPath, [cliPath, ...this.args]);
-    const proc = this.proc;
-    await new Promise<void>((resolve, reject) => {
-      const check = () => {
-        const line = /plasmapool store ready[^\n]*/.exec(proc.stdout())?.[0];
-        if (line) {
-          this.readyLine = line;
-          this.regionPath = /region (\S+?)(,|\s|$)/.exec(line)?.[1] ?? '';
-          return resolve();
-        }
-        if (proc.child.exitCode !== null || proc.child.signalCode !== null) {
-          return reject(new Error(`store ${this.name} in host ${this.host.name} exited: ${proc.stderr()}`));
-        }
-        setTimeout(check, 20);
-      };
-      check();
-    });
-  }
-
-  stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-    return this.proc.stop(signal);
-  }
-
-  stderr(): string {
-    return this.proc.stderr();
-  }
-}
-
-/** The stores of one test: made, started, and asked for their status through the control agent. */
-export class HostCluster {
-  readonly stores: HostStore[] = [];
-  readonly access: StoreAccess;
-
-  constructor(
-    readonly hosts: Hosts,
-    readonly control: HostsControl,
-    access: StoreAccess,
-  ) {
-    this.access = access;
-  }
-
-  static async create(hosts: Hosts, options: { tls?: TlsFiles } = {}): Promise<HostCluster> {
-    let access: StoreAccess = { tls: options.tls };
-    if (!options.tls) {
-      const secretFile = path.join(hosts.dir, `cluster-${Date.now()}.secret`);
-      createSecretFile(secretFile);
-      access = { secretFile };
-    }
-    const cluster = new HostCluster(hosts, await HostsControl.start(hosts), access);
-    onCleanup(async () => {
-      await Promise.all(cluster.stores.filter((store) => store.proc && store.running).map((store) => store.stop()));
-      cluster.control.close();
-    });
-    return cluster;
-  }
-
-  /** Make a store on `host` named like it (not started). */
-  add(host: Host, options: HostStoreOptions = {}): HostStore {
-    const socketPath = path.join(this.hosts.dir, `${host.name}-${this.stores.length}.sock`);
-    const tls = options.tls ?? this.access.tls;
-    const args = [
-      'store',
-      '-s', socketPath,
-      '-m', options.memory ?? '64MiB',
-      '--node-name', host.name,
-      '--listen', `${host.address}:${STORE_PORT}`,
-      '--transport', options.transport ?? 'auto',
-      '--lease-ms', String(options.leaseMs ?? 3000),
-      '--peer-timeout-ms', String(options.peerTimeoutMs ?? 1000),
-      ...(options.region ? ['--region', options.region] : []),
-      ...(tls ? ['--tls-ca', tls.ca, '--tls-cert', tls.cert, '--tls-key', tls.key] : ['--insecure']),
-      ...(this.access.secretFile ? ['--secret-file', this.access.secretFile] : []),
-      ...(options.peers ?? []).flatMap((peer) => ['--peer', peer]),
-      ...(options.etcd ? ['--etcd', options.etcd.join(',')] : []),
-      ...(options.extraArgs ?? []),
-    ];
-    const store = new HostStore(host, host.name, socketPath, args);
-    this.stores.push(store);
-    return store;
-  }
-
-  /** One store per host, each with every other as a static peer; started together. */
-  async startStatic(hosts: readonly Host[], options: (host: Host) => HostStoreOptions = () => ({})): Promise<HostStore[]> {
-    const stores = hosts.map((host) =>
-      this.add(host, {
-        ...options(host),
-        peers: hosts.filter((h) => h !== host).map((h) => `${h.name}=${h.address}:${STORE_PORT}`),
-      }),
-    );
-    await Promise.all(stores.map((store) => store.start()));
-    return stores;
-  }
-
-  status(store: HostStore, timeoutMs = 2000): Promise<StatusReply> {
-    return this.control.status(store.address, this.access, timeoutMs);
-  }
-
-  /** Every store reports every other store connected; resolves with their status replies. */
-  async waitConnected(stores: readonly HostStore[], ms = 20_000): Promise<StatusReply[]> {
-    let replies: StatusReply[] = [];
-    let lastError = '';
-    const ok = await eventually(async () => {
-      try {
-        replies = await Promise.all(stores.map((store) => this.status(store)));
-      } catch (error) {
-        lastError = (error as Error).message;
-        return false;
-      }
-      return replies.every((reply) => reply.peers.length === stores.length - 1 && reply.peers.every((peer) => peer.connected));
-    }, ms);
-    if (!ok) throw new Error(`stores did not connect within ${ms} ms: ${lastError} ${JSON.stringify(replies)}`);
-    return replies;
-  }
-}
-
-/** A pyarrow 11 client (test/cluster/plasma_agent.py) in the store's host. */
+/** A pyarrow 11 client in the store's host. */
 export function agentOn(store: HostStore): Promise<PyAgent> {
   return PyAgent.start(store.socketPath, store.host.launch);
-}
-
-/** A throwaway cluster CA and one node certificate for these addresses (server and client use). */
-export async function clusterCertificates(dir: string, addresses: readonly string[]): Promise<TlsFiles> {
-  const file = (name: string) => path.join(dir, name);
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-  await run('openssl', ['req', '-x509', ...ec, '-days', '1', '-subj', '/CN=plasmapool hosts test CA', '-keyout', file('ca.key'), '-out', file('ca.pem')]);
-  await run('openssl', ['req', ...ec, '-subj', '/CN=node', '-keyout', file('node.key'), '-out', file('node.csr')]);
-  const san = addresses.map((address) => `IP:${address}`).join(',');
-  fs.writeFileSync(file('ext.cnf'), `subjectAltName=${san}\nextendedKeyUsage=serverAuth,clientAuth\n`);
-  await run('openssl', ['x509', '-req', '-in', file('node.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-days', '1', '-extfile', file('ext.cnf'), '-out', file('node.pem')]);
-  return { ca: file('ca.pem'), cert: file('node.pem'), key: file('node.key') };
 }

@@ -4,12 +4,12 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { mappingsOf, newId } from '../cluster/agents.js';
-import { HostCluster, agentOn, clusterCertificates, hostsSkipReason, testHosts } from './host-stores.js';
+import { agentOn, testCluster, clusterCertificates, hostsSkipReason, testHosts } from './host-stores.js';
 
 describe.skipIf(hostsSkipReason !== null)(`hosts: transports${hostsSkipReason ? ` (skipped: ${hostsSkipReason})` : ''}`, () => {
   it('copy transport: a get on host b of an object sealed on host a returns its bytes; b never maps a\'s region', async () => {
     const hosts = await testHosts({ hosts: ['a', 'b'] });
-    const cluster = await HostCluster.create(hosts);
+    const cluster = await testCluster(hosts);
     const [a, b] = await cluster.startStatic(hosts.list, () => ({ memory: '160MiB' }));
     // transport auto: b cannot open a's memory (no shared /dev/shm, no /proc of a's processes), so it copies.
     const status = await cluster.waitConnected([a!, b!]);
@@ -36,7 +36,7 @@ describe.skipIf(hostsSkipReason !== null)(`hosts: transports${hostsSkipReason ? 
   it('TLS between hosts: mutual TLS with a throwaway CA, copy transport, a caller without the CA\'s certificate is refused', async () => {
     const hosts = await testHosts({ hosts: ['a', 'b'] });
     const tls = await clusterCertificates(hosts.dir, hosts.list.map((h) => h.address));
-    const cluster = await HostCluster.create(hosts, { tls });
+    const cluster = await testCluster(hosts, { tls });
     const [a, b] = await cluster.startStatic(hosts.list);
     const status = await cluster.waitConnected([a!, b!]);
     for (const reply of status) expect(reply.peers.map((peer) => peer.transport)).toEqual(['copy']);
@@ -53,7 +53,7 @@ describe.skipIf(hostsSkipReason !== null)(`hosts: transports${hostsSkipReason ? 
 
   it('memory fabric: hosts that see one tmpfs attach each other\'s named region by path and UUID and read in place', async () => {
     const hosts = await testHosts({ hosts: ['a', 'b'], fabric: true });
-    const cluster = await HostCluster.create(hosts);
+    const cluster = await testCluster(hosts);
     const [a, b] = await cluster.startStatic(hosts.list, (host) => ({ region: path.join(hosts.fabricDir!, `${host.name}.region`) }));
     expect(a!.regionPath).toBe(path.join(hosts.fabricDir!, 'a.region'));
     const status = await cluster.waitConnected([a!, b!]);
