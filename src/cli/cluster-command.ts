@@ -17,10 +17,11 @@ import { loadConfigFile } from './config-file.js';
 import { objectsTable } from './inspect-commands.js';
 import { writeJson } from './output.js';
 import { UsageError } from './usage-error.js';
+import { etcdFlags, etcdOptionsFrom, type EtcdArgs } from './etcd-flags.js';
 
 const DEFAULT_DIR = '/tmp/plasmapool-cluster';
 
-interface UpArgs {
+interface UpArgs extends EtcdArgs {
   nodes: number;
   memory: string;
   dir: string;
@@ -53,7 +54,7 @@ const up: CommandModule<object, UpArgs> = {
   command: 'up',
   describe: 'start N local stores forming one cluster; Ctrl-C stops them all',
   builder: (y) =>
-    y
+    etcdFlags(y)
       .option('nodes', { type: 'number', default: 3, describe: 'number of stores' })
       .option('memory', { type: 'string', default: '1GiB', describe: 'capacity of each store' })
       .option('dir', { type: 'string', default: DEFAULT_DIR, describe: 'where the sockets (*.sock) and cluster.json go' })
@@ -72,6 +73,16 @@ const up: CommandModule<object, UpArgs> = {
     const dir = path.resolve(args.dir);
     if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) throw new UsageError(`--dir ${dir} is not a directory`);
     const metrics = args.metrics ? await metricsAddresses(args.metrics, args.nodes) : null;
+    let etcdArgs: string[] | undefined;
+    try {
+      const etcd = etcdOptionsFrom(args);
+      if (etcd) {
+        etcdArgs = ['--etcd', etcd.endpoints.join(','), '--etcd-prefix', etcd.prefix!, '--etcd-ttl', String(etcd.ttlSeconds)];
+        if (etcd.tls) etcdArgs.push('--etcd-ca', etcd.tls.ca, ...(etcd.tls.cert ? ['--etcd-cert', etcd.tls.cert, '--etcd-key', etcd.tls.key!] : []));
+      }
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
     // Signals from the first moment: SIGTERM to the whole process group (timeout, systemd)
     // reaches the stores and us together, and every signal must end in one clean stop.
     let cluster: Awaited<ReturnType<typeof startLocalCluster>> | null = null;
@@ -98,6 +109,7 @@ const up: CommandModule<object, UpArgs> = {
       dir,
       transport: args.transport,
       extraArgs: storeArgs,
+      etcdArgs,
       nodeArgs: metrics ? (i) => ['--metrics', metrics[i]!] : undefined,
       onLog: (node, line) => process.stderr.write(`[${node}] ${line}\n`),
     });

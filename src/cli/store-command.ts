@@ -4,7 +4,10 @@
  */
 import type { CommandModule } from 'yargs';
 import os from 'node:os';
-import { parsePeerFlag, readClusterFile, StaticMembership, type MemberAddress } from '../cluster/membership.js';
+import { parsePeerFlag, readClusterFile, StaticMembership, type MemberAddress, type Membership } from '../cluster/membership.js';
+import { EtcdMembership } from '../cluster/etcd-membership.js';
+import { etcdFlags, etcdOptionsFrom, type EtcdArgs } from './etcd-flags.js';
+import type { Logger } from '../util/log.js';
 import type { ClusterOptions } from '../cluster/cluster-node.js';
 import { readSecretFile } from '../cluster/peer-auth.js';
 import { clusterSecretFileOf } from '../cluster/status-client.js';
@@ -16,7 +19,8 @@ import { loadConfigFile } from './config-file.js';
 import { UsageError } from './usage-error.js';
 import { formatSize, parseSize } from '../util/size.js';
 
-interface StoreArgs {
+interface StoreArgs extends EtcdArgs {
+  advertise?: string;
   socket: string;
   memory: string;
   dir?: string;
@@ -42,8 +46,14 @@ interface StoreArgs {
 }
 
 /** Cluster options from the command line, or undefined for a single store. */
-function clusterOptions(args: StoreArgs): ClusterOptions | undefined {
+function clusterOptions(args: StoreArgs, log: Logger): ClusterOptions | undefined {
   const nodeName = args['node-name'] ?? os.hostname();
+  const etcd = etcdOptionsFrom(args);
+  if (args.advertise && !/^[^\s]+:\d+$/.test(args.advertise)) throw new Error(`invalid --advertise "${args.advertise}": use HOST:PORT`);
+  if (etcd && (args.peer?.length || args.cluster)) {
+    throw new Error('--etcd replaces --peer and --cluster (members find each other in etcd): pass one or the other');
+  }
+  if (!etcd && args.advertise) throw new Error('--advertise is for --etcd (it is the address this store registers)');
   let peers: MemberAddress[] = (args.peer ?? []).map(parsePeerFlag);
   let listen = args.listen;
   let secretFile = args['secret-file'];
@@ -55,12 +65,18 @@ function clusterOptions(args: StoreArgs): ClusterOptions | undefined {
     listen ??= self.address;
     peers = [...peers, ...members.filter((m) => m.name !== nodeName)];
   }
-  if (!listen && peers.length === 0) return undefined;
-  if (!listen) throw new Error('--peer needs --listen HOST:PORT for this store\'s own gRPC address');
+  if (!listen && peers.length === 0 && !etcd) return undefined;
+  if (!listen) throw new Error(`${etcd ? '--etcd' : '--peer'} needs --listen HOST:PORT for this store's own gRPC address`);
+  if (etcd && /^(0\.0\.0\.0|\[::\]|::):\d+$/.test(listen) && !args.advertise) {
+    throw new Error(`--listen ${listen} is not an address peers can use: pass --advertise HOST:PORT (the address they should call)`);
+  }
+  const self = { name: nodeName, address: listen };
+  const membership: Membership = etcd ? new EtcdMembership(self, etcd, log) : new StaticMembership(self, peers);
   const tlsFlags = [args['tls-ca'], args['tls-cert'], args['tls-key']];
   if (tlsFlags.some(Boolean) && !tlsFlags.every(Boolean)) throw new Error('TLS needs all of --tls-ca, --tls-cert and --tls-key');
   return {
-    membership: new StaticMembership({ name: nodeName, address: listen }, peers),
+    membership,
+    advertise: args.advertise,
     leaseMs: args['lease-ms'],
     peerTimeoutMs: args['peer-timeout-ms'],
     transport: args.transport,
@@ -74,7 +90,7 @@ export const storeCommand: CommandModule<object, StoreArgs> = {
   command: 'store',
   describe: 'run a Plasma-compatible store (accepts plasma_store flags)',
   builder: (y) =>
-    y
+    etcdFlags(y)
       .option('socket', { alias: 's', type: 'string', default: '/tmp/plasmapool.sock', describe: 'Unix socket to listen on' })
       .option('memory', {
         alias: 'm',
@@ -109,6 +125,7 @@ export const storeCommand: CommandModule<object, StoreArgs> = {
         default: 'auto' as const,
         describe: 'cluster: read peer regions in place (shared), copy over the network (copy), or map when possible (auto)',
       })
+      .option('advertise', { type: 'string', describe: 'cluster (--etcd): the gRPC address HOST:PORT peers use, when --listen is 0.0.0.0' })
       .option('insecure', { type: 'boolean', default: false, describe: 'cluster: allow a non-loopback --listen without TLS' })
       .option('secret-file', {
         type: 'string',
@@ -153,7 +170,7 @@ export const storeCommand: CommandModule<object, StoreArgs> = {
     try {
       memory = parseSize(args.memory);
       maxFrameBytes = parseSize(args['max-frame']);
-      cluster = clusterOptions(args);
+      cluster = clusterOptions(args, log);
     } catch (error) {
       throw new UsageError((error as Error).message);
     }

@@ -17,12 +17,12 @@ import { PeerHolder } from '../store/cluster-port.js';
 import type { PlasmaStore } from '../store/plasma-store.js';
 import type { Segment } from '../store/segments.js';
 import type { Logger } from '../util/log.js';
-import { CHANNEL_TOKEN_HEADER, encodeEvent, PEER_CHANNEL_HEADER, serveChannel } from './peer-channel.js';
+import { CHANNEL_TOKEN_HEADER, encodeEvent, PEER_CHANNEL_HEADER, serveChannel, type HomeAnswer } from './peer-channel.js';
 import { fetchObject, serveFetch } from './copy-transport.js';
 import { DataServer, DATA_PORT_HEADER, type TlsMaterial } from './data-channel.js';
 import { requireSecret, type TlsFiles } from './peer-auth.js';
 import { homeNodeOf } from './home-node.js';
-import type { MemberAddress, Membership } from './membership.js';
+import type { MemberAddress, MemberRecord, Membership } from './membership.js';
 import { PeerLink } from './peer-link.js';
 import {
   peerService,
@@ -31,6 +31,7 @@ import {
   type LookupRequest,
   type NodeIdentity,
   type ObjectEvent,
+  type PeerClientConstructor,
   type PinRequest,
   type StatusReply,
 } from './peer-service.js';
@@ -53,7 +54,57 @@ export interface ClusterOptions {
   regionAttachPath?: string;
   /** Bytes per Fetch message (copy transport). */
   chunkBytes?: number;
+  /** The gRPC address peers use, when it differs from the listen address (0.0.0.0, NAT). */
+  advertise?: string;
 }
+
+/**
+ * live: a member, grants and seals; fenced: cut off from the membership (no claims, no creates,
+ * no seals); rejoining: registered again, re-claiming its sealed objects before it announces them.
+ */
+export type NodeState = 'live' | 'fenced' | 'rejoining';
+
+/** At this node as home: who holds an id, and the settle round it was last asserted in. */
+interface ClaimRecord {
+  node: string;
+  mark: number;
+}
+
+/** Numbers for status and metrics (docs/cluster.md, fencing). */
+export interface ClusterCounters {
+  /** Claims this node granted as home. */
+  claimsGranted: number;
+  /** Claims refused because another node holds the id. */
+  claimsDenied: number;
+  /** Claims answered "retry" (this home fenced, or a membership change not settled yet). */
+  claimsRetried: number;
+  /** Claims of this node that found no home answer in time (the create failed closed). */
+  claimsUnreachable: number;
+  /** Creates refused because this node was fenced. */
+  createsRefusedFenced: number;
+  /** Seals refused because this node was fenced after the claim. */
+  sealsRefusedFenced: number;
+  /** Ids found held by two nodes (a rejoin that lost its re-claim, or an inconsistent hold). */
+  duplicateIds: number;
+  /** Sealed objects re-claimed successfully on rejoin / dropped because another node held the id. */
+  reclaimed: number;
+  reclaimLost: number;
+}
+
+/** What `health()` reports (status reply `membership`, metrics). */
+export interface ClusterHealth extends ClusterCounters {
+  dynamic: boolean;
+  state: NodeState;
+  live: boolean;
+  revision: number;
+  viewId: string;
+  members: number;
+  fencedMs: number;
+  fences: number;
+}
+
+const RECLAIM_TIMEOUT_MS = 5000;
+const REJOIN_RETRY_MS = 100;
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]|::1)$/;
 
@@ -64,7 +115,38 @@ export class ClusterNode implements ClusterPort {
   /** key → the peer that held it when that peer went down; cleared when it comes back. */
   private readonly lost = new Map<string, string>();
   /** At this node as home: key → the node whose object holds the id. */
-  private readonly claims = new Map<string, string>();
+  private readonly claims = new Map<string, ClaimRecord>();
+  /** Ids of local objects whose claim is certainly this node's (the only ones it may seal). */
+  private readonly held = new Set<string>();
+  /** Dynamic membership: per peer, the view it settled (sent every hold for) / rejoins in. */
+  private readonly settledBy = new Map<string, bigint>();
+  private readonly rejoiningBy = new Map<string, bigint>();
+  /** Per peer: the settle round (ClaimRecord.mark) and the view it was last pruned at. */
+  private readonly markOf = new Map<string, number>();
+  private readonly prunedAt = new Map<string, bigint>();
+  /** Reclaims of rejoining peers waiting until the others have settled. */
+  private deferredReclaims: { node: string; key: string; answer(result: HomeAnswer): void }[] = [];
+  /** Rejoining: own sealed ids still to re-claim, those in flight (→ view), and those not announced yet. */
+  private toReclaim = new Set<string>();
+  private readonly reclaiming = new Map<string, bigint>();
+  private readonly hidden = new Set<string>();
+  private readonly sentRejoining = new Map<string, bigint>();
+  private rejoinTimer: NodeJS.Timeout | null = null;
+  state: NodeState = 'live';
+  /** Bumped whenever the node is fenced or rejoins: answers to older claims are void. */
+  private epoch = 0;
+  private homeNames: string[] = [];
+  readonly counters: ClusterCounters = {
+    claimsGranted: 0,
+    claimsDenied: 0,
+    claimsRetried: 0,
+    claimsUnreachable: 0,
+    createsRefusedFenced: 0,
+    sealsRefusedFenced: 0,
+    duplicateIds: 0,
+    reclaimed: 0,
+    reclaimLost: 0,
+  };
   /** Peers holding pins or claims here. */
   private readonly holders = new Map<string, PeerHolder>();
   private readonly subscribers = new Set<grpc.ServerWritableStream<{ node: string }, ObjectEvent>>();
@@ -138,27 +220,34 @@ export class ClusterNode implements ClusterPort {
       grpcAddress: this.self.address.replace(/:\d+$/, `:${port}`),
       socketPath: this.socketPath,
     };
-    for (const member of this.options.membership.peers()) {
-      const link = new PeerLink(member, Client, {
-        self: this.identity,
-        access: { tls: this.options.tls, secret: this.options.secret },
-        tlsMaterial: this.tlsMaterial,
-        timeoutMs: this.timeoutMs,
-        transport: this.options.transport ?? 'auto',
-        registerSegment: (region, node) => this.store.segments.register(region.fd, region.mapLength, node),
-        onEvent: (node, event) => this.onPeerEvent(node, event),
-        onUp: (node) => this.forgetLost(node),
-        onDown: (node) => {
-          this.forgetPeerObjects(node);
-          this.store.peerDown();
-        },
-        log: this.log,
-      });
-      this.links.set(member.name, link);
-      link.connect();
+    this.peerClient = Client;
+    const membership = this.options.membership;
+    if (membership.dynamic) {
+      this.state = 'rejoining';
+      await membership.join(this.record());
+      membership.onChange(() => this.applyView());
+      membership.onLiveness((live) => (live ? this.beginRejoin() : this.onFenced()));
     }
+    this.applyView();
+    if (membership.dynamic) this.beginRejoin();
     this.every(Math.max(50, Math.floor(this.leaseMs / 3)), () => this.renewLeases());
     this.every(Math.max(50, Math.floor(this.leaseMs / 4)), () => this.expireLeases());
+  }
+
+  private peerClient!: PeerClientConstructor;
+
+  /** What this store registers in etcd. */
+  private record(): MemberRecord {
+    const transport = this.options.transport ?? 'auto';
+    return {
+      name: this.self.name,
+      address: this.options.advertise ?? this.identity.grpcAddress,
+      regionPath: this.identity.regionPath,
+      regionUuid: this.identity.regionUuid,
+      mapLength: this.identity.mapLength,
+      transports: transport === 'auto' ? ['shared', 'copy'] : [transport],
+      socketPath: this.socketPath,
+    };
   }
 
   get grpcAddress(): string {
@@ -254,24 +343,73 @@ export class ClusterNode implements ClusterPort {
     this.unpinFlush ??= setImmediate(() => this.flushUnpins());
   }
 
+  acceptsCreates(): boolean {
+    if (this.state === 'live' && this.options.membership.live()) return true;
+    this.counters.createsRefusedFenced++;
+    return false;
+  }
+
+  maySeal(key: string): boolean {
+    if (this.held.has(key) && this.state === 'live' && this.options.membership.live()) return true;
+    if (this.state !== 'live' || !this.options.membership.live()) this.counters.sealsRefusedFenced++;
+    return false;
+  }
+
   claim(key: string): ClaimResult | Promise<ClaimResult> {
+    if (this.options.membership.dynamic) return this.claimInView(key);
     const home = this.homeOf(key);
-    if (home === this.self.name) return this.claimHere(key, this.self.name) ? 'granted' : 'denied';
+    if (home === this.self.name) return this.settleClaim(key, this.claimHere(key, this.self.name));
     const link = this.links.get(home);
-    if (!link?.connected) return 'unreachable';
+    if (!link?.connected) return this.settleClaim(key, 'unreachable');
     const channel = link.liveChannel;
-    if (channel) return channel.claim(key);
+    if (channel) return channel.claim(key).then((answer) => this.settleClaim(key, answer));
     return new Promise((resolve) =>
       link.client.claim({ id: Buffer.from(key, 'hex'), node: this.self.name }, link.deadline(), (error, reply) =>
-        resolve(error ? 'unreachable' : reply.granted ? 'granted' : 'denied'),
+        resolve(this.settleClaim(key, error ? 'unreachable' : reply.granted ? 'granted' : 'denied')),
       ),
     );
   }
 
+  /** A home's answer as the store sees it; a granted id is held from now on. */
+  private settleClaim(key: string, answer: HomeAnswer): ClaimResult {
+    if (answer === 'granted') {
+      this.held.add(key);
+      return 'granted';
+    }
+    if (answer === 'denied') return 'denied';
+    this.counters.claimsUnreachable++;
+    return 'unreachable';
+  }
+
+  /**
+   * Dynamic membership: claim at the home of the current view; a grant counts only if the view
+   * did not change meanwhile (else ask the new home), "retry" is asked again until the deadline.
+   */
+  private async claimInView(key: string): Promise<ClaimResult> {
+    const epoch = this.epoch;
+    const deadline = Date.now() + this.timeoutMs;
+    for (;;) {
+      const view = this.options.membership.viewId();
+      const home = this.homeOf(key);
+      let answer: HomeAnswer;
+      if (home === this.self.name) answer = this.claimHere(key, this.self.name, view);
+      else {
+        const channel = this.links.get(home)?.liveChannel;
+        answer = channel ? await channel.claim(key) : 'unreachable';
+      }
+      if (epoch !== this.epoch || this.state !== 'live') return this.settleClaim(key, 'unreachable');
+      if (answer === 'denied') return 'denied';
+      if (answer === 'granted' && view === this.options.membership.viewId()) return this.settleClaim(key, 'granted');
+      if (Date.now() >= deadline) return this.settleClaim(key, 'unreachable');
+      await new Promise((resolve) => setTimeout(resolve, answer === 'granted' ? 0 : 10));
+    }
+  }
+
   unclaim(key: string): void {
+    this.held.delete(key);
     const home = this.homeOf(key);
     if (home === this.self.name) {
-      if (this.claims.get(key) === this.self.name) this.claims.delete(key);
+      if (this.claims.get(key)?.node === this.self.name) this.claims.delete(key);
       return;
     }
     const link = this.links.get(home);
@@ -291,7 +429,7 @@ export class ClusterNode implements ClusterPort {
   // ------------------------------------------------------------ internals
 
   private homeOf(key: string): string {
-    return homeNodeOf(key, [this.self.name, ...this.links.keys()]);
+    return homeNodeOf(key, this.homeNames);
   }
 
   /** The token that opens `node`'s peer channel to this store (the same on every Hello). */
@@ -300,7 +438,23 @@ export class ClusterNode implements ClusterPort {
     if (!token) {
       token = this.dataServer!.openChannel((socket, first) =>
         serveChannel(socket, first, {
-          claim: (key) => this.claimHere(key, node),
+          claim: (key) => this.claimHere(key, node, this.settledBy.get(node)),
+          hold: (key) => this.hold(key, node),
+          reclaim: (key, answer) => {
+            this.deferredReclaims.push({ node, key, answer });
+            this.evaluateDeferred();
+          },
+          settled: (view) => {
+            this.settledBy.set(node, view);
+            this.rejoiningBy.delete(node);
+            this.pruneSettled(node);
+            this.evaluateDeferred();
+          },
+          rejoining: (view) => {
+            this.rejoiningBy.set(node, view);
+            this.settledBy.delete(node);
+            this.evaluateDeferred();
+          },
           lookup: (keys) => {
             const found = new Map(this.store.lookupForPeer(this.holderFor(node), keys).map((o) => [o.key, o]));
             return keys.map((key) => found.get(key));
@@ -310,11 +464,12 @@ export class ClusterNode implements ClusterPort {
             if (holder) this.store.unpinForPeer(holder, keys);
           },
           unclaim: (key) => {
-            if (this.claims.get(key) === node) this.claims.delete(key);
+            if (this.claims.get(key)?.node === node) this.claims.delete(key);
           },
           subscribe: (push) => {
             this.holderFor(node);
             for (const object of this.store.ownedSealed()) {
+              if (this.hidden.has(object.key)) continue;
               push(encodeEvent({ kind: 'SEALED', id: Buffer.from(object.id.bytes), dataSize: object.dataSize, metadataSize: object.metadataSize }));
             }
             this.channelSubscribers.add(push);
@@ -327,12 +482,305 @@ export class ClusterNode implements ClusterPort {
     return token;
   }
 
-  private claimHere(key: string, node: string): boolean {
+  /**
+   * As home: grant the id to `node` unless another node holds it. With a dynamic membership only
+   * while this node is a member, the caller claims in this node's view, and every member has
+   * settled that view (sent its holds), so no id changes home with a claim in flight.
+   */
+  private claimHere(key: string, node: string, callerView?: bigint): HomeAnswer {
+    if (this.options.membership.dynamic) {
+      const view = this.options.membership.viewId();
+      if (this.state !== 'live' || !this.options.membership.live() || callerView !== view || !this.allSettled(view) || this.homeOf(key) !== this.self.name) {
+        this.counters.claimsRetried++;
+        return 'retry';
+      }
+    }
     const owner = this.claims.get(key);
-    if (owner !== undefined && owner !== node) return false;
-    this.claims.set(key, node);
+    if (owner !== undefined && owner.node !== node) {
+      this.counters.claimsDenied++;
+      return 'denied';
+    }
+    this.claims.set(key, { node, mark: this.markOf.get(node) ?? 0 });
     if (node !== this.self.name) this.holderFor(node);
+    this.counters.claimsGranted++;
+    return 'granted';
+  }
+
+  /** A member asserts an id it holds (its home moved here): record it; a clash is a duplicate. */
+  private hold(key: string, node: string): HomeAnswer {
+    const owner = this.claims.get(key);
+    if (owner !== undefined && owner.node !== node) {
+      this.duplicate(key, owner.node, node);
+      return 'denied';
+    }
+    this.claims.set(key, { node, mark: this.markOf.get(node) ?? 0 });
+    return 'granted';
+  }
+
+  private duplicate(key: string, holder: string, other: string): void {
+    this.counters.duplicateIds++;
+    this.log.error('two nodes hold one id', { object: key, claimedBy: holder, alsoHeldBy: other });
+  }
+
+  // ------------------------------------------------------------ dynamic membership
+
+  /** Links follow the view: one per member; a member that left takes its state with it. */
+  private applyView(): void {
+    const wanted = new Map(this.options.membership.peers().map((member) => [member.name, member]));
+    const gone: string[] = [];
+    for (const [name, link] of this.links) {
+      const member = wanted.get(name);
+      if (member && member.address === link.member.address && member.incarnation === link.member.incarnation) continue;
+      gone.push(name);
+    }
+    for (const name of gone) this.removeMember(name);
+    for (const member of wanted.values()) if (!this.links.has(member.name)) this.addLink(member);
+    this.homeNames = [this.self.name, ...this.links.keys()];
+    if (gone.length > 0) this.store.peerDown();
+    if (!this.options.membership.dynamic) return;
+    if (this.state === 'live') {
+      this.holdLocally();
+      for (const link of this.links.values()) this.settleWith(link);
+    } else if (this.state === 'rejoining') this.driveRejoin();
+    for (const name of this.links.keys()) this.pruneSettled(name);
+    this.evaluateDeferred();
+  }
+
+  private addLink(member: MemberAddress): void {
+    const link = new PeerLink(member, this.peerClient, {
+      self: this.identity,
+      access: { tls: this.options.tls, secret: this.options.secret },
+      tlsMaterial: this.tlsMaterial,
+      timeoutMs: this.timeoutMs,
+      transport: this.options.transport ?? 'auto',
+      registerSegment: (region, node) => this.store.segments.register(region.fd, region.mapLength, node),
+      onEvent: (node, event) => this.onPeerEvent(node, event),
+      onUp: (node) => {
+        this.forgetLost(node);
+        if (!this.options.membership.dynamic || this.links.get(node) !== link) return;
+        if (this.state === 'live') this.settleWith(link);
+        else if (this.state === 'rejoining') this.driveRejoin();
+      },
+      onDown: (node) => {
+        this.forgetPeerObjects(node);
+        this.store.peerDown();
+      },
+      log: this.log,
+    });
+    this.links.set(member.name, link);
+    link.connect();
+  }
+
+  /** A member left the view (its key went): its objects, claims, pins and settle state go. */
+  private removeMember(name: string): void {
+    this.links.get(name)?.close();
+    this.links.delete(name);
+    this.forgetPeerObjects(name);
+    for (const [key, record] of this.claims) if (record.node === name) this.claims.delete(key);
+    const holder = this.holders.get(name);
+    if (holder) {
+      this.store.expirePeer(holder);
+      this.holders.delete(name);
+    }
+    this.settledBy.delete(name);
+    this.rejoiningBy.delete(name);
+    this.prunedAt.delete(name);
+    this.sentRejoining.delete(name);
+    this.log.info('member left the cluster', { peer: name });
+  }
+
+  /** Every member of this view has sent its holds for it. */
+  private allSettled(view: bigint): boolean {
+    for (const name of this.links.keys()) if (this.settledBy.get(name) !== view) return false;
     return true;
+  }
+
+  /** Every member but `except` has settled this view or rejoins in it. */
+  private othersReady(view: bigint, except: string): boolean {
+    for (const name of this.links.keys()) {
+      if (name !== except && this.settledBy.get(name) !== view && this.rejoiningBy.get(name) !== view) return false;
+    }
+    return true;
+  }
+
+  /** Own ids homed here: in the claim table, under this node. */
+  private holdLocally(): void {
+    for (const key of this.held) {
+      if (this.homeOf(key) !== this.self.name) continue;
+      const owner = this.claims.get(key);
+      if (owner && owner.node !== this.self.name) this.duplicate(key, owner.node, this.self.name);
+      else this.claims.set(key, { node: this.self.name, mark: 0 });
+    }
+    for (const [key, record] of this.claims) {
+      if (record.node === this.self.name && (!this.held.has(key) || this.homeOf(key) !== this.self.name)) this.claims.delete(key);
+    }
+  }
+
+  /** Tell a peer every id this node holds that the peer is home of, then that we settled this view. */
+  private settleWith(link: PeerLink): void {
+    const channel = link.liveChannel;
+    if (!channel) return;
+    for (const key of this.held) {
+      if (this.homeOf(key) !== link.name) continue;
+      void channel.hold(key).then((answer) => {
+        if (answer === 'denied') this.counters.duplicateIds++;
+      });
+    }
+    channel.settled(this.options.membership.viewId());
+  }
+
+  /**
+   * A peer settled the view this node is in: its records here that it did not assert again
+   * since its last settle are stale (deleted meanwhile, or homed elsewhere now).
+   */
+  private pruneSettled(node: string): void {
+    const view = this.options.membership.viewId();
+    if (this.settledBy.get(node) !== view || this.prunedAt.get(node) === view) return;
+    const mark = this.markOf.get(node) ?? 0;
+    for (const [key, record] of this.claims) if (record.node === node && record.mark < mark) this.claims.delete(key);
+    this.markOf.set(node, mark + 1);
+    this.prunedAt.set(node, view);
+  }
+
+  /** Answer rejoining peers' reclaims (and this node's own, homed here) once the others are ready. */
+  private evaluateDeferred(): void {
+    if (!this.options.membership.dynamic) return;
+    const view = this.options.membership.viewId();
+    const registered = this.options.membership.live() && this.state !== 'fenced';
+    const waiting = this.deferredReclaims;
+    this.deferredReclaims = [];
+    for (const entry of waiting) {
+      if (!registered || this.rejoiningBy.get(entry.node) !== view || !this.links.has(entry.node)) {
+        this.counters.claimsRetried++;
+        entry.answer('retry');
+        continue;
+      }
+      if (!this.othersReady(view, entry.node)) {
+        this.deferredReclaims.push(entry);
+        continue;
+      }
+      entry.answer(this.reclaimHere(entry.key, entry.node));
+    }
+    if (this.state === 'rejoining' && registered && this.othersReady(view, this.self.name)) {
+      for (const key of [...this.toReclaim]) {
+        if (this.homeOf(key) === this.self.name) this.reclaimed(key, this.reclaimHere(key, this.self.name));
+      }
+      this.maybeFinishRejoin();
+    }
+  }
+
+  private reclaimHere(key: string, node: string): HomeAnswer {
+    if (this.homeOf(key) !== this.self.name) return 'retry';
+    const owner = this.claims.get(key);
+    if (owner !== undefined && owner.node !== node) return 'denied';
+    this.claims.set(key, { node, mark: this.markOf.get(node) ?? 0 });
+    return 'granted';
+  }
+
+  /** Cut off from etcd: stop granting, claiming and sealing until registered again. */
+  private onFenced(): void {
+    this.state = 'fenced';
+    this.epoch++;
+    this.held.clear();
+    for (const entry of this.deferredReclaims.splice(0)) entry.answer('retry');
+  }
+
+  /**
+   * Registered (again): re-claim every sealed object at its home in the new view before
+   * announcing it; ids another node took meanwhile are dropped here.
+   */
+  private beginRejoin(): void {
+    this.state = 'rejoining';
+    this.epoch++;
+    this.held.clear();
+    this.claims.clear();
+    this.settledBy.clear();
+    this.sentRejoining.clear();
+    this.reclaiming.clear();
+    this.toReclaim = new Set([...this.store.ownedSealed()].map((object) => object.key));
+    for (const key of this.toReclaim) this.hidden.add(key);
+    this.applyView();
+  }
+
+  private driveRejoin(): void {
+    if (this.state !== 'rejoining') return;
+    const view = this.options.membership.viewId();
+    for (const link of this.links.values()) {
+      const channel = link.liveChannel;
+      if (!channel) continue;
+      if (this.sentRejoining.get(link.name) !== view) {
+        channel.rejoining(view);
+        this.sentRejoining.set(link.name, view);
+      }
+      for (const key of this.toReclaim) {
+        if (this.reclaiming.get(key) === view || this.homeOf(key) !== link.name) continue;
+        this.reclaiming.set(key, view);
+        void channel.reclaim(key, RECLAIM_TIMEOUT_MS).then((answer) => {
+          if (this.reclaiming.get(key) !== view) return;
+          this.reclaiming.delete(key);
+          if (this.state !== 'rejoining' || view !== this.options.membership.viewId()) return;
+          if (answer === 'granted' || answer === 'denied') this.reclaimed(key, answer);
+          else this.retryRejoin();
+          this.maybeFinishRejoin();
+        });
+      }
+    }
+    this.evaluateDeferred();
+  }
+
+  private retryRejoin(): void {
+    if (this.rejoinTimer) return;
+    this.rejoinTimer = setTimeout(() => {
+      this.rejoinTimer = null;
+      // Ask again in the current view (answers of an older one were dropped).
+      this.sentRejoining.clear();
+      this.reclaiming.clear();
+      this.driveRejoin();
+    }, REJOIN_RETRY_MS);
+  }
+
+  private reclaimed(key: string, answer: HomeAnswer): void {
+    if (answer !== 'granted' && answer !== 'denied') return;
+    if (!this.toReclaim.delete(key)) return;
+    if (answer === 'granted') {
+      this.held.add(key);
+      this.counters.reclaimed++;
+      return;
+    }
+    this.counters.reclaimLost++;
+    this.counters.duplicateIds++;
+    this.store.dropDuplicate(key);
+  }
+
+  private maybeFinishRejoin(): void {
+    if (this.state !== 'rejoining' || this.toReclaim.size > 0) return;
+    this.state = 'live';
+    if (this.counters.reclaimLost > 0 || this.hidden.size > 0) {
+      this.log.info('rejoined the cluster', { reclaimed: this.counters.reclaimed, droppedDuplicates: this.counters.reclaimLost });
+    }
+    this.holdLocally();
+    for (const link of this.links.values()) this.settleWith(link);
+    // Announce what survived the re-claims.
+    const announce = [...this.store.ownedSealed()].filter((object) => this.hidden.has(object.key) && this.held.has(object.key));
+    this.hidden.clear();
+    for (const object of announce) this.announceSealed(object.key, object.dataSize, object.metadataSize);
+    this.evaluateDeferred();
+  }
+
+  /** Membership state and counters, for status and metrics. */
+  health(): ClusterHealth {
+    const membership = this.options.membership;
+    return {
+      dynamic: membership.dynamic,
+      state: this.state,
+      live: this.state === 'live' && membership.live(),
+      revision: membership.revision(),
+      viewId: membership.viewId().toString(16),
+      members: this.links.size + 1,
+      fencedMs: membership.fencedMs?.() ?? 0,
+      fences: membership.fences ?? 0,
+      ...this.counters,
+    };
   }
 
   private liveLink(node: string): PeerLink {
@@ -367,9 +815,10 @@ export class ClusterNode implements ClusterPort {
    * object): a home that restarted with an empty claim table rebuilds it as its peers reconnect.
    */
   private relearnClaim(key: string, node: string): void {
-    const claimed = this.claims.get(key);
+    if (this.options.membership.dynamic) return; // holds carry this (settleWith)
+    const claimed = this.claims.get(key)?.node;
     if (claimed === undefined) {
-      this.claims.set(key, node);
+      this.claims.set(key, { node, mark: 0 });
       this.holderFor(node);
     } else if (claimed !== node) {
       // Only possible if claims were lost (home restarted, or a lease expired while the owner was
@@ -432,7 +881,8 @@ export class ClusterNode implements ClusterPort {
       if (holder.expiresAt > now) continue;
       if (holder.keys.size > 0) this.log.warn('lease expired: releasing pins of a silent peer', { peer: node, pins: holder.keys.size });
       this.store.expirePeer(holder);
-      for (const [key, owner] of this.claims) if (owner === node) this.claims.delete(key);
+      // With etcd, claims go with the member's registration (removeMember), not with this lease.
+      if (!this.options.membership.dynamic) for (const [key, owner] of this.claims) if (owner.node === node) this.claims.delete(key);
       this.holders.delete(node);
     }
   }
@@ -490,12 +940,17 @@ export class ClusterNode implements ClusterPort {
     };
     const claim: Unary<ClaimRequest, object> = (call, callback) => {
       const key = call.request.id.toString('hex');
-      const granted = this.claimHere(key, call.request.node);
-      callback(null, { granted, owner: this.claims.get(key) ?? '' });
+      if (this.options.membership.dynamic) {
+        // A claim must say which view it was made in: only the peer channel carries that.
+        callback({ code: grpc.status.FAILED_PRECONDITION, details: 'with a dynamic membership, claims travel on the peer channel' });
+        return;
+      }
+      const granted = this.claimHere(key, call.request.node) === 'granted';
+      callback(null, { granted, owner: this.claims.get(key)?.node ?? '' });
     };
     const unclaim: Unary<ClaimRequest, object> = (call, callback) => {
       const key = call.request.id.toString('hex');
-      if (this.claims.get(key) === call.request.node) this.claims.delete(key);
+      if (this.claims.get(key)?.node === call.request.node) this.claims.delete(key);
       callback(null, {});
     };
     const status: Unary<object, StatusReply> = (_call, callback) => {
@@ -507,11 +962,13 @@ export class ClusterNode implements ClusterPort {
         objects: stats.objects,
         clients: stats.clients,
         peers: this.peerStates(),
+        membership: this.health(),
       });
     };
     const events = (call: grpc.ServerWritableStream<{ node: string }, ObjectEvent>) => {
       this.holderFor(call.request.node);
       for (const object of this.store.ownedSealed()) {
+        if (this.hidden.has(object.key)) continue;
         call.write({ kind: 'SEALED', id: Buffer.from(object.id.bytes), dataSize: object.dataSize, metadataSize: object.metadataSize });
       }
       this.subscribers.add(call);
@@ -534,6 +991,9 @@ export class ClusterNode implements ClusterPort {
 
   async close(): Promise<void> {
     for (const timer of this.timers) clearInterval(timer);
+    if (this.rejoinTimer) clearTimeout(this.rejoinTimer);
+    // Leave the membership first: peers drop this node as soon as its key goes.
+    await this.options.membership.close().catch(() => undefined);
     for (const call of this.subscribers) call.end();
     this.subscribers.clear();
     this.channelSubscribers.clear();

@@ -28,6 +28,11 @@ export interface LocalClusterOptions {
   nodeArgs?: (index: number) => string[];
   /** How long to wait for the stores to connect to each other (default 30 s). */
   connectTimeoutMs?: number;
+  /**
+   * Membership on etcd instead of the cluster file: the stores' etcd flags (`--etcd URL`,
+   * `--etcd-prefix`, …). cluster.json is still written, for `cluster status` and `cluster ls`.
+   */
+  etcdArgs?: string[];
   /** Called with each store's stderr lines (default: discarded). */
   onLog?: (node: string, line: string) => void;
 }
@@ -156,8 +161,7 @@ async function startOnce(options: LocalClusterOptions): Promise<LocalCluster> {
       String(options.memory),
       '--node-name',
       member.name,
-      '--cluster',
-      clusterFile,
+      ...(options.etcdArgs ? ['--listen', member.address, '--secret-file', secretFile, ...options.etcdArgs] : ['--cluster', clusterFile]),
       '--transport',
       options.transport ?? 'auto',
       '--lease-ms',

@@ -23,7 +23,6 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import type { ClaimResult } from '../store/cluster-port.js';
 import type { Logger } from '../util/log.js';
 import type { TlsMaterial } from './data-channel.js';
 import type { ObjectEvent } from './peer-service.js';
@@ -37,6 +36,10 @@ const OP_SUBSCRIBE = 3;
 const OP_LOOKUP = 4;
 const OP_LOOKUP_END = 5;
 const OP_UNPIN = 6;
+const OP_HOLD = 7;
+const OP_RECLAIM = 8;
+const OP_SETTLED = 9;
+const OP_REJOINING = 10;
 const ID_BYTES = 20;
 const REQUEST_BYTES = 1 + 4 + ID_BYTES;
 const FRAME_CLAIMED = 1;
@@ -60,16 +63,39 @@ export interface Location {
   digest: Uint8Array;
 }
 
+/**
+ * A home's answer to a claim: granted, denied (another node holds the id), retry (the home cannot
+ * decide now: it is fenced, or the membership is changing), unreachable (no answer in time).
+ */
+export type HomeAnswer = 'granted' | 'denied' | 'retry' | 'unreachable';
+const ANSWER_BYTE: Record<Exclude<HomeAnswer, 'unreachable'>, number> = { denied: 0, granted: 1, retry: 2 };
+const ANSWERS: HomeAnswer[] = ['denied', 'granted', 'retry'];
+
 /** What the callee does for one caller's channel. */
 export interface ChannelHandler {
-  /** Grant the id to the caller unless another node holds it. */
-  claim(key: string): boolean;
+  /** Grant the id to the caller unless another node holds it (or answer retry). */
+  claim(key: string): HomeAnswer;
+  /** The caller holds this id (a membership change moved its home here): record it. */
+  hold(key: string): HomeAnswer;
+  /** The caller rejoins and asks to keep this sealed id: answer when the home can decide. */
+  reclaim(key: string, answer: (result: HomeAnswer) => void): void;
+  /** The caller sent every hold for `view` and claims in it from now on. */
+  settled(view: bigint): void;
+  /** The caller rejoins in `view`: its reclaims follow. */
+  rejoining(view: bigint): void;
   unclaim(key: string): void;
   /** Send `push` every owned sealed object now, then every event; returns the unsubscribe. */
   subscribe(push: (frame: Buffer) => void): () => void;
   /** Pin these for the caller; where each lies (undefined: not here). */
   lookup(keys: string[]): (Location | undefined)[];
   unpin(keys: string[]): void;
+}
+
+/** A view id where the id of a request goes: u64 LE, then zeros. */
+function viewKey(view: bigint): string {
+  const bytes = Buffer.alloc(ID_BYTES);
+  bytes.writeBigUInt64LE(view, 0);
+  return bytes.toString('hex');
 }
 
 export function encodeEvent(event: ObjectEvent): Buffer {
@@ -110,6 +136,14 @@ function batched(socket: net.Socket): (frame: Buffer) => void {
   };
 }
 
+function claimFrame(sequence: number, answer: HomeAnswer): Buffer {
+  const reply = Buffer.alloc(FRAME_BYTES[FRAME_CLAIMED]!);
+  reply[0] = FRAME_CLAIMED;
+  reply.writeUInt32LE(sequence, 1);
+  reply[5] = ANSWER_BYTE[answer === 'unreachable' ? 'retry' : answer];
+  return reply;
+}
+
 function locationFrame(sequence: number, location: Location | undefined): Buffer {
   const frame = Buffer.alloc(FRAME_BYTES[FRAME_LOCATION]!);
   frame[0] = FRAME_LOCATION;
@@ -140,11 +174,17 @@ export function serveChannel(socket: net.Socket, first: Buffer, handler: Channel
       const key = pending.subarray(at + 5, at + REQUEST_BYTES).toString('hex');
       at += REQUEST_BYTES;
       if (op === OP_CLAIM) {
-        const reply = Buffer.alloc(FRAME_BYTES[FRAME_CLAIMED]!);
-        reply[0] = FRAME_CLAIMED;
-        reply.writeUInt32LE(sequence, 1);
-        reply[5] = handler.claim(key) ? 1 : 0;
-        replies.push(reply);
+        replies.push(claimFrame(sequence, handler.claim(key)));
+      } else if (op === OP_HOLD) {
+        replies.push(claimFrame(sequence, handler.hold(key)));
+      } else if (op === OP_RECLAIM) {
+        handler.reclaim(key, (answer) => {
+          if (!socket.destroyed) socket.write(claimFrame(sequence, answer));
+        });
+      } else if (op === OP_SETTLED || op === OP_REJOINING) {
+        const view = pending.readBigUInt64LE(at - ID_BYTES);
+        if (op === OP_SETTLED) handler.settled(view);
+        else handler.rejoining(view);
       } else if (op === OP_UNCLAIM) {
         handler.unclaim(key);
       } else if (op === OP_LOOKUP) {
@@ -190,7 +230,7 @@ export interface ChannelClientEvents {
 /** Caller side: the channel to one peer. */
 export class PeerChannel {
   private readonly socket: net.Socket;
-  private readonly waiting = new Map<number, { resolve(result: ClaimResult): void; timer: NodeJS.Timeout }>();
+  private readonly waiting = new Map<number, { resolve(result: HomeAnswer): void; timer: NodeJS.Timeout }>();
   private readonly lookups = new Map<
     number,
     { locations: (Location | undefined)[]; resolve(locations: (Location | undefined)[]): void; reject(error: Error): void; timer: NodeJS.Timeout }
@@ -228,16 +268,39 @@ export class PeerChannel {
 
   private readonly outgoing: (frame: Buffer) => void;
 
-  claim(key: string): Promise<ClaimResult> {
+  claim(key: string): Promise<HomeAnswer> {
+    return this.ask(OP_CLAIM, key, this.timeoutMs);
+  }
+
+  /** Tell the home that this node holds the id (after a membership change moved its home). */
+  hold(key: string): Promise<HomeAnswer> {
+    return this.ask(OP_HOLD, key, this.timeoutMs);
+  }
+
+  /** Rejoining: ask to keep a sealed id; the home answers once the others have settled. */
+  reclaim(key: string, timeoutMs: number): Promise<HomeAnswer> {
+    return this.ask(OP_RECLAIM, key, timeoutMs);
+  }
+
+  /** Every hold for `view` has been sent (they precede this on the channel). */
+  settled(view: bigint): void {
+    this.send(OP_SETTLED, 0, viewKey(view));
+  }
+
+  rejoining(view: bigint): void {
+    this.send(OP_REJOINING, 0, viewKey(view));
+  }
+
+  private ask(op: number, key: string, timeoutMs: number): Promise<HomeAnswer> {
     const sequence = (this.sequence = (this.sequence + 1) >>> 0);
     return new Promise((resolve) => {
       // A home that does not answer in time is unreachable: the create fails closed.
       const timer = setTimeout(() => {
         this.waiting.delete(sequence);
         resolve('unreachable');
-      }, this.timeoutMs);
+      }, timeoutMs);
       this.waiting.set(sequence, { resolve, timer });
-      this.send(OP_CLAIM, sequence, key);
+      this.send(op, sequence, key);
     });
   }
 
@@ -306,7 +369,7 @@ export class PeerChannel {
         if (!waiter) continue; // timed out already
         this.waiting.delete(sequence);
         clearTimeout(waiter.timer);
-        waiter.resolve(frame[5] === 1 ? 'granted' : 'denied');
+        waiter.resolve(ANSWERS[frame[5]!] ?? 'retry');
       } else if (type === FRAME_LOCATION) {
         this.lookups.get(frame.readUInt32LE(1))?.locations.push(
           frame[5] === 1

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import type { ClusterHealth } from './cluster-node.js';
 
 export interface NodeIdentity {
   node: string;
@@ -85,6 +86,8 @@ export interface StatusReply {
   objects: number;
   clients: number;
   peers: PeerStatus[];
+  /** Membership state and counters (absent from stores older than etcd membership). */
+  membership?: ClusterHealth;
 }
 
 type Unary<Req, Res> = (request: Req, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, response: Res) => void) => grpc.ClientUnaryCall;

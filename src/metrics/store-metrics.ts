@@ -120,5 +120,60 @@ export function storeMetrics(handle: StoreHandle, nodeName: string): Registry {
       this.set(handle.cluster?.peerStates().filter((p) => p.connected).length ?? 0);
     },
   });
+  clusterHealthMetrics(handle, registers, total);
   return registry;
+}
+
+/** Membership and fencing (docs/cluster.md): read from ClusterNode.health() at each scrape. */
+function clusterHealthMetrics(handle: StoreHandle, registers: Registry[], total: (name: string, help: string, read: () => number) => Counter): void {
+  const health = () => handle.cluster?.health();
+  new Gauge({
+    name: 'plasmapool_cluster_live',
+    help: 'This store is a member now (1): it grants, claims and seals; 0 while fenced or rejoining.',
+    registers,
+    collect() {
+      this.set(health()?.live ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'plasmapool_cluster_members',
+    help: 'Members in the view, this store included.',
+    registers,
+    collect() {
+      this.set(health()?.members ?? 0);
+    },
+  });
+  total('plasmapool_cluster_fenced_seconds_total', 'Time this store spent fenced (cut off from etcd).', () => (health()?.fencedMs ?? 0) / 1000);
+  total('plasmapool_cluster_fences_total', 'Times this store fenced itself.', () => health()?.fences ?? 0);
+  new Counter({
+    name: 'plasmapool_cluster_claims_total',
+    help: 'Id claims: granted / denied / retried by this store as home; unreachable: its own claims that found no answer in time.',
+    labelNames: ['result'],
+    registers,
+    collect() {
+      this.reset();
+      const h = health();
+      if (!h) return;
+      this.labels('granted').inc(h.claimsGranted);
+      this.labels('denied').inc(h.claimsDenied);
+      this.labels('retried').inc(h.claimsRetried);
+      this.labels('unreachable').inc(h.claimsUnreachable);
+    },
+  });
+  total('plasmapool_cluster_creates_refused_fenced_total', 'Creates refused while fenced.', () => health()?.createsRefusedFenced ?? 0);
+  total('plasmapool_cluster_seals_refused_fenced_total', 'Seals refused because the store was fenced after the claim.', () => health()?.sealsRefusedFenced ?? 0);
+  total('plasmapool_cluster_duplicate_ids_total', 'Ids found held by two stores (each one was resolved to one object).', () => health()?.duplicateIds ?? 0);
+  new Counter({
+    name: 'plasmapool_cluster_reclaims_total',
+    help: 'Sealed objects re-claimed on rejoin: kept, or lost (another store held the id; the local one was dropped).',
+    labelNames: ['result'],
+    registers,
+    collect() {
+      this.reset();
+      const h = health();
+      if (!h) return;
+      this.labels('kept').inc(h.reclaimed);
+      this.labels('lost').inc(h.reclaimLost);
+    },
+  });
 }

@@ -46,6 +46,10 @@ export interface ClusterPort {
   unpin(node: string, keys: string[]): void;
   /** Claim an id for a new local object at its home node (docs/cluster.md, id claims). */
   claim(key: string): ClaimResult | Promise<ClaimResult>;
+  /** New objects may be created now (false while this node is fenced from the membership). */
+  acceptsCreates(): boolean;
+  /** At seal time: the claim on this id is still certainly this node's. */
+  maySeal(key: string): boolean;
   /** A local object was removed: free its claim. */
   unclaim(key: string): void;
   /** Tell peers (their directories and waiting gets). */

@@ -307,6 +307,8 @@ export class PlasmaStore {
     metadataSize: number,
     evictIfFull: boolean,
   ): StoredObject | null {
+    // Fenced (cut off from the cluster's membership): no new ids until it rejoins (OutOfMemory).
+    if (this.cluster && !this.cluster.acceptsCreates()) return null;
     const offset = this.allocate(session, dataSize + metadataSize, evictIfFull, true);
     if (offset < 0) return null;
     const object = newObject(id, offset, dataSize, metadataSize, session);
@@ -349,12 +351,16 @@ export class PlasmaStore {
     void claim.then((result) => {
       object.claim = null;
       if (session.closed || this.objects.get(object.key) !== object) return;
-      if (result === 'granted') return sealed();
+      // Sealed only while the claim is certainly ours: not if this node was fenced meanwhile.
+      const allowed = result === 'granted' && this.cluster!.maySeal(object.key);
+      if (allowed) return sealed();
       if (result === 'denied') this.counters.claimConflicts++;
       this.log.warn(
         result === 'denied'
           ? 'id already taken on another node; aborting the new object'
-          : 'home node of this id is unreachable; refusing to seal so that the id stays unique',
+          : result === 'granted'
+            ? 'this node was cut off from the cluster membership after the claim; refusing to seal'
+            : 'home node of this id is unreachable; refusing to seal so that the id stays unique',
         { object: object.key },
       );
       this.refuse(object, session);
@@ -418,7 +424,7 @@ export class PlasmaStore {
     created.forEach((object, i) => this.writeObject(object, request.data[i]!, request.metadata[i]!));
     const finish = (claims: string[]) => {
       if (session.closed) return;
-      if (claims.some((claim) => claim !== 'granted')) {
+      if (claims.some((claim) => claim !== 'granted') || (this.cluster && created.some((object) => !this.cluster!.maySeal(object.key)))) {
         for (const object of created) if (this.objects.get(object.key) === object) this.removeObject(object, false);
         return reply(PlasmaError.ObjectExists);
       }
@@ -1090,6 +1096,17 @@ export class PlasmaStore {
       digest: found.digest,
       done: () => this.unpinForPeer(holder, [key]),
     };
+  }
+
+  /**
+   * Another node holds this id (found when this node rejoined after being cut off): drop ours,
+   * at once or at its last local release.
+   */
+  dropDuplicate(key: string): void {
+    this.syncDataPlane();
+    const object = this.objects.get(key);
+    if (!object || object.remote || object.replicaOf) return;
+    this.delete(object.id);
   }
 
   /** Sealed objects owned here (for a peer's initial directory). */

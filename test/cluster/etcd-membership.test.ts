@@ -1,0 +1,371 @@
+// Membership and fencing on a real etcd (docs/cluster.md, "Membership on etcd" and "Fencing"):
+// real etcd processes, real store processes, real sockets, the TypeScript client.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { connect, type PlasmaClient } from '../../src/client/plasma-client.js';
+import { PlasmaStoreFullError } from '../../src/client/errors.js';
+import { createSecretFile, readSecretFile } from '../../src/cluster/peer-auth.js';
+import { queryStatus } from '../../src/cluster/status-client.js';
+import type { StatusReply } from '../../src/cluster/peer-service.js';
+import { ObjectId } from '../../src/protocol/object-id.js';
+import { cliPath, onCleanup, startStoreProcess, tempDir, type StoreProcess } from '../helpers/processes.js';
+import { runJson } from '../cli/run-cli.js';
+
+// ---------------------------------------------------------------- a private etcd helper
+// (test/helpers/etcd.ts on the hosts branch replaces this when the branches meet)
+
+interface Etcd {
+  url: string;
+  process: ChildProcess;
+  /** SIGSTOP / SIGCONT: etcd stops answering without closing its sockets. */
+  pause(): void;
+  resume(): void;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function startEtcd(): Promise<Etcd> {
+  const dir = tempDir('pp-etcd-');
+  const [clientPort, peerPort] = [await freePort(), await freePort()];
+  const url = `http://127.0.0.1:${clientPort}`;
+  const peerUrl = `http://127.0.0.1:${peerPort}`;
+  const child = spawn(
+    '/usr/bin/etcd',
+    [
+      '--name', 'test',
+      '--data-dir', path.join(dir, 'data'),
+      '--listen-client-urls', url,
+      '--advertise-client-urls', url,
+      '--listen-peer-urls', peerUrl,
+      '--initial-advertise-peer-urls', peerUrl,
+      '--initial-cluster', `test=${peerUrl}`,
+      '--log-level', 'error',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  onCleanup(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGCONT');
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  });
+  // Ready once it answers its health endpoint.
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      const reply = await fetch(`${url}/health`);
+      if (reply.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (child.exitCode !== null) throw new Error(`etcd exited: ${stderr}`);
+    if (Date.now() > deadline) throw new Error(`etcd did not start: ${stderr}`);
+    await sleep(50);
+  }
+  return { url, process: child, pause: () => child.kill('SIGSTOP'), resume: () => child.kill('SIGCONT') };
+}
+
+// ---------------------------------------------------------------- stores on etcd
+
+const TTL = 2;
+
+interface Node {
+  name: string;
+  store: StoreProcess;
+  address: string;
+}
+
+function secretFile(): string {
+  const file = path.join(tempDir('pp-secret-'), 'cluster.secret');
+  createSecretFile(file);
+  return file;
+}
+
+async function startNode(etcd: Etcd, name: string, secret: string, extra: string[] = []): Promise<Node> {
+  const store = await startStoreProcess('64MiB', [
+    '--node-name', name,
+    '--listen', '127.0.0.1:0',
+    '--etcd', etcd.url,
+    '--etcd-ttl', String(TTL),
+    '--secret-file', secret,
+    '--lease-ms', '3000',
+    '--log-level', 'info',
+    ...extra,
+  ]);
+  const address = /grpc (\S+?)(,|\s|$)/.exec(store.stdout())![1]!;
+  return { name, store, address };
+}
+
+function status(node: Node, secret: string): Promise<StatusReply> {
+  return queryStatus(node.address, { secret: readSecretFile(secret) });
+}
+
+async function sleep(ms: number): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Poll until `check` holds (it throws or returns false while not yet). */
+async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch (error) {
+      last = (error as Error).message;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (${last})` : ''}`);
+    await sleep(100);
+  }
+}
+
+/** Every node is live, sees exactly these members, and is connected to every other. */
+async function waitMembers(nodes: Node[], secret: string): Promise<void> {
+  const names = nodes.map((n) => n.name).sort();
+  await eventually(`members ${names.join(',')}`, async () => {
+    const replies = await Promise.all(nodes.map((n) => status(n, secret)));
+    return replies.every(
+      (r) =>
+        r.membership?.live === true &&
+        r.membership.members === nodes.length &&
+        r.peers.map((p) => p.node).sort().join(',') === names.filter((n) => n !== r.node).join(',') &&
+        r.peers.every((p) => p.connected),
+    );
+  });
+}
+
+async function client(node: Node): Promise<PlasmaClient> {
+  const c = await connect(node.store.socketPath);
+  onCleanup(() => c.close());
+  return c;
+}
+
+function bytes(seed: number, size = 4096): Uint8Array {
+  return Uint8Array.from({ length: size }, (_, i) => (i * 31 + seed) & 0xff);
+}
+
+async function put(c: PlasmaClient, id: ObjectId, seed: number): Promise<void> {
+  await c.createAndSeal(id, bytes(seed));
+}
+
+async function read(c: PlasmaClient, id: ObjectId, timeoutMs = 2000): Promise<Uint8Array | null> {
+  const buffer = await c.getOne(id, { timeoutMs });
+  if (!buffer) return null;
+  const copy = Uint8Array.from(buffer.data);
+  buffer.release();
+  return copy;
+}
+
+/** Retry a create until it works (the membership may be settling); the last error otherwise. */
+async function putEventually(c: PlasmaClient, id: ObjectId, seed: number): Promise<void> {
+  await eventually(`create of ${id.hex}`, async () => {
+    await put(c, id, seed);
+    return true;
+  });
+}
+
+describe('cluster: membership on etcd', () => {
+  it('registers, discovers peers by watch, admits a third store and lets a stopped one go', async () => {
+    const etcd = await startEtcd();
+    const secret = secretFile();
+    const a = await startNode(etcd, 'a', secret);
+    const b = await startNode(etcd, 'b', secret);
+    await waitMembers([a, b], secret);
+    const [onA, onB] = [await client(a), await client(b)];
+    const first = ObjectId.random();
+    await putEventually(onA, first, 1);
+    expect(await read(onB, first)).toEqual(bytes(1));
+
+    // A third store joins the running cluster: it reads what exists and others read its objects.
+    const c = await startNode(etcd, 'c', secret);
+    await waitMembers([a, b, c], secret);
+    const onC = await client(c);
+    expect(await read(onC, first)).toEqual(bytes(1));
+    const fromC = ObjectId.random();
+    await putEventually(onC, fromC, 3);
+    expect(await read(onA, fromC)).toEqual(bytes(3));
+    const status = await queryStatus(c.address, { secret: readSecretFile(secret) });
+    expect(status.membership).toMatchObject({ dynamic: true, state: 'live', live: true, members: 3 });
+
+    const onlyB = ObjectId.random();
+    await putEventually(onB, onlyB, 2);
+    expect(await read(onA, onlyB)).toEqual(bytes(2));
+
+    // B stops: its registration goes at once (revoked), and the others drop it from their view.
+    expect(await b.store.stop()).toBe(0);
+    await waitMembers([a, c], secret);
+    expect(await read(onA, first)).toEqual(bytes(1));
+    // A get for an object only B held answers not-available at once instead of waiting.
+    const started = Date.now();
+    expect(await read(onC, onlyB, 20_000)).toBeNull();
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('refuses a name a live store has registered, with a clear error', async () => {
+    const etcd = await startEtcd();
+    const secret = secretFile();
+    await startNode(etcd, 'same', secret);
+    await expect(startNode(etcd, 'same', secret)).rejects.toThrow(/node name "same" is already registered at \/plasmapool\/members\/same by a live store/);
+  });
+
+  it('rejects bad etcd flags before starting', async () => {
+    const etcd = await startEtcd();
+    const secret = secretFile();
+    const base = ['--node-name', 'x', '--listen', '127.0.0.1:0', '--etcd', etcd.url, '--secret-file', secret];
+    await expect(startStoreProcess('64MiB', [...base, '--etcd-ttl', '1'])).rejects.toThrow(/--etcd-ttl must be a whole number of seconds, at least 2/);
+    await expect(startStoreProcess('64MiB', [...base, '--peer', 'y=127.0.0.1:1'])).rejects.toThrow(/--etcd replaces --peer and --cluster/);
+    await expect(startStoreProcess('64MiB', [...base.slice(0, 4), '--etcd', 'localhost', '--secret-file', secret])).rejects.toThrow(/invalid --etcd URL "localhost"/);
+    await expect(startStoreProcess('64MiB', ['--node-name', 'x', '--listen', '0.0.0.0:0', '--insecure', '--etcd', etcd.url, '--secret-file', secret])).rejects.toThrow(
+      /--listen 0.0.0.0:0 is not an address peers can use: pass --advertise/,
+    );
+  });
+});
+
+describe('cluster: cluster up on etcd', () => {
+  it('cluster up --etcd starts stores that find each other in etcd; status shows their membership', async () => {
+    const etcd = await startEtcd();
+    const dir = path.join(tempDir(), 'cluster');
+    const up = spawn(process.execPath, [cliPath, 'cluster', 'up', '--nodes', '3', '--memory', '64MiB', '--dir', dir, '--etcd', etcd.url, '--etcd-prefix', '/test-up'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    up.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    up.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise((resolve) => up.once('exit', resolve));
+    onCleanup(async () => {
+      if (up.exitCode === null) up.kill('SIGTERM');
+      await exited;
+    });
+    await eventually('cluster up ready', async () => {
+      if (up.exitCode !== null) throw new Error(`cluster up exited: ${stderr}`);
+      return stdout.includes('plasmapool cluster up: 3 stores');
+    }, 60_000);
+    const { nodes } = await runJson<{ nodes: StatusReply[] }>(['cluster', 'status', '--dir', dir]);
+    expect(nodes).toHaveLength(3);
+    for (const node of nodes) {
+      expect(node.membership).toMatchObject({ dynamic: true, state: 'live', live: true, members: 3 });
+      expect(node.peers.every((p) => p.connected)).toBe(true);
+    }
+    // They are registered under the prefix given.
+    const listed = await fetch(`${etcd.url}/v3/kv/range`, {
+      method: 'POST',
+      body: JSON.stringify({ key: Buffer.from('/test-up/members/').toString('base64'), range_end: Buffer.from('/test-up/members0').toString('base64'), keys_only: true }),
+    }).then((r) => r.json() as Promise<{ kvs?: { key: string }[] }>);
+    expect((listed.kvs ?? []).map((kv) => Buffer.from(kv.key, 'base64').toString()).sort()).toEqual([
+      '/test-up/members/node-0',
+      '/test-up/members/node-1',
+      '/test-up/members/node-2',
+    ]);
+    up.kill('SIGTERM');
+    await exited;
+  });
+});
+
+describe('cluster: fencing on etcd', () => {
+  it('etcd stopped: every store refuses creates and keeps serving local objects; resumed: creates work again', async () => {
+    const etcd = await startEtcd();
+    const secret = secretFile();
+    const a = await startNode(etcd, 'a', secret, ['--metrics', '127.0.0.1:0']);
+    const b = await startNode(etcd, 'b', secret);
+    await waitMembers([a, b], secret);
+    const metricsUrl = /metrics (http:\/\/\S+)/.exec(a.store.stdout())![1]!;
+    const metric = async (name: string) => {
+      const text = await (await fetch(metricsUrl)).text();
+      const line = text.split('\n').find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
+      return Number(line?.split(' ').pop());
+    };
+    expect(await metric('plasmapool_cluster_live')).toBe(1);
+    const [onA, onB] = [await client(a), await client(b)];
+    const [idA, idB] = [ObjectId.random(), ObjectId.random()];
+    await putEventually(onA, idA, 10);
+    await putEventually(onB, idB, 11);
+
+    etcd.pause();
+    try {
+      // Within the TTL every store knows it may not be a member any more.
+      await eventually('both stores fenced', async () => {
+        const replies = await Promise.all([status(a, secret), status(b, secret)]);
+        return replies.every((r) => r.membership?.state === 'fenced' && r.membership.live === false);
+      }, TTL * 1000 + 3000);
+      for (const [c, seed] of [[onA, 20], [onB, 21]] as const) {
+        await expect(put(c, ObjectId.random(), seed)).rejects.toBeInstanceOf(PlasmaStoreFullError);
+      }
+      // Local sealed objects are still served to local clients.
+      expect(await read(onA, idA)).toEqual(bytes(10));
+      expect(await read(onB, idB)).toEqual(bytes(11));
+      const fenced = await status(a, secret);
+      expect(Number(fenced.membership!.createsRefusedFenced)).toBeGreaterThan(0);
+      expect(await metric('plasmapool_cluster_live')).toBe(0);
+      expect(await metric('plasmapool_cluster_creates_refused_fenced_total')).toBeGreaterThan(0);
+      expect(a.store.stderr()).toMatch(/cut off from etcd: this node is fenced/);
+    } finally {
+      etcd.resume();
+    }
+    // Back: both stores register again without a restart, and creates work on both.
+    await waitMembers([a, b], secret);
+    const after = ObjectId.random();
+    await putEventually(onA, after, 30);
+    expect(await read(onB, after)).toEqual(bytes(30));
+    await putEventually(onB, ObjectId.random(), 31);
+    // What existed before is readable everywhere again.
+    expect(await read(onB, idA)).toEqual(bytes(10));
+    expect(await read(onA, idB)).toEqual(bytes(11));
+    const reply = await status(a, secret);
+    expect(reply.membership!.fences).toBeGreaterThanOrEqual(1);
+    expect(Number(reply.membership!.fencedMs)).toBeGreaterThan(0);
+    expect(Number(reply.membership!.duplicateIds)).toBe(0);
+  });
+
+  it('a store cut off past its lease while others create the same id rejoins and keeps no duplicate', async () => {
+    const etcd = await startEtcd();
+    const secret = secretFile();
+    const a = await startNode(etcd, 'a', secret);
+    const b = await startNode(etcd, 'b', secret);
+    const c = await startNode(etcd, 'c', secret);
+    await waitMembers([a, b, c], secret);
+    const [onA, onC] = [await client(a), await client(c)];
+    const shared = ObjectId.random();
+    const onlyC = ObjectId.random();
+    await putEventually(onC, shared, 40);
+    await putEventually(onC, onlyC, 41);
+    expect(await read(onA, shared)).toEqual(bytes(40));
+
+    // C stops (a one-sided cut: it cannot renew its lease) for longer than the TTL.
+    c.store.child.kill('SIGSTOP');
+    try {
+      await waitMembers([a, b], secret);
+      // Its objects are gone from the others' view: the id can be created again on A.
+      await putEventually(onA, shared, 50);
+    } finally {
+      c.store.child.kill('SIGCONT');
+    }
+    // C fences itself on waking, registers again, re-claims: it loses `shared` and keeps `onlyC`.
+    await waitMembers([a, b, c], secret);
+    const reply = await status(c, secret);
+    expect(Number(reply.membership!.reclaimLost)).toBe(1);
+    expect(Number(reply.membership!.duplicateIds)).toBe(1);
+    expect(c.store.stderr()).toMatch(/cut off from etcd/);
+    // One object per id in the whole cluster: C reads A's `shared`, everyone reads C's `onlyC`.
+    const listedOnC = (await onC.list()).map((o) => o.id.hex);
+    expect(listedOnC).not.toContain(shared.hex);
+    expect(await read(onC, shared)).toEqual(bytes(50));
+    expect(await read(onA, onlyC)).toEqual(bytes(41));
+    expect(await read(onA, shared)).toEqual(bytes(50));
+  });
+});
