@@ -160,6 +160,13 @@ export class HostCluster {
     return stores;
   }
 
+  /** One store per host, members by etcd (--etcd); started together. */
+  async startOnEtcd(hosts: readonly Host[], etcdUrls: readonly string[], options: (host: Host) => HostStoreOptions = () => ({})): Promise<HostStore[]> {
+    const stores = hosts.map((host) => this.add(host, { ...options(host), etcd: etcdUrls }));
+    await Promise.all(stores.map((store) => store.start()));
+    return stores;
+  }
+
   status(store: HostStore, timeoutMs = 2000): Promise<StatusReply> {
     return this.control.status(store.address, this.access, timeoutMs);
   }

@@ -445,6 +445,24 @@ export function sweepStaleHosts(): void {
     tryRun('ip', ['netns', 'del', ns]);
   }
   const tmp = os.tmpdir();
+  // Processes outside any host that name a stale directory (stores of a run whose hosts are gone).
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let cmdline: string;
+    try {
+      cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+    } catch {
+      continue;
+    }
+    const named = new RegExp(`${tmp}/(${PREFIX}-\\d+-[^/\\0]*)`).exec(cmdline);
+    if (named && staleOwner(named[1]!)) {
+      try {
+        process.kill(Number(entry), 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+  }
   const mounts = fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').map((line) => line.split(' ')[1] ?? '');
   for (const entry of fs.readdirSync(tmp)) {
     if (!staleOwner(entry)) continue;

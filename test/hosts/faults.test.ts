@@ -1,16 +1,21 @@
-// Faults between hosts (test/helpers/hosts.ts): a cut link during creates and gets, its healing,
-// a slow lossy link, and a store killed while others read its memory over the fabric. Each test
+// Faults between hosts (test/helpers/hosts.ts), with membership on a real etcd in a host of its
+// own: a cut link during creates and gets, its healing, a slow lossy link, etcd stopped and
+// restarted, and a store killed while another host reads its memory over the fabric. Each test
 // records what it saw in the fault table (fault-results.ts): time to detect, time to recover, and
 // duplicate ids (holders of every id counted across all stores: must be 0).
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { homeNodeOf } from '../../src/cluster/home-node.js';
+import type { StatusReply } from '../../src/cluster/peer-service.js';
 import { PyAgent, eventually, mappingsOf, newId, type AgentReply } from '../cluster/agents.js';
+import { startEtcd, type Etcd } from '../helpers/etcd.js';
 import type { Host } from '../helpers/hosts.js';
 import { recordFault } from './fault-results.js';
 import { agentOn, hostsSkipReason, testCluster, testHosts, type HostCluster, type HostStore } from './host-stores.js';
 
-const membership = 'static' as const;
+const membership = 'etcd' as const;
+/** --etcd-ttl: a cut-off store fences itself, and its registration expires, within this. */
+const TTL_SECONDS = 3;
 const PEER_TIMEOUT_MS = 750;
 
 /** For every id: how many stores hold it sealed (a store's `list` names its own objects only). */
@@ -29,19 +34,39 @@ function duplicates(held: Map<string, string[]>): string[] {
   return [...held].filter(([, at]) => at.length > 1).map(([id]) => id);
 }
 
-/** Three hosts with a store each (static peers), connected, and a pyarrow client on each. */
-async function threeHosts(options: { fabric?: boolean } = {}) {
-  const hosts = await testHosts({ hosts: ['a', 'b', 'c'], fabric: options.fabric });
+/** Hosts with a store each (members on etcd, which runs in host "etcd"), connected. */
+async function storesOnEtcd(names: readonly string[], options: { fabric?: boolean } = {}) {
+  const hosts = await testHosts({ hosts: [...names, 'etcd'], fabric: options.fabric ? [...names] : undefined });
+  const etcdHost = hosts.host('etcd');
+  const etcd = await startEtcd({ host: etcdHost.address, launch: etcdHost.launch });
   const cluster = await testCluster(hosts);
-  const stores = await cluster.startStatic(hosts.list, (host) => ({
+  const stores = await cluster.startOnEtcd(hosts.list.filter((h) => h !== etcdHost), [etcd.url], (host) => ({
+    extraArgs: ['--etcd-ttl', String(TTL_SECONDS)],
     leaseMs: 3000,
     // Gets and creates that need an unreachable peer give up after this: under the 1 s the issue asks.
     peerTimeoutMs: PEER_TIMEOUT_MS,
     ...(options.fabric ? { region: path.join(hosts.fabricDir!, `${host.name}.region`) } : {}),
   }));
   await cluster.waitConnected(stores);
+  return { hosts, etcd, cluster, stores };
+}
+
+async function threeHosts() {
+  const { hosts, etcd, cluster, stores } = await storesOnEtcd(['a', 'b', 'c']);
   const [a, b, c] = stores as [HostStore, HostStore, HostStore];
-  return { hosts, cluster, stores, a, b, c };
+  return { hosts, etcd, cluster, stores, a, b, c };
+}
+
+/** Names registered in etcd (the stores' lease-bound member keys). */
+async function registered(cluster: HostCluster, etcd: Etcd): Promise<string[]> {
+  const prefix = '/plasmapool/members/';
+  const b64 = (text: string) => Buffer.from(text).toString('base64');
+  const reply = await cluster.control.etcd<{ kvs?: { key: string }[] }>(etcd.url, '/v3/kv/range', {
+    key: b64(prefix),
+    range_end: b64(prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)),
+    keys_only: true,
+  });
+  return (reply.kvs ?? []).map((kv) => Buffer.from(kv.key, 'base64').toString().slice(prefix.length)).sort();
 }
 
 /** ms until `check` holds (polled), or throws naming `what`. */
@@ -64,10 +89,11 @@ async function peerConnected(cluster: HostCluster, at: HostStore, peer: Host): P
 }
 
 describe.skipIf(hostsSkipReason !== null)(`hosts: faults${hostsSkipReason ? ` (skipped: ${hostsSkipReason})` : ''}`, () => {
-  it('a host\'s link cut during creates and gets, then healed: gets needing it fail fast, no id is held twice, it rejoins without a restart', async () => {
-    const { hosts, cluster, stores, a, b, c } = await threeHosts();
+  it('a host\'s link cut during creates and gets, then healed: gets needing it fail fast, no id is held twice, its lease expires, it rejoins without a restart', async () => {
+    const { hosts, etcd, cluster, stores, a, b, c } = await threeHosts();
     const [onA, onB, onC, getterA] = await Promise.all([agentOn(a), agentOn(b), agentOn(c), agentOn(a)]);
     const names = stores.map((s) => s.name);
+    expect(await registered(cluster, etcd)).toEqual(['a', 'b', 'c']);
     // Objects owned by c and by a, seen by everyone.
     const ownedByC = Array.from({ length: 6 }, newId);
     const ownedByA = Array.from({ length: 6 }, newId);
@@ -79,8 +105,8 @@ describe.skipIf(hostsSkipReason !== null)(`hosts: faults${hostsSkipReason ? ` (s
     // Ids that a and c will both try to create during the cut, homed everywhere.
     const contested = Array.from({ length: 12 }, newId);
     expect(new Set(contested.map((id) => homeNodeOf(id, names))).size).toBe(3);
-    // Objects c sealed before the cut whose ids are homed at a or b: their claims live there, under
-    // c's lease. After the lease has run out, a and b try to create them again.
+    // Objects c sealed before the cut whose ids are homed at a or b: their claims live there. Once
+    // c is out of the membership, a and b try to create them again.
     const sealedByCBefore: string[] = [];
     while (sealedByCBefore.length < 6) {
       const id = newId();
@@ -91,16 +117,16 @@ describe.skipIf(hostsSkipReason !== null)(`hosts: faults${hostsSkipReason ? ` (s
 
     hosts.host('c').cut();
     const cutAt = performance.now();
-    // Static membership has no failure detector of its own: a silent cut may never be noticed.
-    const detect = timeUntil('a notices c is gone', async () => !(await peerConnected(cluster, a, hosts.host('c'))), 10_000).catch(() => null);
+    const detect = timeUntil('a notices c is gone', async () => !(await peerConnected(cluster, a, hosts.host('c'))), 15_000).catch(() => null);
+    const leaseGone = timeUntil('c\'s registration expires in etcd', async () => !(await registered(cluster, etcd)).includes('c'), 15_000).catch(() => null);
     // Creates on both sides of the cut, at the same time, of the same ids.
-    const creates = (agent: PyAgent) =>
+    const creates = (agent: PyAgent, ids: readonly string[]) =>
       (async () => {
         const outcomes: AgentReply[] = [];
-        for (const id of contested) outcomes.push(await agent.call('put', { id, size: 500 }));
+        for (const id of ids) outcomes.push(await agent.call('put', { id, size: 500 }));
         return outcomes;
       })();
-    const [fromA, fromC] = [creates(onA), creates(onC)];
+    const [fromA, fromC] = [creates(onA, contested), creates(onC, contested)];
     // Gets on a that need c (its objects): answered within 1 s, not found.
     const gets: number[] = [];
     for (const id of ownedByC.slice(0, 3)) {
@@ -111,37 +137,66 @@ describe.skipIf(hostsSkipReason !== null)(`hosts: faults${hostsSkipReason ? ` (s
     }
     // Gets that do not need c keep working.
     for (const id of ownedByA) expect((await onB.must('get', { id, timeout_ms: 2000, hold: false })).found).toBe(true);
-    const detectMs = await detect;
+    const [detectMs, leaseMs] = await Promise.all([detect, leaseGone]);
     const [resultsA, resultsC] = await Promise.all([fromA, fromC]);
     const sealedDuringCut = [resultsA, resultsC].map((results) => results.filter((r) => r.ok).length);
-    // Past c's lease (3 s): the homes a and b must still refuse ids c holds.
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, 4000 - (performance.now() - cutAt))));
-    const recreated = [];
-    for (const id of sealedByCBefore) recreated.push(await (homeNodeOf(id, names) === 'a' ? onA : onB).call('put', { id, size: 300 }));
+    // After c left the membership: both sides create more ids (c is fenced: it must refuse), and a
+    // and b try to create the ids c held before the cut.
+    const contested2 = Array.from({ length: 6 }, newId);
+    const [afterA, afterC] = await Promise.all([creates(onA, contested2), creates(onC, contested2)]);
+    const fencedErrors = [...new Set(afterC.filter((r) => !r.ok).map((r) => `${r.error}: ${r.message}`))];
+    const recreated: AgentReply[] = [];
+    for (const id of sealedByCBefore) recreated.push(await (homeNodeOf(id, ['a', 'b']) === 'a' ? onA : onB).call('put', { id, size: 300 }));
+    // Gets of c's objects once it is known gone: at once.
+    const started = performance.now();
+    expect((await getterA.must('get', { id: ownedByC[4]!, timeout_ms: 3000, hold: false })).found).toBe(false);
+    const getAfterDetectMs = performance.now() - started;
+    gets.push(getAfterDetectMs);
 
     // Heal: c rejoins without a restart, every surviving object is readable everywhere.
     hosts.host('c').heal();
     const healedAt = performance.now();
+    let lastReplies: unknown[] = [];
     const reconnectMs = await timeUntil('the cluster reconnects after the heal', async () => {
-      const replies = await Promise.all(stores.map((s) => cluster.status(s, 800)));
-      return replies.every((r) => r.peers.every((p) => p.connected));
+      lastReplies = await Promise.all(stores.map((s) => cluster.status(s, 800).catch((error: Error) => error.message)));
+      return lastReplies.every((r) => typeof r === 'object' && (r as StatusReply).peers.length === 2 && (r as StatusReply).peers.every((p) => p.connected) && (r as StatusReply).membership?.live !== false);
+    }).catch((error: Error) => {
+      throw new Error(`${error.message}: ${JSON.stringify(lastReplies)}\nc: ${c.stderr().slice(-3000)}`);
     });
-    // Before anyone reads them (a copy-transport read leaves a replica, a legitimate second holder).
-    const held = await holders([onA, onB, onC], [...contested, ...sealedByCBefore]);
+    const rejoinStatus = await cluster.status(c);
+    // Rejoined: give the re-claims of c's objects a moment to settle, then count holders before
+    // anyone reads them (a copy-transport read leaves a replica, a legitimate second holder).
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const checked = [...contested, ...contested2, ...sealedByCBefore];
+    const held = await holders([onA, onB, onC], checked);
     const dupes = duplicates(held);
+    const reported = (await Promise.all(stores.map((s) => cluster.status(s)))).reduce((n, r) => n + Number(r.membership?.duplicateIds ?? 0), 0);
     const survivors = [...[...held].filter(([, at]) => at.length > 0).map(([id]) => id), ...ownedByA, ...ownedByC];
     recordFault({
       fault: 'link cut during creates and gets',
       membership,
       observed:
-        `gets needing the cut host answered not-found in ${gets.map((g) => Math.round(g)).join('/')} ms; ` +
-        `creates of the same ${contested.length} ids on both sides sealed ${sealedDuringCut.join(' + ')}; ` +
-        `after c's lease ran out, ${recreated.filter((r) => r.ok).length} of ${recreated.length} ids c held were sealed again on a/b; ` +
-        (detectMs === null ? 'the peers never marked the cut host down (no failure detector without etcd)' : 'the cut host was marked down'),
+        `a saw c leave after ${Math.round(detectMs ?? NaN)} ms, c's registration expired in etcd after ${Math.round(leaseMs ?? NaN)} ms; ` +
+        `gets needing c answered not-found in ${gets.map((g) => Math.round(g)).join('/')} ms; ` +
+        `${contested.length} ids created on both sides during the cut: ${sealedDuringCut.join(' + ')} sealed; ` +
+        `after c left: ${afterA.filter((r) => r.ok).length}/${contested2.length} creates on a sealed, ${afterC.filter((r) => r.ok).length}/${contested2.length} on the fenced c (${fencedErrors.join('; ') || 'no error'}); ` +
+        `${recreated.filter((r) => r.ok).length}/${recreated.length} ids c held were created again on a/b; ` +
+        `c fenced ${rejoinStatus.membership?.fences ?? '?'} time(s); ` +
+        `ids sealed on both sides during the partition (the stores' duplicate-id counters): ${reported}, ` +
+        `held twice after the heal: ${dupes.length} (c dropped ${rejoinStatus.membership?.reclaimLost ?? '?'} objects whose re-claim it lost)`,
       detectMs,
       recoverMs: null,
-      duplicateIds: dupes.length,
-      figures: { maxGetMs: Math.round(Math.max(...gets)), sealedOnA: sealedDuringCut[0]!, sealedOnC: sealedDuringCut[1]! },
+      // Ids two stores held sealed at once, at any time: during the partition (the stores count
+      // them when they meet again) or after the heal (counted here from every store's list).
+      duplicateIds: Math.max(reported, dupes.length),
+      figures: {
+        maxGetMs: Math.round(Math.max(...gets)),
+        leaseExpiredMs: Math.round(leaseMs ?? -1),
+        sealedOnA: sealedDuringCut[0]!,
+        sealedOnC: sealedDuringCut[1]!,
+        createsRefusedFenced: Number(rejoinStatus.membership?.createsRefusedFenced ?? -1),
+        reclaimLost: Number(rejoinStatus.membership?.reclaimLost ?? -1),
+      },
     });
     // Fresh clients: pyarrow keeps a stale entry for an id whose seal it saw refused.
     const readers = await Promise.all(stores.map((store) => agentOn(store)));
@@ -164,15 +219,53 @@ describe.skipIf(hostsSkipReason !== null)(`hosts: faults${hostsSkipReason ? ` (s
       fault: 'link healed',
       membership,
       observed:
-        `rejoined without restart (status connected after ${Math.round(reconnectMs)} ms); ` +
+        `c rejoined without restart (all connected and live after ${Math.round(reconnectMs)} ms); ` +
         `${survivors.length * 3 - unreadable.length} of ${survivors.length * 3} reads of the ${survivors.length} surviving objects from all 3 hosts succeeded`,
       detectMs: null,
       recoverMs,
       duplicateIds: dupes.length,
     });
+    // After the heal no id is held twice; during the partition it can be (see the it.fails below).
     expect(dupes).toEqual([]);
     expect(unreadable).toEqual([]);
+    expect(detectMs).not.toBeNull();
+    expect(leaseMs).not.toBeNull();
+    expect(afterC.every((r) => !r.ok)).toBe(true);
     for (const ms of gets) expect(ms).toBeLessThan(1000);
+  });
+
+  // Fails until fencing closes the window in which a new home grants ids that a departed (cut-off,
+  // not yet fenced or not yet rejoined) member still holds: today the new home grants them, both
+  // sides hold the id sealed until the cut-off member rejoins, loses its re-claim and drops its
+  // copy (src/cluster: the stores' duplicate_ids and reclaim_lost counters). Flip to it() once fixed.
+  it.fails('no id is ever sealed on both sides of a partition: ids a cut-off member holds are not granted again elsewhere', async () => {
+    const { hosts, cluster, stores } = await storesOnEtcd(['a', 'c']);
+    const [a, c] = stores as [HostStore, HostStore];
+    const [onA, onC] = await Promise.all([agentOn(a), agentOn(c)]);
+    const names = ['a', 'c'];
+    const idsHomed = (home: string, n: number) => {
+      const ids: string[] = [];
+      while (ids.length < n) {
+        const id = newId();
+        if (homeNodeOf(id, names) === home) ids.push(id);
+      }
+      return ids;
+    };
+    // Sealed by c before the cut, claimed at a; and sealed by c right after the cut, at home on c.
+    const before = idsHomed('a', 3);
+    for (const id of before) await onC.must('put', { id, size: 100 });
+    hosts.host('c').cut();
+    const during = idsHomed('c', 3);
+    const sealedDuring = [];
+    for (const id of during) if ((await onC.call('put', { id, size: 100 })).ok) sealedDuring.push(id);
+    await timeUntil('a notices c is gone', async () => !(await peerConnected(cluster, a, hosts.host('c'))), 15_000);
+    const createdAgain = [];
+    for (const id of [...before, ...sealedDuring]) if ((await onA.call('put', { id, size: 100 })).ok) createdAgain.push(id);
+    hosts.host('c').heal();
+    await cluster.waitConnected(stores, 20_000);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const reported = (await Promise.all(stores.map((s) => cluster.status(s)))).reduce((n, r) => n + Number(r.membership?.duplicateIds ?? 0), 0);
+    expect({ sealedDuring: sealedDuring.length, createdAgain, reported }).toEqual({ sealedDuring: sealedDuring.length, createdAgain: [], reported: 0 });
   });
 
   it('every host\'s link delayed 5 ms with 1 % loss (netem): creates, gets and copies all still work', async () => {
