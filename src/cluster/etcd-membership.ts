@@ -158,9 +158,11 @@ export class EtcdMembership implements Membership {
       throw new Error(`cannot join the cluster through etcd (${this.memberKeyPrefix}): ${(error as Error).message}`);
     }
     this.watcher = await this.client.watch().prefix(this.memberKeyPrefix).create();
-    this.watcher.on('data', () => void this.refresh());
+    // refresh() logs and rethrows; from an event handler a rejection would crash the store
+    // (seen with etcd unreachable from a cut-off host).
+    this.watcher.on('data', () => void this.refresh().catch(() => undefined));
     // After a reconnect the watch resumes where it stopped; read the whole view anyway.
-    this.watcher.on('connected', () => void this.refresh());
+    this.watcher.on('connected', () => void this.refresh().catch(() => undefined));
     this.watcher.on('error', (error) => this.log.warn('etcd watch failed; retrying', { error: error.message }));
     this.scheduleKeepAlive();
   }
