@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { mappingsOf, newId } from '../cluster/agents.js';
 import { agentOn, testCluster, clusterCertificates, hostsSkipReason, testHosts } from './host-stores.js';
 
-describe.skipIf(hostsSkipReason !== null)(`hosts: transports${hostsSkipReason ? ` (skipped: ${hostsSkipReason})` : ''}`, () => {
+describe.skipIf(hostsSkipReason !== null)(`hosts: transports${hostsSkipReason ? ` (skipped: ${hostsSkipReason})` : ''}`, { timeout: 120_000 }, () => {
   it('copy transport: a get on host b of an object sealed on host a returns its bytes; b never maps a\'s region', async () => {
     const hosts = await testHosts({ hosts: ['a', 'b'] });
     const cluster = await testCluster(hosts);
