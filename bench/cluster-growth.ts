@@ -7,7 +7,8 @@
  *   clients on every host create and seal small objects, minus the idle traffic of the same
  *   cluster over the same time (measured just before);
  * - directory memory per remote object: resident anonymous memory (RssAnon) of a peer store
- *   before and after one host seals 10,000 and then 20,000 objects it learns about.
+ *   before and after each of three steps of 10,000 objects another host seals (the slope of the
+ *   later steps: the first one also grows the heap's reservations).
  *
  * Prints a table and a linear projection to 64 and 512 nodes, and writes
  * bench/results/cluster-growth.json.
@@ -65,21 +66,47 @@ count, size = int(sys.argv[2]), int(sys.argv[3])
 payload = b"x" * size
 started = time.monotonic()
 last = None
-for _ in range(count):
+refused = 0
+done = 0
+while done < count:
     last = plasma.ObjectID(os.urandom(20))
-    buffer = client.create(last, size)
+    try:
+        buffer = client.create(last, size)
+    except (plasma.PlasmaStoreFull, plasma.PlasmaObjectExists):
+        # A fenced store (not a member just now) refuses creates: count it, try again soon.
+        refused += 1
+        time.sleep(0.05)
+        continue
     memoryview(buffer).cast("B")[:] = payload
     del buffer
-    client.seal(last)
-print(f"done {count} {time.monotonic() - started:.3f} {last.binary().hex()}", flush=True)
+    try:
+        client.seal(last)
+    except plasma.PlasmaObjectExists:
+        refused += 1
+        client = plasma.connect(sys.argv[1])  # pyarrow keeps a stale entry after a refused seal
+        continue
+    done += 1
+print(f"done {count} {time.monotonic() - started:.3f} {last.binary().hex()} {refused}", flush=True)
 `;
 
-async function put(store: HostStore, count: number, size: number): Promise<{ seconds: number; lastId: string }> {
+async function put(store: HostStore, count: number, size: number): Promise<{ seconds: number; lastId: string; refused: number }> {
   const proc = await store.host.spawn(python, ['-c', PUTTER, store.socketPath, String(count), String(size)]);
   const code = await proc.exited;
-  const match = /done (\d+) ([\d.]+) ([0-9a-f]+)/.exec(proc.stdout());
+  const match = /done (\d+) ([\d.]+) ([0-9a-f]+) (\d+)/.exec(proc.stdout());
   if (code !== 0 || !match) throw new Error(`putter on ${store.name} failed (${code}): ${proc.stderr().slice(-2000)}`);
-  return { seconds: Number(match[2]), lastId: match[3]! };
+  if (Number(match[4]) > 0) process.stderr.write(`  ${store.name}: ${match[4]} creates refused (fenced store) and retried\n`);
+  return { seconds: Number(match[2]), lastId: match[3]!, refused: Number(match[4]) };
+}
+
+/** Every store a live member (etcd membership: registered and not fenced). */
+async function waitLive(cluster: HostCluster, stores: readonly HostStore[]): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const replies = await Promise.all(stores.map((store) => cluster.status(store)));
+    if (replies.every((reply) => reply.membership?.live !== false)) return;
+    if (Date.now() > deadline) throw new Error(`stores not live members within 30 s: ${JSON.stringify(replies.map((r) => r.membership))}`);
+    await sleep(100);
+  }
 }
 
 /** Packets and bytes all hosts sent (the switch ports' rx counters). */
@@ -98,6 +125,9 @@ function rssAnon(pid: number): number {
   const line = fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('RssAnon:'))!;
   return Number(/(\d+)/.exec(line)![1]) * 1024;
 }
+
+/** Steps of `--objects` remote objects for the directory figure. */
+const DIRECTORY_STEPS = 3;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -121,6 +151,8 @@ interface Row {
   packetsPerSeal: number;
   bytesPerSeal: number;
   directoryBytesPer10k: number;
+  /** RssAnon of the peer store before and after each step of remote objects. */
+  rssSteps: number[];
 }
 
 async function measure(nodes: number, options: Options): Promise<Row> {
@@ -139,6 +171,7 @@ async function measure(nodes: number, options: Options): Promise<Row> {
       stores = await cluster.startStatic(storeHosts);
     }
     await cluster.waitConnected(stores, 60_000);
+    await waitLive(cluster, stores);
     await sleep(1000);
 
     // Idle: what the cluster sends with nothing to do (lease renewals, keepalives, etcd).
@@ -160,18 +193,23 @@ async function measure(nodes: number, options: Options): Promise<Row> {
     const after = sent(hosts.list);
     const seconds = (performance.now() - started) / 1000;
     const seals = perHost * nodes;
+    const fences = (await Promise.all(stores.map((store) => cluster.status(store)))).reduce((n, r) => n + (r.membership?.fences ?? 0), 0);
+    if (fences > 0) process.stderr.write(`  ${nodes} nodes: stores were fenced ${fences} time(s) (keep-alives late on a loaded machine)\n`);
     const packetsPerSeal = (after.packets - before.packets - idlePps * seconds) / seals;
     const bytesPerSeal = (after.bytes - before.bytes - idleBps * seconds) / seals;
 
-    // Directory memory: n0 seals objects; n1 learns each one (id → owner) from n0's events.
+    // Directory memory: n0 seals objects in steps; n1 learns each one (id → owner) from n0's
+    // events. The first step also grows V8's heap reservations: the figure is the slope of the
+    // later steps (least squares), per 10,000 objects.
     const peer = stores[1]!;
-    const rss0 = await settledRss(peer.pid);
-    await put(stores[0]!, options.objects, 16);
-    const rss1 = await settledRss(peer.pid);
-    await put(stores[0]!, options.objects, 16);
-    const rss2 = await settledRss(peer.pid);
-    const directoryBytesPer10k = ((rss2 - rss0) / 2) * (10_000 / options.objects);
-    process.stderr.write(`  ${nodes} nodes: RssAnon of a peer ${(rss0 / 2 ** 20).toFixed(1)} → ${(rss1 / 2 ** 20).toFixed(1)} → ${(rss2 / 2 ** 20).toFixed(1)} MiB\n`);
+    const rss = [await settledRss(peer.pid)];
+    for (let step = 1; step <= DIRECTORY_STEPS; step++) {
+      await put(stores[0]!, options.objects, 16);
+      rss.push(await settledRss(peer.pid));
+    }
+    const later = rss.slice(1).map((y, i) => ({ n: (i + 1) * options.objects, y }));
+    const directoryBytesPer10k = fit(later).b * 10_000;
+    process.stderr.write(`  ${nodes} nodes: RssAnon of a peer ${rss.map((v) => (v / 2 ** 20).toFixed(1)).join(' → ')} MiB (steps of ${options.objects} objects)\n`);
     return {
       nodes,
       seals,
@@ -181,6 +219,7 @@ async function measure(nodes: number, options: Options): Promise<Row> {
       packetsPerSeal,
       bytesPerSeal,
       directoryBytesPer10k,
+      rssSteps: rss,
     };
   } finally {
     await hosts.destroy();
@@ -213,6 +252,8 @@ async function main(): Promise<void> {
   const packets = fit(rows.map((r) => ({ n: r.nodes, y: r.packetsPerSeal })));
   const bytes = fit(rows.map((r) => ({ n: r.nodes, y: r.bytesPerSeal })));
   const directory = rows.reduce((s, r) => s + r.directoryBytesPer10k, 0) / rows.length;
+  // Idle traffic is per link (keep-alives, lease renewals between every pair): per ordered pair.
+  const idlePerPair = rows.reduce((s, r) => s + r.idlePacketsPerSecond / (r.nodes * (r.nodes - 1)), 0) / rows.length;
 
   const pad = (text: string, width: number) => text.padStart(width);
   const lines = [
@@ -226,14 +267,15 @@ async function main(): Promise<void> {
     ...[64, 512].map(
       (n) =>
         `projected ${pad(String(n), 3)} nodes: ${(packets.a + packets.b * n).toFixed(0)} packets and ${((bytes.a + bytes.b * n) / 1024).toFixed(1)} KiB per seal; ` +
-        `a node's directory for 1 M objects on each other node: ${((directory / 10_000) * 1e6 * (n - 1) / 2 ** 30).toFixed(2)} GiB`,
+        `a node's directory for 1 M objects on each other node: ${((directory / 10_000) * 1e6 * (n - 1) / 2 ** 30).toFixed(2)} GiB; ` +
+        `idle traffic ${((idlePerPair * n * (n - 1)) / 1000).toFixed(0)} k packets/s cluster-wide`,
     ),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   fs.mkdirSync(path.dirname(options.out), { recursive: true });
   fs.writeFileSync(
     options.out,
-    `${JSON.stringify({ at: new Date().toISOString(), membership: options.etcd ? 'etcd' : 'static', options, rows, fit: { packets, bytes }, directoryBytesPer10k: directory }, null, 2)}\n`,
+    `${JSON.stringify({ at: new Date().toISOString(), membership: options.etcd ? 'etcd' : 'static', options, rows, fit: { packets, bytes }, directoryBytesPer10k: directory, idlePacketsPerSecondPerPair: idlePerPair }, null, 2)}\n`,
   );
   process.stdout.write(`written ${path.relative(process.cwd(), options.out)}\n`);
 }
