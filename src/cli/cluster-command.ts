@@ -176,8 +176,9 @@ const status: CommandModule<object, ClusterArgs> = {
         rows.push({ ...reply, node: member.name, address: member.address, up: true });
         if (args.json) continue;
         const peers = reply.peers.map((p) => `${p.node}:${p.connected ? p.transport : 'down'}`).join(' ');
+        const membership = reply.membership?.dynamic ? `  etcd ${reply.membership.state} (view of ${reply.membership.members})` : '';
         process.stdout.write(
-          `${member.name.padEnd(10)} ${member.address.padEnd(21)} up    capacity ${formatSize(reply.capacity).padStart(10)}  used ${formatSize(reply.allocated).padStart(10)}  objects ${String(reply.objects).padStart(7)}  clients ${reply.clients}  peers ${peers}\n`,
+          `${member.name.padEnd(10)} ${member.address.padEnd(21)} up    capacity ${formatSize(reply.capacity).padStart(10)}  used ${formatSize(reply.allocated).padStart(10)}  objects ${String(reply.objects).padStart(7)}  clients ${reply.clients}  peers ${peers}${membership}\n`,
         );
       } catch (error) {
         failures++;

@@ -11,7 +11,8 @@ import type { Logger } from '../util/log.js';
 import type { ClusterOptions } from '../cluster/cluster-node.js';
 import { readSecretFile } from '../cluster/peer-auth.js';
 import { clusterSecretFileOf } from '../cluster/status-client.js';
-import { startStore, type StoreHandle } from '../store/server.js';
+import type { StoreHandle } from '../store/server.js';
+import { startNode } from '../node/start-node.js';
 import { storeMetrics } from '../metrics/store-metrics.js';
 import { startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
 import { createLogger, setLogFile, setLogLevel, type LogLevel } from '../util/log.js';
@@ -175,7 +176,7 @@ export const storeCommand: CommandModule<object, StoreArgs> = {
       throw new UsageError((error as Error).message);
     }
     try {
-      handle = await startStore({
+      handle = await startNode({
         socketPath: args.socket,
         memory,
         directory: args.dir,

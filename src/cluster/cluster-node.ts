@@ -12,13 +12,25 @@ import fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import xxhash, { type XXHashAPI } from 'xxhash-wasm';
 import type { NativeRegion } from '../native/index.js';
-import type { ClaimResult, ClusterPort, FetchedObject, RemoteObject } from '../store/cluster-port.js';
+import type {
+  AttachedCluster,
+  ClaimResult,
+  ClusterCounters,
+  ClusterHealth,
+  ClusterStore,
+  FetchedObject,
+  NodeState,
+  PeerState,
+  RemoteObject,
+} from '../store/cluster-port.js';
 import { PeerHolder } from '../store/cluster-port.js';
-import type { PlasmaStore } from '../store/plasma-store.js';
 import type { Segment } from '../store/segments.js';
 import type { Logger } from '../util/log.js';
-import { CHANNEL_TOKEN_HEADER, encodeEvent, PEER_CHANNEL_HEADER, serveChannel, type HomeAnswer } from './peer-channel.js';
-import { fetchObject, serveFetch } from './copy-transport.js';
+import { CHANNEL_TOKEN_HEADER, PEER_CHANNEL_HEADER, serveChannel } from './peer-channel.js';
+import type { HomeAnswer, PeerHandler } from './peer-handler.js';
+import { serveFetch } from './copy-transport.js';
+import type { PeerTransport } from './peer-transport.js';
+import { RemoteGets } from './remote-gets.js';
 import { DataServer, DATA_PORT_HEADER, type TlsMaterial } from './data-channel.js';
 import { requireSecret, type TlsFiles } from './peer-auth.js';
 import { homeNodeOf } from './home-node.js';
@@ -26,6 +38,7 @@ import type { MemberAddress, MemberRecord, Membership } from './membership.js';
 import { PeerLink } from './peer-link.js';
 import {
   peerService,
+  type ClaimReply,
   type ClaimRequest,
   type FetchChunk,
   type LookupRequest,
@@ -37,6 +50,7 @@ import {
 } from './peer-service.js';
 
 export type { TlsFiles } from './peer-auth.js';
+export type { ClusterCounters, ClusterHealth, NodeState } from '../store/cluster-port.js';
 
 export interface ClusterOptions {
   membership: Membership;
@@ -58,57 +72,20 @@ export interface ClusterOptions {
   advertise?: string;
 }
 
-/**
- * live: a member, grants and seals; fenced: cut off from the membership (no claims, no creates,
- * no seals); rejoining: registered again, re-claiming its sealed objects before it announces them.
- */
-export type NodeState = 'live' | 'fenced' | 'rejoining';
-
 /** At this node as home: who holds an id, and the settle round it was last asserted in. */
 interface ClaimRecord {
   node: string;
   mark: number;
 }
 
-/** Numbers for status and metrics (docs/cluster.md, fencing). */
-export interface ClusterCounters {
-  /** Claims this node granted as home. */
-  claimsGranted: number;
-  /** Claims refused because another node holds the id. */
-  claimsDenied: number;
-  /** Claims answered "retry" (this home fenced, or a membership change not settled yet). */
-  claimsRetried: number;
-  /** Claims of this node that found no home answer in time (the create failed closed). */
-  claimsUnreachable: number;
-  /** Creates refused because this node was fenced. */
-  createsRefusedFenced: number;
-  /** Seals refused because this node was fenced after the claim. */
-  sealsRefusedFenced: number;
-  /** Ids found held by two nodes (a rejoin that lost its re-claim, or an inconsistent hold). */
-  duplicateIds: number;
-  /** Sealed objects re-claimed successfully on rejoin / dropped because another node held the id. */
-  reclaimed: number;
-  reclaimLost: number;
-}
-
-/** What `health()` reports (status reply `membership`, metrics). */
-export interface ClusterHealth extends ClusterCounters {
-  dynamic: boolean;
-  state: NodeState;
-  live: boolean;
-  revision: number;
-  viewId: string;
-  members: number;
-  fencedMs: number;
-  fences: number;
-}
-
 const RECLAIM_TIMEOUT_MS = 5000;
+/** How long start() waits for the first settle of every member before saying ready anyway. */
+const START_LIVE_WAIT_MS = 5000;
 const REJOIN_RETRY_MS = 100;
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]|::1)$/;
 
-export class ClusterNode implements ClusterPort {
+export class ClusterNode implements AttachedCluster {
   private readonly links = new Map<string, PeerLink>();
   /** key → the peer that sealed it (learnt from event streams). */
   private readonly directory = new Map<string, string>();
@@ -149,7 +126,12 @@ export class ClusterNode implements ClusterPort {
   };
   /** Peers holding pins or claims here. */
   private readonly holders = new Map<string, PeerHolder>();
-  private readonly subscribers = new Set<grpc.ServerWritableStream<{ node: string }, ObjectEvent>>();
+  /** Peers subscribed to this store's seals and removals (peer channel or gRPC Events). */
+  private readonly eventSubscribers = new Set<(event: ObjectEvent) => void>();
+  /** gRPC Events streams open now, ended on close. */
+  private readonly eventCalls = new Set<grpc.ServerWritableStream<{ node: string }, ObjectEvent>>();
+  /** One handler per calling node (handlerFor). */
+  private readonly peerHandlers = new Map<string, PeerHandler>();
   private readonly pendingUnpins = new Map<string, Set<string>>();
   private unpinFlush: NodeJS.Immediate | null = null;
   private readonly server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
@@ -163,14 +145,13 @@ export class ClusterNode implements ClusterPort {
   private dataPort = 0;
   /** Peer channel tokens handed to peers (one per peer name, see peer-channel.ts). */
   private readonly channelTokens = new Map<string, string>();
-  /** Peers subscribed to events over their peer channel. */
-  private readonly channelSubscribers = new Set<(frame: Buffer) => void>();
   private readonly tlsMaterial: TlsMaterial | undefined;
+  private readonly remoteGets: RemoteGets;
   private identity!: NodeIdentity;
   readonly self: MemberAddress;
 
   constructor(
-    private readonly store: PlasmaStore,
+    private readonly store: ClusterStore,
     private readonly region: NativeRegion,
     private readonly socketPath: string,
     private readonly options: ClusterOptions,
@@ -182,6 +163,7 @@ export class ClusterNode implements ClusterPort {
     this.chunkBytes = options.chunkBytes ?? 4 * 1024 * 1024;
     const tls = options.tls;
     this.tlsMaterial = tls && { ca: fs.readFileSync(tls.ca), cert: fs.readFileSync(tls.cert), key: fs.readFileSync(tls.key) };
+    this.remoteGets = new RemoteGets(this, store, log);
   }
 
   /** Listen for peers and start connecting to them. */
@@ -229,7 +211,10 @@ export class ClusterNode implements ClusterPort {
       membership.onLiveness((live) => (live ? this.beginRejoin() : this.onFenced()));
     }
     this.applyView();
-    if (membership.dynamic) this.beginRejoin();
+    if (membership.dynamic) {
+      this.beginRejoin();
+      await this.untilLive(START_LIVE_WAIT_MS);
+    }
     this.every(Math.max(50, Math.floor(this.leaseMs / 3)), () => this.renewLeases());
     this.every(Math.max(50, Math.floor(this.leaseMs / 4)), () => this.expireLeases());
   }
@@ -255,7 +240,7 @@ export class ClusterNode implements ClusterPort {
   }
 
   /** Transport and state of every peer, for status output. */
-  peerStates(): { node: string; address: string; connected: boolean; transport: string }[] {
+  peerStates(): PeerState[] {
     return [...this.links.values()].map((link) => ({
       node: link.name,
       address: link.member.address,
@@ -293,36 +278,15 @@ export class ClusterNode implements ClusterPort {
     // lookup pins them anyway (one pin per holder), so the unpin is simply withdrawn.
     const unsent = this.pendingUnpins.get(node);
     if (unsent) for (const key of keys) unsent.delete(key);
-    const channel = link.liveChannel;
-    if (channel) {
-      return channel.lookup(keys).then(
-        (locations) =>
-          keys.flatMap((key, i) => {
-            const location = locations[i];
-            return location ? [{ key, node, ...location }] : [];
-          }),
-        (error: Error) => {
-          throw new Error(`lookup at ${node} failed: ${error.message}`);
-        },
-      );
-    }
-    const request: LookupRequest = { holder: this.self.name, ids: keys.map((key) => Buffer.from(key, 'hex')) };
-    return new Promise((resolve, reject) =>
-      link.client.lookup(request, link.deadline(), (error, reply) => {
-        if (error) return reject(new Error(`lookup at ${node} failed: ${error.details || error.message}`));
-        resolve(
-          reply.objects
-            .filter((o) => o.found)
-            .map((o) => ({
-              key: o.id.toString('hex'),
-              node,
-              offset: o.offset,
-              dataSize: o.dataSize,
-              metadataSize: o.metadataSize,
-              digest: Uint8Array.from(o.digest),
-            })),
-        );
-      }),
+    return this.transportTo(link).lookup(keys).then(
+      (locations) =>
+        keys.flatMap((key, i) => {
+          const location = locations[i];
+          return location ? [{ key, node, ...location }] : [];
+        }),
+      (error: Error) => {
+        throw new Error(`lookup at ${node} failed: ${error.message}`);
+      },
     );
   }
 
@@ -331,8 +295,11 @@ export class ClusterNode implements ClusterPort {
     key: string,
     allocate: (dataSize: number, metadataSize: number) => Uint8Array | null,
   ): Promise<FetchedObject | null> {
-    const link = this.liveLink(node);
-    return fetchObject({ client: link.client, address: link.member.address, node, holder: this.self.name, hash: this.hash, tls: this.tlsMaterial, timeoutMs: this.timeoutMs }, key, allocate);
+    return this.transportTo(this.liveLink(node)).fetch(key, allocate);
+  }
+
+  resolve(keys: string[]): Promise<void> {
+    return this.remoteGets.resolve(keys);
   }
 
   unpin(node: string, keys: string[]): void {
@@ -359,15 +326,9 @@ export class ClusterNode implements ClusterPort {
     if (this.options.membership.dynamic) return this.claimInView(key);
     const home = this.homeOf(key);
     if (home === this.self.name) return this.settleClaim(key, this.claimHere(key, this.self.name));
-    const link = this.links.get(home);
-    if (!link?.connected) return this.settleClaim(key, 'unreachable');
-    const channel = link.liveChannel;
-    if (channel) return channel.claim(key).then((answer) => this.settleClaim(key, answer));
-    return new Promise((resolve) =>
-      link.client.claim({ id: Buffer.from(key, 'hex'), node: this.self.name }, link.deadline(), (error, reply) =>
-        resolve(this.settleClaim(key, error ? 'unreachable' : reply.granted ? 'granted' : 'denied')),
-      ),
-    );
+    const transport = this.links.get(home)?.peerTransport;
+    if (!transport) return this.settleClaim(key, 'unreachable');
+    return transport.claim(key).then((answer) => this.settleClaim(key, answer));
   }
 
   /** A home's answer as the store sees it; a granted id is held from now on. */
@@ -394,8 +355,8 @@ export class ClusterNode implements ClusterPort {
       let answer: HomeAnswer;
       if (home === this.self.name) answer = this.claimHere(key, this.self.name, view);
       else {
-        const channel = this.links.get(home)?.liveChannel;
-        answer = channel ? await channel.claim(key) : 'unreachable';
+        const transport = this.links.get(home)?.peerTransport;
+        answer = transport ? await transport.claim(key) : 'unreachable';
       }
       if (epoch !== this.epoch || this.state !== 'live') return this.settleClaim(key, 'unreachable');
       if (answer === 'denied') return 'denied';
@@ -412,10 +373,7 @@ export class ClusterNode implements ClusterPort {
       if (this.claims.get(key)?.node === this.self.name) this.claims.delete(key);
       return;
     }
-    const link = this.links.get(home);
-    const channel = link?.liveChannel;
-    if (channel) return channel.unclaim(key);
-    link?.client.unclaim({ id: Buffer.from(key, 'hex'), node: this.self.name }, link.deadline(), () => undefined);
+    this.links.get(home)?.peerTransport?.unclaim(key);
   }
 
   announceSealed(key: string, dataSize: number, metadataSize: number): void {
@@ -436,50 +394,57 @@ export class ClusterNode implements ClusterPort {
   private channelTokenFor(node: string): string {
     let token = this.channelTokens.get(node);
     if (!token) {
-      token = this.dataServer!.openChannel((socket, first) =>
-        serveChannel(socket, first, {
-          claim: (key) => this.claimHere(key, node, this.settledBy.get(node)),
-          hold: (key) => this.hold(key, node),
-          reclaim: (key, answer) => {
-            this.deferredReclaims.push({ node, key, answer });
-            this.evaluateDeferred();
-          },
-          settled: (view) => {
-            this.settledBy.set(node, view);
-            this.rejoiningBy.delete(node);
-            this.pruneSettled(node);
-            this.evaluateDeferred();
-          },
-          rejoining: (view) => {
-            this.rejoiningBy.set(node, view);
-            this.settledBy.delete(node);
-            this.evaluateDeferred();
-          },
-          lookup: (keys) => {
-            const found = new Map(this.store.lookupForPeer(this.holderFor(node), keys).map((o) => [o.key, o]));
-            return keys.map((key) => found.get(key));
-          },
-          unpin: (keys) => {
-            const holder = this.holders.get(node);
-            if (holder) this.store.unpinForPeer(holder, keys);
-          },
-          unclaim: (key) => {
-            if (this.claims.get(key)?.node === node) this.claims.delete(key);
-          },
-          subscribe: (push) => {
-            this.holderFor(node);
-            for (const object of this.store.ownedSealed()) {
-              if (this.hidden.has(object.key)) continue;
-              push(encodeEvent({ kind: 'SEALED', id: Buffer.from(object.id.bytes), dataSize: object.dataSize, metadataSize: object.metadataSize }));
-            }
-            this.channelSubscribers.add(push);
-            return () => this.channelSubscribers.delete(push);
-          },
-        }),
-      ).token;
+      token = this.dataServer!.openChannel((socket, first) => serveChannel(socket, first, this.handlerFor(node))).token;
       this.channelTokens.set(node, token);
     }
     return token;
+  }
+
+  /** What this store does for `node`'s control messages, on the peer channel and over gRPC alike. */
+  private handlerFor(node: string): PeerHandler {
+    let handler = this.peerHandlers.get(node);
+    if (handler) return handler;
+    handler = {
+      claim: (key) => this.claimHere(key, node, this.settledBy.get(node)),
+      unclaim: (key) => {
+        if (this.claims.get(key)?.node === node) this.claims.delete(key);
+      },
+      hold: (key) => this.hold(key, node),
+      reclaim: (key, answer) => {
+        this.deferredReclaims.push({ node, key, answer });
+        this.evaluateDeferred();
+      },
+      settled: (view) => {
+        this.settledBy.set(node, view);
+        this.rejoiningBy.delete(node);
+        this.pruneSettled(node);
+        this.evaluateDeferred();
+      },
+      rejoining: (view) => {
+        this.rejoiningBy.set(node, view);
+        this.settledBy.delete(node);
+        this.evaluateDeferred();
+      },
+      lookup: (keys) => {
+        const found = new Map(this.store.lookupForPeer(this.holderFor(node), keys).map((o) => [o.key, o]));
+        return keys.map((key) => found.get(key));
+      },
+      unpin: (keys) => {
+        const holder = this.holders.get(node);
+        if (holder) this.store.unpinForPeer(holder, keys);
+      },
+      subscribe: (push) => {
+        this.holderFor(node);
+        for (const object of this.store.ownedSealed()) {
+          if (this.hidden.has(object.key)) continue;
+          push({ kind: 'SEALED', id: Buffer.from(object.id.bytes), dataSize: object.dataSize, metadataSize: object.metadataSize });
+        }
+        this.eventSubscribers.add(push);
+        return () => this.eventSubscribers.delete(push);
+      },
+    };
+    this.peerHandlers.set(node, handler);
+    return handler;
   }
 
   /**
@@ -552,6 +517,7 @@ export class ClusterNode implements ClusterPort {
       access: { tls: this.options.tls, secret: this.options.secret },
       tlsMaterial: this.tlsMaterial,
       timeoutMs: this.timeoutMs,
+      hash: this.hash,
       transport: this.options.transport ?? 'auto',
       registerSegment: (region, node) => this.store.segments.register(region.fd, region.mapLength, node),
       onEvent: (node, event) => this.onPeerEvent(node, event),
@@ -618,15 +584,15 @@ export class ClusterNode implements ClusterPort {
 
   /** Tell a peer every id this node holds that the peer is home of, then that we settled this view. */
   private settleWith(link: PeerLink): void {
-    const channel = link.liveChannel;
-    if (!channel) return;
+    const transport = link.peerTransport;
+    if (!transport) return;
     for (const key of this.held) {
       if (this.homeOf(key) !== link.name) continue;
-      void channel.hold(key).then((answer) => {
+      void transport.hold(key).then((answer) => {
         if (answer === 'denied') this.counters.duplicateIds++;
       });
     }
-    channel.settled(this.options.membership.viewId());
+    transport.settled(this.options.membership.viewId());
   }
 
   /**
@@ -706,16 +672,16 @@ export class ClusterNode implements ClusterPort {
     if (this.state !== 'rejoining') return;
     const view = this.options.membership.viewId();
     for (const link of this.links.values()) {
-      const channel = link.liveChannel;
-      if (!channel) continue;
+      const transport = link.peerTransport;
+      if (!transport) continue;
       if (this.sentRejoining.get(link.name) !== view) {
-        channel.rejoining(view);
+        transport.rejoining(view);
         this.sentRejoining.set(link.name, view);
       }
       for (const key of this.toReclaim) {
         if (this.reclaiming.get(key) === view || this.homeOf(key) !== link.name) continue;
         this.reclaiming.set(key, view);
-        void channel.reclaim(key, RECLAIM_TIMEOUT_MS).then((answer) => {
+        void transport.reclaim(key, RECLAIM_TIMEOUT_MS).then((answer) => {
           if (this.reclaiming.get(key) !== view) return;
           this.reclaiming.delete(key);
           if (this.state !== 'rejoining' || view !== this.options.membership.viewId()) return;
@@ -767,6 +733,13 @@ export class ClusterNode implements ClusterPort {
     this.evaluateDeferred();
   }
 
+  /** Resolves once this node is live (or after `ms`: it keeps trying, creates fail meanwhile). */
+  private async untilLive(ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (this.state !== 'live' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    if (this.state !== 'live') this.log.warn('not a live member yet: creates are refused until every member has settled', { state: this.state });
+  }
+
   /** Membership state and counters, for status and metrics. */
   health(): ClusterHealth {
     const membership = this.options.membership;
@@ -781,6 +754,12 @@ export class ClusterNode implements ClusterPort {
       fences: membership.fences ?? 0,
       ...this.counters,
     };
+  }
+
+  private transportTo(link: PeerLink): PeerTransport {
+    const transport = link.peerTransport;
+    if (!transport) throw new Error(`peer ${link.name} is not connected`);
+    return transport;
   }
 
   private liveLink(node: string): PeerLink {
@@ -842,27 +821,15 @@ export class ClusterNode implements ClusterPort {
   }
 
   private broadcast(event: ObjectEvent): void {
-    for (const call of this.subscribers) call.write(event);
-    if (this.channelSubscribers.size === 0) return;
-    const frame = encodeEvent(event);
-    for (const push of this.channelSubscribers) push(frame);
+    for (const push of this.eventSubscribers) push(event);
   }
 
   private flushUnpins(): void {
     this.unpinFlush = null;
     for (const [node, keys] of this.pendingUnpins) {
       if (keys.size === 0) continue;
-      const link = this.links.get(node);
-      const channel = link?.liveChannel;
-      if (channel) {
-        channel.unpin(keys);
-        continue;
-      }
-      const request: PinRequest = { holder: this.self.name, ids: [...keys].map((key) => Buffer.from(key, 'hex')) };
-      // If this fails the owner's lease on these pins runs out instead (see renewLeases).
-      link?.client.unpin(request, link.deadline(), (error) => {
-        if (error) this.log.warn('unpin failed; the owner will expire the lease', { peer: node, error: error.details });
-      });
+      // If this is lost the owner's lease on these pins runs out instead (see renewLeases).
+      this.links.get(node)?.peerTransport?.unpin(keys);
     }
     this.pendingUnpins.clear();
   }
@@ -915,14 +882,13 @@ export class ClusterNode implements ClusterPort {
       }
       callback(null, this.identity);
     };
+    // Per-caller calls: adapters onto the same handler the peer channel uses.
     const lookup: Unary<LookupRequest, object> = (call, callback) => {
-      const holder = this.holderFor(call.request.holder);
-      const keys = call.request.ids.map((id) => id.toString('hex'));
-      const found = new Map(this.store.lookupForPeer(holder, keys).map((o) => [o.key, o]));
+      const locations = this.handlerFor(call.request.holder).lookup(call.request.ids.map((id) => id.toString('hex')));
       callback(null, {
         leaseMs: this.leaseMs,
-        objects: call.request.ids.map((id) => {
-          const object = found.get(id.toString('hex'));
+        objects: call.request.ids.map((id, i) => {
+          const object = locations[i];
           return object
             ? { id, found: true, offset: object.offset, dataSize: object.dataSize, metadataSize: object.metadataSize, digest: Buffer.from(object.digest) }
             : { id, found: false };
@@ -930,27 +896,21 @@ export class ClusterNode implements ClusterPort {
       });
     };
     const unpin: Unary<PinRequest, object> = (call, callback) => {
-      const holder = this.holders.get(call.request.holder);
-      if (holder) this.store.unpinForPeer(holder, call.request.ids.map((id) => id.toString('hex')));
+      this.handlerFor(call.request.holder).unpin(call.request.ids.map((id) => id.toString('hex')));
       callback(null, {});
     };
     const renew: Unary<{ holder: string }, object> = (call, callback) => {
       const holder = this.holderFor(call.request.holder);
       callback(null, { leaseMs: this.leaseMs, pins: holder.keys.size });
     };
-    const claim: Unary<ClaimRequest, object> = (call, callback) => {
+    const claim: Unary<ClaimRequest, ClaimReply> = (call, callback) => {
       const key = call.request.id.toString('hex');
-      if (this.options.membership.dynamic) {
-        // A claim must say which view it was made in: only the peer channel carries that.
-        callback({ code: grpc.status.FAILED_PRECONDITION, details: 'with a dynamic membership, claims travel on the peer channel' });
-        return;
-      }
-      const granted = this.claimHere(key, call.request.node) === 'granted';
-      callback(null, { granted, owner: this.claims.get(key)?.node ?? '' });
+      // gRPC claims carry no settled view: with etcd the answer is retry (claims need the channel).
+      const answer = this.handlerFor(call.request.node).claim(key);
+      callback(null, { granted: answer === 'granted', owner: this.claims.get(key)?.node ?? '', retry: answer === 'retry' });
     };
     const unclaim: Unary<ClaimRequest, object> = (call, callback) => {
-      const key = call.request.id.toString('hex');
-      if (this.claims.get(key)?.node === call.request.node) this.claims.delete(key);
+      this.handlerFor(call.request.node).unclaim(call.request.id.toString('hex'));
       callback(null, {});
     };
     const status: Unary<object, StatusReply> = (_call, callback) => {
@@ -966,13 +926,12 @@ export class ClusterNode implements ClusterPort {
       });
     };
     const events = (call: grpc.ServerWritableStream<{ node: string }, ObjectEvent>) => {
-      this.holderFor(call.request.node);
-      for (const object of this.store.ownedSealed()) {
-        if (this.hidden.has(object.key)) continue;
-        call.write({ kind: 'SEALED', id: Buffer.from(object.id.bytes), dataSize: object.dataSize, metadataSize: object.metadataSize });
-      }
-      this.subscribers.add(call);
-      const drop = () => this.subscribers.delete(call);
+      const unsubscribe = this.handlerFor(call.request.node).subscribe((event) => call.write(event));
+      this.eventCalls.add(call);
+      const drop = () => {
+        unsubscribe();
+        this.eventCalls.delete(call);
+      };
       call.on('cancelled', drop);
       call.on('close', drop);
       call.on('error', drop);
@@ -994,9 +953,9 @@ export class ClusterNode implements ClusterPort {
     if (this.rejoinTimer) clearTimeout(this.rejoinTimer);
     // Leave the membership first: peers drop this node as soon as its key goes.
     await this.options.membership.close().catch(() => undefined);
-    for (const call of this.subscribers) call.end();
-    this.subscribers.clear();
-    this.channelSubscribers.clear();
+    for (const call of this.eventCalls) call.end();
+    this.eventCalls.clear();
+    this.eventSubscribers.clear();
     for (const link of this.links.values()) link.close();
     // Peers' event streams never end on their own: do not wait for them.
     this.dataServer?.close();

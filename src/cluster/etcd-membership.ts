@@ -72,6 +72,9 @@ export class EtcdMembership implements Membership {
     options: EtcdOptions,
     private readonly log: Logger,
   ) {
+    if (!/^[A-Za-z0-9_.-]+$/.test(self.name)) {
+      throw new Error(`node name "${self.name}" cannot be an etcd key part: use letters, digits, "_", "." and "-" (--node-name)`);
+    }
     if (options.endpoints.length === 0) throw new Error('--etcd needs at least one URL, e.g. --etcd http://127.0.0.1:2379');
     for (const url of options.endpoints) {
       if (!/^https?:\/\/[^/\s]+:\d+\/?$/.test(url)) throw new Error(`invalid --etcd URL "${url}": use http://HOST:PORT or https://HOST:PORT`);
@@ -208,6 +211,7 @@ export class EtcdMembership implements Membership {
 
   private scheduleKeepAlive(): void {
     if (this.closed) return;
+    if (this.keepAliveTimer) clearTimeout(this.keepAliveTimer);
     // Four keep-alives per TTL: one or two may be lost before the node fences itself.
     this.keepAliveTimer = setTimeout(() => void this.keepAlive(), (this.ttlSeconds * 1000) / 4);
   }
@@ -228,7 +232,8 @@ export class EtcdMembership implements Membership {
     } catch (error) {
       this.log.debug('etcd keep-alive failed', { error: (error as Error).message });
     } finally {
-      if (!this.fenced) this.scheduleKeepAlive();
+      // A keep-alive of a lease replaced meanwhile does not start a second loop.
+      if (!this.fenced && this.leaseId === leaseId) this.scheduleKeepAlive();
     }
   }
 
@@ -382,7 +387,9 @@ export class EtcdMembership implements Membership {
     if (this.closed) return;
     this.closed = true;
     for (const timer of [this.keepAliveTimer, this.fenceTimer, this.rejoinTimer]) if (timer) clearTimeout(timer);
-    await this.watcher?.cancel().catch(() => undefined);
+    // etcd may be gone: never let it hold up a shutdown.
+    const giveUp = new Promise((resolve) => setTimeout(resolve, CALL_TIMEOUT_MS).unref());
+    await Promise.race([this.watcher?.cancel().catch(() => undefined), giveUp]);
     // Leave at once rather than after the TTL: peers drop us as soon as the key goes.
     await this.revokeLease();
     this.client.close();

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createSecretFile, readSecretFile, type PeerAccess } from './peer-auth.js';
 import { queryStatus } from './status-client.js';
+import type { StatusReply } from './peer-service.js';
 
 export interface LocalClusterOptions {
   nodes: number;
@@ -59,7 +60,8 @@ export interface LocalCluster {
 
 const cliPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/plasmapool.js');
 
-async function freePort(): Promise<number> {
+/** A TCP port free on 127.0.0.1 now (another process may take it before it is bound). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);
@@ -106,7 +108,10 @@ export async function waitForPeers(nodes: readonly LocalNode[], timeoutMs: numbe
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const replies = await Promise.all(nodes.map((node) => queryStatus(node.address, access).catch(() => null)));
-    if (replies.every((r) => r !== null && r.peers.length === nodes.length - 1 && r.peers.every((p) => p.connected))) return;
+    // With etcd, also every node live (a member that has settled the view with everyone).
+    const ready = (r: StatusReply | null) =>
+      r !== null && r.peers.length === nodes.length - 1 && r.peers.every((p) => p.connected) && (!r.membership?.dynamic || r.membership.live);
+    if (replies.every(ready)) return;
     if (Date.now() > deadline) throw new Error(`the ${nodes.length} stores did not connect to each other within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

@@ -12,9 +12,12 @@
  * 16-byte token, then frames.
  *
  * Caller → callee, 25 bytes each: op (1 claim, 2 unclaim, 3 subscribe, 4 lookup id, 5 lookup end,
- * 6 unpin), sequence number (u32 LE), object id (20 bytes; zero for subscribe and lookup end). A
- * lookup is its ids under one sequence number, then an end.
- * Callee → caller: 1 claim reply: sequence (u32 LE), granted (1) or denied (0) — 6 bytes;
+ * 6 unpin, 7 hold, 8 reclaim, 9 settled, 10 rejoining), sequence number (u32 LE), object id
+ * (20 bytes; zero for subscribe and lookup end; for settled and rejoining the view id, u64 LE,
+ * then zeros). A lookup is its ids under one sequence number, then an end. docs/cluster.md has
+ * the full table and what hold, reclaim, settled and rejoining mean.
+ * Callee → caller: 1 claim reply (to claim, hold and reclaim): sequence (u32 LE), denied (0),
+ * granted (1) or retry (2) — 6 bytes;
  * 2 sealed: id, data size (u64 LE), metadata size (u64 LE) — 37 bytes; 3 removed: id — 21 bytes;
  * 4 location: sequence, found (u8), offset, data size, metadata size (u64 LE each), digest (8) —
  * 38 bytes, one per looked-up id in order; 5 lookup done: sequence — 5 bytes.
@@ -26,6 +29,9 @@ import tls from 'node:tls';
 import type { Logger } from '../util/log.js';
 import type { TlsMaterial } from './data-channel.js';
 import type { ObjectEvent } from './peer-service.js';
+import type { HomeAnswer, Location, PeerHandler } from './peer-handler.js';
+
+export type { HomeAnswer, Location } from './peer-handler.js';
 
 export const PEER_CHANNEL_HEADER = 'pp-peer-channel';
 export const CHANNEL_TOKEN_HEADER = 'pp-channel-token';
@@ -55,41 +61,8 @@ const FRAME_BYTES: Record<number, number> = {
   [FRAME_LOOKED_UP]: 5,
 };
 
-/** Where a looked-up object lies in its owner's region (absent: not there). */
-export interface Location {
-  offset: number;
-  dataSize: number;
-  metadataSize: number;
-  digest: Uint8Array;
-}
-
-/**
- * A home's answer to a claim: granted, denied (another node holds the id), retry (the home cannot
- * decide now: it is fenced, or the membership is changing), unreachable (no answer in time).
- */
-export type HomeAnswer = 'granted' | 'denied' | 'retry' | 'unreachable';
 const ANSWER_BYTE: Record<Exclude<HomeAnswer, 'unreachable'>, number> = { denied: 0, granted: 1, retry: 2 };
 const ANSWERS: HomeAnswer[] = ['denied', 'granted', 'retry'];
-
-/** What the callee does for one caller's channel. */
-export interface ChannelHandler {
-  /** Grant the id to the caller unless another node holds it (or answer retry). */
-  claim(key: string): HomeAnswer;
-  /** The caller holds this id (a membership change moved its home here): record it. */
-  hold(key: string): HomeAnswer;
-  /** The caller rejoins and asks to keep this sealed id: answer when the home can decide. */
-  reclaim(key: string, answer: (result: HomeAnswer) => void): void;
-  /** The caller sent every hold for `view` and claims in it from now on. */
-  settled(view: bigint): void;
-  /** The caller rejoins in `view`: its reclaims follow. */
-  rejoining(view: bigint): void;
-  unclaim(key: string): void;
-  /** Send `push` every owned sealed object now, then every event; returns the unsubscribe. */
-  subscribe(push: (frame: Buffer) => void): () => void;
-  /** Pin these for the caller; where each lies (undefined: not here). */
-  lookup(keys: string[]): (Location | undefined)[];
-  unpin(keys: string[]): void;
-}
 
 /** A view id where the id of a request goes: u64 LE, then zeros. */
 function viewKey(view: bigint): string {
@@ -158,7 +131,7 @@ function locationFrame(sequence: number, location: Location | undefined): Buffer
 }
 
 /** Callee side: serve one caller's channel (`first`: bytes that came right after the token). */
-export function serveChannel(socket: net.Socket, first: Buffer, handler: ChannelHandler): void {
+export function serveChannel(socket: net.Socket, first: Buffer, handler: PeerHandler): void {
   socket.setNoDelay(true);
   let pending = first;
   let unsubscribe: (() => void) | null = null;
@@ -203,7 +176,8 @@ export function serveChannel(socket: net.Socket, first: Buffer, handler: Channel
         unpins.push(key);
       } else if (op === OP_SUBSCRIBE && !unsubscribe) {
         if (replies.length > 0) socket.write(Buffer.concat(replies.splice(0)));
-        unsubscribe = handler.subscribe(batched(socket));
+        const push = batched(socket);
+        unsubscribe = handler.subscribe((event) => push(encodeEvent(event)));
       } else {
         socket.destroy();
         return;

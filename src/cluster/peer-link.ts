@@ -11,6 +11,8 @@ import { DATA_PORT_HEADER, type TlsMaterial } from './data-channel.js';
 import type { MemberAddress } from './membership.js';
 import { channelCredentials, clientOptions, type PeerAccess } from './peer-auth.js';
 import type { NodeIdentity, ObjectEvent, PeerClient, PeerClientConstructor } from './peer-service.js';
+import { ChannelTransport, GrpcTransport, type PeerTransport } from './peer-transport.js';
+import type { XXHashAPI } from 'xxhash-wasm';
 
 export type Transport = 'shared' | 'copy';
 
@@ -26,6 +28,8 @@ export interface PeerLinkOptions {
   tlsMaterial: TlsMaterial | undefined;
   /** Deadline of every call that a client may be waiting for. */
   timeoutMs: number;
+  /** For verifying fetched copies (copy transport). */
+  hash: XXHashAPI;
   /** 'auto' maps the peer's region when it can, and copies otherwise. */
   transport: 'auto' | Transport;
   /** Registers a peer region as a new segment (ids never reused). */
@@ -45,6 +49,8 @@ export class PeerLink {
   segment: Segment | undefined;
   /** The peer channel (peer-channel.ts): claims, lookups, unpins, events; null while not opened. */
   private channel: PeerChannel | null = null;
+  private channelTransport: ChannelTransport | null = null;
+  private readonly grpcTransport: GrpcTransport;
   /** Every peer region mapped so far: kept open while their segments may be sent to clients. */
   private readonly regions: NativeRegion[] = [];
   private events: grpc.ClientReadableStream<ObjectEvent> | null = null;
@@ -68,6 +74,15 @@ export class PeerLink {
         'grpc.max_reconnect_backoff_ms': 1000,
       }),
     );
+    this.grpcTransport = new GrpcTransport(this.client, options.self.node, options.timeoutMs, {
+      client: this.client,
+      address: member.address,
+      node: member.name,
+      holder: options.self.node,
+      hash: options.hash,
+      tls: options.tlsMaterial,
+      timeoutMs: options.timeoutMs,
+    });
   }
 
   get name(): string {
@@ -102,9 +117,13 @@ export class PeerLink {
     });
   }
 
-  /** The open peer channel, for claims, lookups and unpins (null: use gRPC). */
-  get liveChannel(): PeerChannel | null {
-    return this.channel?.open ? this.channel : null;
+  /**
+   * How to talk to this peer now: the channel if this connection opened one, else gRPC; null while
+   * the link is down.
+   */
+  get peerTransport(): PeerTransport | null {
+    if (!this.connected) return null;
+    return this.channel?.open && this.channelTransport ? this.channelTransport : this.grpcTransport;
   }
 
   /** Events, claims, lookups over the peer channel; if it cannot be opened, all over gRPC. */
@@ -127,6 +146,7 @@ export class PeerLink {
       },
     }, this.options.log);
     this.channel = channel;
+    this.channelTransport = new ChannelTransport(channel, this.grpcTransport);
   }
 
   private adopt(identity: NodeIdentity): void {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import type { ClusterHealth } from './cluster-node.js';
+import type { ClusterHealth } from '../store/cluster-port.js';
 
 export interface NodeIdentity {
   node: string;
@@ -54,6 +54,8 @@ export interface ClaimRequest {
 export interface ClaimReply {
   granted: boolean;
   owner: string;
+  /** The home cannot decide now (fenced, or the membership is changing): ask again. */
+  retry: boolean;
 }
 
 export interface ObjectEvent {

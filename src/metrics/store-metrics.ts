@@ -6,6 +6,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { StoreHandle } from '../store/server.js';
 import { statOf } from '../store/admin-answer.js';
+import type { ClusterHealth } from '../store/cluster-port.js';
 
 /** Request latency buckets: a Unix-socket round trip is ~30 µs, a large create a few ms. */
 const LATENCY_BUCKETS = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1];
@@ -145,35 +146,29 @@ function clusterHealthMetrics(handle: StoreHandle, registers: Registry[], total:
   });
   total('plasmapool_cluster_fenced_seconds_total', 'Time this store spent fenced (cut off from etcd).', () => (health()?.fencedMs ?? 0) / 1000);
   total('plasmapool_cluster_fences_total', 'Times this store fenced itself.', () => health()?.fences ?? 0);
-  new Counter({
-    name: 'plasmapool_cluster_claims_total',
-    help: 'Id claims: granted / denied / retried by this store as home; unreachable: its own claims that found no answer in time.',
-    labelNames: ['result'],
-    registers,
-    collect() {
-      this.reset();
-      const h = health();
-      if (!h) return;
-      this.labels('granted').inc(h.claimsGranted);
-      this.labels('denied').inc(h.claimsDenied);
-      this.labels('retried').inc(h.claimsRetried);
-      this.labels('unreachable').inc(h.claimsUnreachable);
-    },
-  });
+  const byResult = (name: string, help: string, read: (h: ClusterHealth) => Record<string, number>) =>
+    new Counter({
+      name,
+      help,
+      labelNames: ['result'],
+      registers,
+      collect() {
+        this.reset();
+        const h = health();
+        if (h) for (const [result, count] of Object.entries(read(h))) this.labels(result).inc(count);
+      },
+    });
+  byResult('plasmapool_cluster_claims_total', 'Id claims: granted / denied / retried by this store as home; unreachable: its own claims that found no answer in time.', (h) => ({
+    granted: h.claimsGranted,
+    denied: h.claimsDenied,
+    retried: h.claimsRetried,
+    unreachable: h.claimsUnreachable,
+  }));
   total('plasmapool_cluster_creates_refused_fenced_total', 'Creates refused while fenced.', () => health()?.createsRefusedFenced ?? 0);
   total('plasmapool_cluster_seals_refused_fenced_total', 'Seals refused because the store was fenced after the claim.', () => health()?.sealsRefusedFenced ?? 0);
   total('plasmapool_cluster_duplicate_ids_total', 'Ids found held by two stores (each one was resolved to one object).', () => health()?.duplicateIds ?? 0);
-  new Counter({
-    name: 'plasmapool_cluster_reclaims_total',
-    help: 'Sealed objects re-claimed on rejoin: kept, or lost (another store held the id; the local one was dropped).',
-    labelNames: ['result'],
-    registers,
-    collect() {
-      this.reset();
-      const h = health();
-      if (!h) return;
-      this.labels('kept').inc(h.reclaimed);
-      this.labels('lost').inc(h.reclaimLost);
-    },
-  });
+  byResult('plasmapool_cluster_reclaims_total', 'Sealed objects re-claimed on rejoin: kept, or lost (another store held the id; the local one was dropped).', (h) => ({
+    kept: h.reclaimed,
+    lost: h.reclaimLost,
+  }));
 }

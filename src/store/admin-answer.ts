@@ -12,7 +12,7 @@ import {
   type AdminStat,
   type ObjectLocation,
 } from '../protocol/admin.js';
-import type { ClusterNode } from '../cluster/cluster-node.js';
+import type { AttachedCluster } from './cluster-port.js';
 import type { StoredObject } from './object-table.js';
 import type { PlasmaStore } from './plasma-store.js';
 
@@ -21,7 +21,7 @@ export interface AdminContext {
   socketPath: string;
   nodeName: string;
   startedAt: number;
-  cluster(): ClusterNode | null;
+  cluster(): AttachedCluster | null;
 }
 
 /** Answer one admin frame on `channel` (a bad body gets an error reply, never a crash). */

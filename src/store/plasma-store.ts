@@ -60,7 +60,6 @@ export class PlasmaStore {
   /** Connected clients (kept by the server). */
   clientCount = 0;
   /** Keys being looked up or fetched at peers, so concurrent gets share one round trip. */
-  private readonly inFlightRemote = new Set<string>();
   /**
    * The native data plane (docs/object-table.md): it owns the records of sealed local objects and
    * every local client's pins on them, and serves Get/Release/Contains of those natively.
@@ -556,7 +555,7 @@ export class PlasmaStore {
     this.updatePromptSeals();
     if (atPeers.length === 0) return;
     // One round trip per owner; a zero-timeout get answers as soon as the peers have.
-    void this.resolveAtPeers(atPeers).then(() => {
+    void this.cluster!.resolve(atPeers).then(() => {
       if (immediate) this.finishGet(pending);
     });
   }
@@ -570,7 +569,7 @@ export class PlasmaStore {
   }
 
   /** Waiting gets answer null for these keys (and reply if nothing else is missing). */
-  private giveUp(keys: readonly string[]): void {
+  giveUp(keys: readonly string[]): void {
     for (const key of keys) {
       for (const pending of this.pending.waitingFor(key)) {
         this.pending.satisfied(pending, key);
@@ -582,57 +581,31 @@ export class PlasmaStore {
   /** A peer announced a seal: gets waiting here for that key can now be served. */
   remoteSealed(key: string): void {
     this.syncDataPlane();
-    if (this.pending.waitingFor(key).length > 0) void this.resolveAtPeers([key]);
+    if (this.pending.waitingFor(key).length > 0) void this.cluster?.resolve([key]);
+  }
+
+  // The remote-get policy (which owner, which transport, batching, giving up) lives in
+  // src/cluster/remote-gets.ts; these are the store-side mechanisms it uses (ClusterStore).
+
+  /** An object of this id is here already (local, proxy or replica). */
+  has(key: string): boolean {
+    return this.objects.get(key) !== undefined;
   }
 
   /**
-   * Bring peers' objects within reach of local clients: a proxy entry over the owner's region
-   * (shared transport, no copy), or a verified local replica (copy transport). Waiting gets are
-   * woken as each object arrives.
+   * Shared transport: a proxy entry over the owner's region (pinned there for this store), which
+   * wakes the gets waiting for it; false if the id is here already (the caller gives the pin back).
    */
-  private async resolveAtPeers(keys: string[]): Promise<void> {
-    const cluster = this.cluster!;
-    const byNode = new Map<string, string[]>();
-    for (const key of keys) {
-      const node = cluster.locate(key);
-      if (!node || this.inFlightRemote.has(key) || this.objects.get(key)) continue;
-      this.inFlightRemote.add(key);
-      let list = byNode.get(node);
-      if (!list) byNode.set(node, (list = []));
-      list.push(key);
-    }
-    await Promise.all(
-      [...byNode].map(async ([node, nodeKeys]) => {
-        try {
-          if (cluster.segmentOf(node)) await this.lookupShared(node, nodeKeys);
-          else await Promise.all(nodeKeys.map((key) => this.fetchCopy(node, key)));
-        } catch (error) {
-          this.log.warn('cannot reach peer for a get', { node, error: (error as Error).message });
-          // The peer announced them but cannot deliver: do not make clients wait out their timeout.
-          this.giveUp(nodeKeys.filter((key) => !this.objects.get(key)));
-        } finally {
-          for (const key of nodeKeys) this.inFlightRemote.delete(key);
-        }
-      }),
-    );
-  }
-
-  private async lookupShared(node: string, keys: string[]): Promise<void> {
-    const cluster = this.cluster!;
-    const found = await cluster.lookup(node, keys);
-    const segment = cluster.segmentOf(node)!;
-    this.counters.remoteGet('shared', found.length);
-    for (const remote of found) {
-      if (this.objects.get(remote.key)) {
-        cluster.unpin(node, [remote.key]);
-        continue;
-      }
-      const object = this.proxyOf(remote, segment);
-      this.objects.add(object);
-      this.wakeGets(object);
-      // Nobody waits any more (timed out meanwhile): give the pin back at once.
-      if (this.pinCount(object) === 0) this.unpinned(object);
-    }
+  adoptProxy(remote: RemoteObject, segment: Segment): boolean {
+    this.syncDataPlane();
+    if (this.objects.get(remote.key)) return false;
+    this.counters.remoteGet('shared', 1);
+    const object = this.proxyOf(remote, segment);
+    this.objects.add(object);
+    this.wakeGets(object);
+    // Nobody waits any more (timed out meanwhile): give the pin back at once.
+    if (this.pinCount(object) === 0) this.unpinned(object);
+    return true;
   }
 
   private proxyOf(remote: RemoteObject, segment: Segment): StoredObject {
@@ -654,31 +627,31 @@ export class PlasmaStore {
     };
   }
 
-  private async fetchCopy(node: string, key: string): Promise<void> {
-    let replica: StoredObject | null = null;
-    const fetched = await this.cluster!.fetch(node, key, (dataSize, metadataSize) => {
-      if (this.objects.get(key)) return null;
-      const offset = this.allocate(null, dataSize + metadataSize, true, false);
-      if (offset < 0) return null;
-      replica = { ...newObject(ObjectId.fromHex(key), offset, dataSize, metadataSize, null), replicaOf: node };
-      this.objects.add(replica);
-      return this.view(offset, dataSize + metadataSize);
-    }).catch((error: unknown) => {
-      // A failed copy (owner gone, corrupt bytes) must not leave a half-made replica behind.
-      const half = replica as StoredObject | null;
-      if (half && this.objects.get(key) === half) this.removeObject(half, false);
-      throw error;
-    });
-    const object = replica as StoredObject | null;
-    if (!object) return;
-    if (!fetched) {
-      this.removeObject(object, false);
-      return;
-    }
+  /** Copy transport: memory for a replica of a peer's object (null: here already, or no room). */
+  allocateReplica(key: string, node: string, dataSize: number, metadataSize: number): Uint8Array | null {
+    this.syncDataPlane();
+    if (this.objects.get(key)) return null;
+    const offset = this.allocate(null, dataSize + metadataSize, true, false);
+    if (offset < 0) return null;
+    const replica: StoredObject = { ...newObject(ObjectId.fromHex(key), offset, dataSize, metadataSize, null), replicaOf: node };
+    this.objects.add(replica);
+    return this.view(offset, dataSize + metadataSize);
+  }
+
+  /** A copy failed or came back empty: no half-made replica stays behind. */
+  dropReplica(key: string): void {
+    const object = this.objects.get(key);
+    if (object?.replicaOf && object.state === 'created') this.removeObject(object, false);
+  }
+
+  /** A copy arrived, verified: the replica is sealed (evictable like any local object) and wakes gets. */
+  sealReplica(key: string, digest: Uint8Array): void {
+    this.syncDataPlane();
+    const object = this.objects.get(key);
+    if (!object?.replicaOf || object.state !== 'created') return;
     this.counters.remoteGet('copy', 1, objectBytes(object));
-    // Evictable like any local object once nobody holds it; the waiting gets pin it now.
     this.policy.objectCreated(key, null, false);
-    this.publishSeal(object, fetched.digest);
+    this.publishSeal(object, digest);
   }
 
   private finishGet(pending: PendingGet): void {

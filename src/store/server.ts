@@ -16,8 +16,8 @@ import { openExternalStore } from './external/open-external-store.js';
 import { CLIENT_OUTPUT_LIMIT_BYTES } from './limits.js';
 import { PlasmaStore } from './plasma-store.js';
 import { openStoreRegion, sweepStaleRegions } from './region-setup.js';
-import { ClusterNode, type ClusterOptions } from '../cluster/cluster-node.js';
 import { ClientSession } from './session.js';
+import type { AttachedCluster, ClusterParts } from './cluster-port.js';
 import { InvalidOptionError } from '../errors.js';
 import { ADMIN_REQUEST_TYPE } from '../protocol/admin.js';
 import { answerAdminFrame, type AdminContext } from './admin-answer.js';
@@ -39,8 +39,11 @@ export interface StoreOptions {
   nodeName?: string;
   /** Largest accepted request frame body. */
   maxFrameBytes?: number;
-  /** Join a cluster of stores (gRPC); a single node without it. */
-  cluster?: ClusterOptions;
+  /**
+   * Join a cluster of stores: builds the cluster around this store (src/node/start-node.ts makes
+   * it from cluster options); a single node without it.
+   */
+  cluster?: (parts: ClusterParts) => AttachedCluster;
   log?: Logger;
 }
 
@@ -51,7 +54,7 @@ export interface StoreHandle {
   readonly store: PlasmaStore;
   readonly region: NativeRegion;
   /** Set when the store is part of a cluster. */
-  readonly cluster: ClusterNode | null;
+  readonly cluster: AttachedCluster | null;
   /** Close every client, stop listening, remove the socket and the region file. */
   close(): Promise<void>;
 }
@@ -115,7 +118,7 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
 
   const sessions = new Set<ClientSession>();
   let nextSessionId = 1;
-  let cluster: ClusterNode | null = null;
+  let cluster: AttachedCluster | null = null;
   const admin: AdminContext = { store, socketPath: options.socketPath, nodeName, startedAt: Date.now(), cluster: () => cluster };
   let listener: NativeListener;
   try {
@@ -184,7 +187,7 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
   }
 
   if (options.cluster) {
-    cluster = new ClusterNode(store, region, options.socketPath, { ...options.cluster, regionAttachPath }, log);
+    cluster = options.cluster({ store, region, socketPath: options.socketPath, regionAttachPath, log });
     try {
       await cluster.start();
     } catch (error) {

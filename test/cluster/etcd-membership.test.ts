@@ -2,13 +2,13 @@
 // real etcd processes, real store processes, real sockets, the TypeScript client.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { connect, type PlasmaClient } from '../../src/client/plasma-client.js';
 import { PlasmaStoreFullError } from '../../src/client/errors.js';
 import { createSecretFile, readSecretFile } from '../../src/cluster/peer-auth.js';
 import { queryStatus } from '../../src/cluster/status-client.js';
+import { freePort } from '../../src/cluster/local-cluster.js';
 import type { StatusReply } from '../../src/cluster/peer-service.js';
 import { ObjectId } from '../../src/protocol/object-id.js';
 import { cliPath, onCleanup, startStoreProcess, tempDir, type StoreProcess } from '../helpers/processes.js';
@@ -23,17 +23,6 @@ interface Etcd {
   /** SIGSTOP / SIGCONT: etcd stops answering without closing its sockets. */
   pause(): void;
   resume(): void;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function startEtcd(): Promise<Etcd> {
@@ -139,13 +128,16 @@ async function waitMembers(nodes: Node[], secret: string): Promise<void> {
   const names = nodes.map((n) => n.name).sort();
   await eventually(`members ${names.join(',')}`, async () => {
     const replies = await Promise.all(nodes.map((n) => status(n, secret)));
-    return replies.every(
+    const ok = replies.every(
       (r) =>
         r.membership?.live === true &&
         r.membership.members === nodes.length &&
         r.peers.map((p) => p.node).sort().join(',') === names.filter((n) => n !== r.node).join(',') &&
         r.peers.every((p) => p.connected),
     );
+    if (ok) return true;
+    const seen = replies.map((r) => `${r.node}: ${r.membership?.state} members ${r.membership?.members} view ${r.membership?.viewId} peers ${r.peers.map((p) => `${p.node}${p.connected ? '' : '(down)'}`).join(' ')}`);
+    throw new Error(seen.join('; '));
   });
 }
 
