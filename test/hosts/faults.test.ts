@@ -380,7 +380,9 @@ describe.skipIf(hostsSkipReason !== null)(`hosts: faults${hostsSkipReason ? ` (s
     expect(after.length).toBeGreaterThan(0);
     expect(after.every((o) => o.ok && !o.found)).toBe(true);
     expect(b!.running).toBe(true);
-    const own = newId();
+    // b still creates (ids homed at b: those homed at a fail closed until a's lease expires).
+    let own = newId();
+    while (homeNodeOf(own, ['a', 'b']) !== 'b') own = newId();
     await reader.must('put', { id: own, size: 100 });
     expect((await holder.must('get', { id: own, timeout_ms: 1000, hold: false })).found).toBe(true);
     // What b's client still holds stays readable: the fabric file outlives the store.
@@ -445,7 +447,8 @@ describe.skipIf(hostsSkipReason !== null)(`hosts: faults${hostsSkipReason ? ` (s
     // Local objects are still served, as are the copies of b's objects a already holds.
     for (const id of local) expect((await onA.must('get', { id, timeout_ms: 1000, hold: false })).found, `local ${id}`).toBe(true);
     const remoteServed = (await Promise.all(remote.map((id) => onA.must('get', { id, timeout_ms: 1000, hold: false })))).filter((r) => r.found).length;
-    expect((await onB.call('put', { id: newId(), size: 100 })).ok).toBe(false);
+    // b lost etcd too: it fences as well (its keep-alives run on their own schedule).
+    await timeUntil('b refuses creates without etcd', async () => !(await onB.call('put', { id: newId(), size: 100 })).ok, TTL_SECONDS * 1000 + 5000);
     await new Promise((resolve) => setTimeout(resolve, 1000));
 
     const restartAt = performance.now();
