@@ -6,10 +6,10 @@
  * test process left behind, by the sweep at the next start.
  */
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { launchHere, processAlive, type Launched, type Launcher } from './launch.js';
+import { freePort } from '../../src/cluster/local-cluster.js';
+import { launchHere, processAlive, removeWhenDone, type Launched, type Launcher } from './launch.js';
 
 export const ETCD_BINARY = '/usr/bin/etcd';
 
@@ -193,17 +193,6 @@ export function startEtcd(options: EtcdOptions = {}): Promise<Etcd> {
   return Etcd.start(options);
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** Whether etcd is installed here (tests skip, naming scripts/setup-system.sh, when not). */
 export function etcdInstalled(): boolean {
   try {
@@ -249,14 +238,11 @@ export function sweepStaleEtcds(): void {
 
 const live = new Set<Etcd>();
 
-// Under vitest: after each test file (this module also serves benchmarks, without vitest).
-if (process.env.VITEST) {
-  const { afterAll } = await import('vitest');
-  afterAll(async () => {
+await removeWhenDone(
+  async () => {
     for (const etcd of [...live]) await etcd.close();
-  });
-}
-
-process.once('exit', () => {
-  for (const etcd of [...live]) etcd.closeNow();
-});
+  },
+  () => {
+    for (const etcd of [...live]) etcd.closeNow();
+  },
+);

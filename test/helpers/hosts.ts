@@ -19,7 +19,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { processAlive, type Launched, type Launcher } from './launch.js';
+import { processAlive, removeWhenDone, type Launched, type Launcher } from './launch.js';
 
 /** RFC 1918, unused on this machine (checked before use); addresses live only in our namespaces. */
 export const TEST_SUBNET = '10.213.47';
@@ -472,17 +472,14 @@ export function sweepStaleHosts(): void {
   }
 }
 
-// Under vitest: after each test file (this module also serves bench/cluster-growth.ts, without vitest).
-if (process.env.VITEST) {
-  const { afterAll } = await import('vitest');
-  afterAll(async () => {
+await removeWhenDone(
+  async () => {
     for (const hosts of [...liveSets]) await hosts.destroy();
-  });
-}
-
-process.once('exit', () => {
-  for (const hosts of [...liveSets]) hosts.destroyNow();
-});
+  },
+  () => {
+    for (const hosts of [...liveSets]) hosts.destroyNow();
+  },
+);
 // A test process stopped by a signal runs no 'exit' handlers unless the signal ends it through
 // process.exit: do that when nobody else handles the signal.
 for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {

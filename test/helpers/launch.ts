@@ -32,3 +32,15 @@ export function processAlive(pid: number): boolean {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
+
+/**
+ * Remove what a helper made when the test file ends (afterAll, under vitest) and when this process
+ * exits (synchronously). The helpers also serve benchmarks, which run without vitest.
+ */
+export async function removeWhenDone(closeAll: () => Promise<void>, closeAllNow: () => void): Promise<void> {
+  if (process.env.VITEST) {
+    const { afterAll } = await import('vitest');
+    afterAll(closeAll);
+  }
+  process.once('exit', closeAllNow);
+}
