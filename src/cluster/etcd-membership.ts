@@ -160,7 +160,9 @@ export class EtcdMembership implements Membership {
       await this.revokeLease();
       throw new Error(`cannot join the cluster through etcd (${this.memberKeyPrefix}): ${(error as Error).message}`);
     }
-    this.watcher = await this.client.watch().prefix(this.memberKeyPrefix).create();
+    // From the revision after the view just read: a member that registered in between is not missed
+    // (seen: two stores starting together, one never learnt of the other).
+    this.watcher = await this.client.watch().prefix(this.memberKeyPrefix).startRevision(String(this.view.revision + 1)).create();
     // refresh() logs and rethrows; from an event handler a rejection would crash the store
     // (seen with etcd unreachable from a cut-off host).
     this.watcher.on('data', () => void this.refresh().catch(() => undefined));
