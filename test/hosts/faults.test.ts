@@ -69,6 +69,22 @@ async function registered(cluster: HostCluster, etcd: Etcd): Promise<string[]> {
   return (reply.kvs ?? []).map((kv) => Buffer.from(kv.key, 'base64').toString().slice(prefix.length)).sort();
 }
 
+/** `call`, or an error naming it and the stores' last log lines if it takes over 20 s (a hang). */
+async function bounded<T>(call: Promise<T>, what: string, stores: readonly HostStore[]): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const logs = stores.map((store) => `${store.name}: ${store.stderr().split('\n').slice(-8).join('\n')}`).join('\n');
+      reject(new Error(`${what} did not answer within 20 s\n${logs}`));
+    }, 20_000);
+  });
+  try {
+    return await Promise.race([call, hung]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** ms until `check` holds (polled), or throws naming `what`. */
 async function timeUntil(what: string, check: () => Promise<boolean>, ms = 30_000): Promise<number> {
   const started = performance.now();
@@ -278,7 +294,7 @@ describe.skipIf(hostsSkipReason !== null)(`hosts: faults${hostsSkipReason ? ` (s
       for (let i = 0; i < 10; i++) {
         for (const [n, agent] of agents.entries()) {
           const id = newId();
-          const reply = await agent.call('put', { id, size: i === 0 ? 1 << 20 : 2000 });
+          const reply = await bounded(agent.call('put', { id, size: i === 0 ? 1 << 20 : 2000 }), `put on ${agent.socketPath}`, stores);
           if (reply.ok) sha.set(id, reply.sha256 as string);
           ids[n]!.push(id);
         }
@@ -296,7 +312,7 @@ describe.skipIf(hostsSkipReason !== null)(`hosts: faults${hostsSkipReason ? ` (s
           // lost waits 1 s to retransmit): count first tries that failed, retry twice, and require
           // the right bytes in the end.
           for (let attempt = 0; attempt < 3; attempt++) {
-            const got = await agent.must('get', { id, timeout_ms: 5000, hold: false });
+            const got = await bounded(agent.must('get', { id, timeout_ms: 5000, hold: false }), `get on ${agent.socketPath}`, stores);
             if (attempt === 0) getTimes.push(got.elapsed_ms as number);
             if (got.found && got.sha256 !== sha.get(id)) wrong.push(`${id} on ${agent.socketPath}: wrong bytes`);
             if (got.found) break;
@@ -317,7 +333,7 @@ describe.skipIf(hostsSkipReason !== null)(`hosts: faults${hostsSkipReason ? ` (s
     const contested = Array.from({ length: 12 }, newId);
     const race = await Promise.all(agents.slice(0, 2).map(async (agent) => {
       const won: string[] = [];
-      for (const id of contested) if ((await agent.call('put', { id, size: 300 })).ok) won.push(id);
+      for (const id of contested) if ((await bounded(agent.call('put', { id, size: 300 }), `contested put on ${agent.socketPath}`, stores)).ok) won.push(id);
       return won;
     }));
     for (const host of hosts.list) await host.undelay();
