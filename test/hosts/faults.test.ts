@@ -433,7 +433,7 @@ describe.skipIf(hostsSkipReason !== null)(`hosts: faults${hostsSkipReason ? ` (s
       membership,
       observed:
         `${after.length} gets after the kill answered not-found (no exception, store and client alive; slowest ${Math.round(slowest)} ms); ` +
-        `held buffers stayed readable; restarted on the same region (${attempts} start(s): the name is refused until the old lease expires), it recovered its ${ids.length} objects`,
+        `held buffers stayed readable; restarted on the same region (${attempts === 1 ? 'first start' : `${attempts} starts: the name is refused until the old lease expires`}), it recovered its ${ids.length} objects`,
       detectMs,
       recoverMs,
       duplicateIds: 0,
