@@ -206,7 +206,14 @@ export class ClusterNode implements AttachedCluster {
     const membership = this.options.membership;
     if (membership.dynamic) {
       this.state = 'rejoining';
-      await membership.join(this.record());
+      try {
+        await membership.join(this.record());
+      } catch (error) {
+        // Not a member: release the ports bound above before reporting why.
+        this.dataServer.close();
+        this.server.forceShutdown();
+        throw error;
+      }
       membership.onChange(() => this.applyView());
       membership.onLiveness((live) => (live ? this.beginRejoin() : this.onFenced()));
     }
@@ -648,6 +655,10 @@ export class ClusterNode implements AttachedCluster {
     this.state = 'fenced';
     this.epoch++;
     this.held.clear();
+    // Grants made as home are void once others may have dropped this node; the table is rebuilt
+    // from the holds peers send when they see this node registered again (they may arrive before
+    // beginRejoin runs, so it is cleared here and not there).
+    this.claims.clear();
     for (const entry of this.deferredReclaims.splice(0)) entry.answer('retry');
   }
 
@@ -659,8 +670,7 @@ export class ClusterNode implements AttachedCluster {
     this.state = 'rejoining';
     this.epoch++;
     this.held.clear();
-    this.claims.clear();
-    this.settledBy.clear();
+    // settledBy is kept: a peer may have settled the new view before this runs (views never repeat).
     this.sentRejoining.clear();
     this.reclaiming.clear();
     this.toReclaim = new Set([...this.store.ownedSealed()].map((object) => object.key));
