@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { PeerAccess } from '../../src/cluster/peer-auth.js';
 import type { StatusReply } from '../../src/cluster/peer-service.js';
 import { queryStatus } from '../../src/cluster/status-client.js';
+import type { Launcher } from '../helpers/launch.js';
 import { onCleanup, repoRoot } from '../helpers/processes.js';
 
 export const python = path.join(repoRoot, '.venv/bin/python');
@@ -29,7 +30,12 @@ export class PyAgent {
   private stderr = '';
   private readonly exited: Promise<void>;
 
-  private constructor(readonly child: ChildProcess, readonly socketPath: string) {
+  private constructor(
+    readonly child: ChildProcess,
+    readonly socketPath: string,
+    /** The Python process (not a wrapper's, when started in a test host). */
+    private readonly programPid = child.pid!,
+  ) {
     child.stdout!.setEncoding('utf8');
     child.stdout!.on('data', (text: string) => {
       this.buffer += text;
@@ -50,12 +56,15 @@ export class PyAgent {
   }
 
   get pid(): number {
-    return this.child.pid!;
+    return this.programPid;
   }
 
-  static async start(socketPath: string): Promise<PyAgent> {
-    const child = spawn(python, [agentScript, socketPath], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const agent = new PyAgent(child, socketPath);
+  /** Start an agent here, or elsewhere with `launch` (in a test host: test/helpers/hosts.ts). */
+  static async start(socketPath: string, launch?: Launcher): Promise<PyAgent> {
+    const { child, pid } = launch
+      ? await launch(python, [agentScript, socketPath])
+      : { child: spawn(python, [agentScript, socketPath], { stdio: ['pipe', 'pipe', 'pipe'] }), pid: undefined };
+    const agent = new PyAgent(child, socketPath, pid);
     onCleanup(() => agent.kill('SIGKILL'));
     const ready = await new Promise<AgentReply>((resolve) => agent.waiting.push(resolve));
     if (!ready.ok) throw new Error(`pyarrow agent on ${socketPath} did not start: ${ready.message}`);
@@ -83,7 +92,7 @@ export class PyAgent {
   }
 
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    if (this.child.exitCode === null && this.child.signalCode === null) process.kill(this.pid, signal);
     await this.exited;
   }
 }
