@@ -254,7 +254,7 @@ describe.skipIf(hostsSkipReason !== null)(`hosts: faults${hostsSkipReason ? ` (s
   // not yet fenced or not yet rejoined) member still holds: today the new home grants them, both
   // sides hold the id sealed until the cut-off member rejoins, loses its re-claim and drops its
   // copy (src/cluster: the stores' duplicate_ids and reclaim_lost counters). Flip to it() once fixed.
-  it.fails('no id is ever sealed on both sides of a partition: ids a cut-off member holds are not granted again elsewhere', async () => {
+  it('no id is ever sealed on both sides of a partition: ids a cut-off member holds are not granted again elsewhere', async () => {
     const { hosts, cluster, stores } = await storesOnEtcd(['a', 'c']);
     const [a, c] = stores as [HostStore, HostStore];
     const [onA, onC] = await Promise.all([agentOn(a), agentOn(c)]);
