@@ -1,0 +1,189 @@
+// Fencing across a cut (docs/cluster.md, "Ids: one id, one object" and "Fencing and membership
+// changes"): real etcd, real store processes on loopback, the TypeScript client. A store stopped
+// with SIGSTOP past its etcd TTL is the cut: the others drop it from the view while it still holds
+// its objects.
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { connect, type PlasmaClient } from '../../src/client/plasma-client.js';
+import { PlasmaObjectExistsError } from '../../src/client/errors.js';
+import { homeNodeOf, successorNodeOf } from '../../src/cluster/home-node.js';
+import { createSecretFile, readSecretFile } from '../../src/cluster/peer-auth.js';
+import { queryStatus } from '../../src/cluster/status-client.js';
+import type { StatusReply } from '../../src/cluster/peer-service.js';
+import { ObjectId } from '../../src/protocol/object-id.js';
+import { etcdInstalled, startEtcd, type Etcd } from '../helpers/etcd.js';
+import { onCleanup, startStoreProcess, tempDir, type StoreProcess } from '../helpers/processes.js';
+
+const TTL = 3;
+
+interface Node {
+  name: string;
+  store: StoreProcess;
+  address: string;
+}
+
+function secretFile(): string {
+  const file = path.join(tempDir('pp-secret-'), 'cluster.secret');
+  createSecretFile(file);
+  return file;
+}
+
+async function startNode(etcd: Etcd, name: string, secret: string): Promise<Node> {
+  const store = await startStoreProcess('64MiB', [
+    '--node-name', name,
+    '--listen', '127.0.0.1:0',
+    '--etcd', etcd.url,
+    '--etcd-ttl', String(TTL),
+    '--secret-file', secret,
+    '--lease-ms', '3000',
+    '--log-level', 'info',
+  ]);
+  // A stopped store must not outlive a failed test stopped.
+  onCleanup(() => void store.child.kill('SIGCONT'));
+  const address = /grpc (\S+?)(,|\s|$)/.exec(store.stdout())![1]!;
+  return { name, store, address };
+}
+
+function status(node: Node, secret: string): Promise<StatusReply> {
+  return queryStatus(node.address, { secret: readSecretFile(secret) });
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 40_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch (error) {
+      last = (error as Error).message;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (${last})` : ''}`);
+    await sleep(100);
+  }
+}
+
+/** Every node is live, sees exactly these members, and is connected to every other. */
+async function waitMembers(nodes: Node[], secret: string): Promise<void> {
+  const names = nodes.map((n) => n.name).sort();
+  await eventually(`members ${names.join(',')}`, async () => {
+    const replies = await Promise.all(nodes.map((n) => status(n, secret)));
+    const ok = replies.every(
+      (r) =>
+        r.membership?.live === true &&
+        r.membership.members === nodes.length &&
+        r.peers.map((p) => p.node).sort().join(',') === names.filter((n) => n !== r.node).join(',') &&
+        r.peers.every((p) => p.connected),
+    );
+    if (ok) return true;
+    throw new Error(replies.map((r) => `${r.node}: ${r.membership?.state} members ${r.membership?.members}`).join('; '));
+  });
+}
+
+async function client(node: Node): Promise<PlasmaClient> {
+  const c = await connect(node.store.socketPath);
+  onCleanup(() => c.close());
+  return c;
+}
+
+const bytes = (seed: number) => Uint8Array.from({ length: 1024 }, (_, i) => (i * 31 + seed) & 0xff);
+
+/** The create's outcome: 'sealed', 'exists' (ObjectExists: refused), or the other error. */
+async function tryPut(c: PlasmaClient, id: ObjectId, seed: number): Promise<string> {
+  try {
+    await c.createAndSeal(id, bytes(seed));
+    return 'sealed';
+  } catch (error) {
+    if (error instanceof PlasmaObjectExistsError) return 'exists';
+    return (error as Error).message;
+  }
+}
+
+/** Create, retrying while the membership settles (a fresh cluster refuses creates briefly). */
+async function putEventually(c: PlasmaClient, id: ObjectId, seed: number): Promise<void> {
+  await eventually(`create of ${id.hex}`, async () => (await tryPut(c, id, seed)) === 'sealed');
+}
+
+/** Fresh ids whose home (and successor) in a view of `names` are as asked. */
+function idsWhere(n: number, names: string[], home: string, successor?: string): ObjectId[] {
+  const ids: ObjectId[] = [];
+  while (ids.length < n) {
+    const id = ObjectId.random();
+    if (homeNodeOf(id.hex, names) !== home) continue;
+    if (successor !== undefined && successorNodeOf(id.hex, names) !== successor) continue;
+    ids.push(id);
+  }
+  return ids;
+}
+
+async function read(c: PlasmaClient, id: ObjectId): Promise<Uint8Array | null> {
+  const buffer = await c.getOne(id, { timeoutMs: 2000 });
+  if (!buffer) return null;
+  const copy = Uint8Array.from(buffer.data);
+  buffer.release();
+  return copy;
+}
+
+async function counter(nodes: Node[], secret: string, name: 'duplicateIds' | 'reclaimLost'): Promise<number> {
+  const replies = await Promise.all(nodes.map((n) => status(n, secret)));
+  return replies.reduce((sum, r) => sum + Number(r.membership?.[name] ?? 0), 0);
+}
+
+describe.skipIf(!etcdInstalled())('cluster: fencing across a cut (etcd)', { timeout: 120_000 }, () => {
+  it("ids a cut-off member holds are not granted again while it is away (its tombstones), and it keeps them on return", async () => {
+    const etcd = await startEtcd();
+    const secret = secretFile();
+    const nodes = [await startNode(etcd, 'a', secret), await startNode(etcd, 'b', secret), await startNode(etcd, 'c', secret)];
+    const [a, b, c] = nodes as [Node, Node, Node];
+    await waitMembers(nodes, secret);
+    const [onA, onB, onC] = [await client(a), await client(b), await client(c)];
+    // Sealed on C, claimed at A or B: those homes stay when C leaves.
+    const held = [...idsWhere(3, ['a', 'b', 'c'], 'a'), ...idsWhere(3, ['a', 'b', 'c'], 'b')];
+    for (const [i, id] of held.entries()) await putEventually(onC, id, i);
+
+    c.store.child.kill('SIGSTOP');
+    try {
+      await waitMembers([a, b], secret);
+      // C is out of the view; its ids still exist there: refused on both sides of it.
+      const outcomes = [];
+      for (const [i, id] of held.entries()) outcomes.push(await tryPut(i % 2 ? onA : onB, id, 100 + i));
+      expect(outcomes).toEqual(held.map(() => 'exists'));
+    } finally {
+      c.store.child.kill('SIGCONT');
+    }
+    await waitMembers(nodes, secret);
+    expect(await counter(nodes, secret, 'duplicateIds')).toBe(0);
+    expect(await counter(nodes, secret, 'reclaimLost')).toBe(0);
+    for (const [i, id] of held.entries()) expect(await read(onA, id)).toEqual(bytes(i));
+  });
+
+  it('a create homed at a store is refused while its successor is unreachable (the claim is recorded there before the seal)', async () => {
+    const etcd = await startEtcd();
+    const secret = secretFile();
+    const nodes = [await startNode(etcd, 'a', secret), await startNode(etcd, 'b', secret), await startNode(etcd, 'c', secret)];
+    const [a, b, c] = nodes as [Node, Node, Node];
+    await waitMembers(nodes, secret);
+    const onC = await client(c);
+    const names = ['a', 'b', 'c'];
+    const [besideA] = idsWhere(1, names, 'c', 'a');
+    const [besideB] = idsWhere(1, names, 'c', 'b');
+    // Warm up: C creates at all.
+    await putEventually(onC, ObjectId.random(), 0);
+
+    // A stops (shorter than its TTL: it stays a member) and cannot record C's claims.
+    a.store.child.kill('SIGSTOP');
+    let outcomes: string[];
+    try {
+      outcomes = [await tryPut(onC, besideA!, 1), await tryPut(onC, besideB!, 2)];
+    } finally {
+      a.store.child.kill('SIGCONT');
+    }
+    expect(outcomes).toEqual(['exists', 'sealed']);
+    // Once A answers again (or left the view and came back), the id can be created.
+    await waitMembers(nodes, secret);
+    await putEventually(onC, besideA!, 3);
+    expect(await counter(nodes, secret, 'duplicateIds')).toBe(0);
+    void b;
+  });
+});
