@@ -8,6 +8,7 @@
  * events travel on a peer channel (peer-channel.ts) next to gRPC, which remains their fallback.
  * See docs/cluster.md.
  */
+import { hash as digestOf } from 'node:crypto';
 import fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import xxhash, { type XXHashAPI } from 'xxhash-wasm';
@@ -74,10 +75,22 @@ export interface ClusterOptions {
   departedTtlMs?: number;
 }
 
-/** An id a peer held when it went away (link down, or left the view): nobody else may claim it. */
+/**
+ * An id a peer held when it went away (link down, or left the view): nobody else may claim it.
+ * `node` is the member's name, or `sha1:HEX` (the SHA-1 of its name) when another member relayed it.
+ */
 interface Tombstone {
   node: string;
   since: number;
+}
+
+/** How a tombstone's owner travels between members (the wire carries 20 bytes, not a name). */
+function ownerHash(node: string): string {
+  return node.startsWith('sha1:') ? node.slice(5) : digestOf('sha1', node);
+}
+
+function ownedBy(tomb: Tombstone, node: string): boolean {
+  return tomb.node === node || (tomb.node.startsWith('sha1:') && tomb.node.slice(5) === digestOf('sha1', node));
 }
 
 /** At this node as home: who holds an id, and the settle round it was last asserted in. */
@@ -455,6 +468,10 @@ export class ClusterNode implements AttachedCluster {
         if (this.claims.get(key)?.node === node) this.claims.delete(key);
       },
       hold: (key) => this.hold(key, node),
+      tombstone: (owner, key, ageMs) => {
+        if (!this.options.membership.dynamic || this.lost.has(key)) return;
+        this.lost.set(key, { node: `sha1:${owner}`, since: Date.now() - ageMs });
+      },
       reclaim: (key, answer) => {
         this.deferredReclaims.push({ node, key, answer });
         this.evaluateDeferred();
@@ -538,7 +555,7 @@ export class ClusterNode implements AttachedCluster {
   private tombstoned(key: string, node: string): boolean {
     if (!this.options.membership.dynamic) return false;
     const tomb = this.lost.get(key);
-    if (tomb === undefined || tomb.node === node) return false;
+    if (tomb === undefined || ownedBy(tomb, node)) return false;
     if (Date.now() - tomb.since < this.departedTtlMs) return true;
     this.lost.delete(key);
     return false;
@@ -676,7 +693,25 @@ export class ClusterNode implements AttachedCluster {
         if (answer === 'denied') this.counters.duplicateIds++;
       });
     }
+    this.relayTombstones(link, transport);
     transport.settled(this.options.membership.viewId());
+  }
+
+  /**
+   * Ids of departed members homed at this peer now (a member joined, or homes moved): it may never
+   * have seen them, so they travel before the settle, and it grants none of them.
+   */
+  private relayTombstones(link: PeerLink, transport: PeerTransport): void {
+    const now = Date.now();
+    const byOwner = new Map<string, [string, number][]>();
+    for (const [key, tomb] of this.lost) {
+      if (now - tomb.since >= this.departedTtlMs || ownedBy(tomb, link.name) || this.homeOf(key) !== link.name) continue;
+      const owner = ownerHash(tomb.node);
+      let entries = byOwner.get(owner);
+      if (!entries) byOwner.set(owner, (entries = []));
+      entries.push([key, now - tomb.since]);
+    }
+    for (const [owner, entries] of byOwner) transport.tombstones(owner, entries);
   }
 
   /**
@@ -724,7 +759,8 @@ export class ClusterNode implements AttachedCluster {
     const owner = this.claims.get(key);
     if ((owner !== undefined && owner.node !== node) || this.tombstoned(key, node)) return 'denied';
     this.claims.set(key, { node, mark: this.markOf.get(node) ?? 0 });
-    if (this.lost.get(key)?.node === node) this.lost.delete(key);
+    const tomb = this.lost.get(key);
+    if (tomb && ownedBy(tomb, node)) this.lost.delete(key);
     return 'granted';
   }
 
@@ -868,7 +904,8 @@ export class ClusterNode implements AttachedCluster {
 
   private onPeerEvent(node: string, event: ObjectEvent): void {
     const key = event.id.toString('hex');
-    if (this.lost.get(key)?.node === node) this.lost.delete(key);
+    const tomb = this.lost.get(key);
+    if (tomb && ownedBy(tomb, node)) this.lost.delete(key);
     if (event.kind === 'SEALED') {
       this.directory.set(key, node);
       if (this.homeOf(key) === this.self.name) this.relearnClaim(key, node);
@@ -907,7 +944,7 @@ export class ClusterNode implements AttachedCluster {
 
   /** The peer is back: what it has now comes through its event stream again. */
   private forgetLost(node: string): void {
-    for (const [key, tomb] of this.lost) if (tomb.node === node) this.lost.delete(key);
+    for (const [key, tomb] of this.lost) if (ownedBy(tomb, node)) this.lost.delete(key);
   }
 
   private broadcast(event: ObjectEvent): void {

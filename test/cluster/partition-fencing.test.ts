@@ -158,6 +158,37 @@ describe.skipIf(!etcdInstalled())('cluster: fencing across a cut (etcd)', { time
     for (const [i, id] of held.entries()) expect(await read(onA, id)).toEqual(bytes(i));
   });
 
+  it("a member joining while another is away learns the absent member's ids it is now home of, and grants none of them", async () => {
+    const etcd = await startEtcd();
+    const secret = secretFile();
+    const nodes = [await startNode(etcd, 'a', secret), await startNode(etcd, 'b', secret), await startNode(etcd, 'c', secret)];
+    const [a, b, c] = nodes as [Node, Node, Node];
+    await waitMembers(nodes, secret);
+    const [onA, onC] = [await client(a), await client(c)];
+    // Sealed on C; once C is away and D has joined, D is their home (D never saw C's events).
+    const moving = idsWhere(4, ['a', 'b', 'd'], 'd');
+    for (const [i, id] of moving.entries()) await putEventually(onC, id, i);
+
+    c.store.child.kill('SIGSTOP');
+    let d: Node;
+    try {
+      await waitMembers([a, b], secret);
+      d = await startNode(etcd, 'd', secret);
+      await waitMembers([a, b, d], secret);
+      const onD = await client(d);
+      const outcomes = [];
+      for (const [i, id] of moving.entries()) outcomes.push(await tryPut(i % 2 ? onA : onD, id, 100 + i));
+      expect(outcomes).toEqual(moving.map(() => 'exists'));
+    } finally {
+      c.store.child.kill('SIGCONT');
+    }
+    const all = [a, b, c, d];
+    await waitMembers(all, secret);
+    expect(await counter(all, secret, 'duplicateIds')).toBe(0);
+    expect(await counter(all, secret, 'reclaimLost')).toBe(0);
+    for (const [i, id] of moving.entries()) expect(await read(onA, id)).toEqual(bytes(i));
+  });
+
   it('a create homed at a store is refused while its successor is unreachable (the claim is recorded there before the seal)', async () => {
     const etcd = await startEtcd();
     const secret = secretFile();
