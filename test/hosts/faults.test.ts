@@ -241,7 +241,7 @@ describe.skipIf(hostsSkipReason !== null)(`hosts: faults${hostsSkipReason ? ` (s
       recoverMs,
       duplicateIds: dupes.length,
     });
-    // After the heal no id is held twice; during the partition it can be (see the it.fails below).
+    // After the heal no id is held twice (and during the partition neither: see the test below).
     expect(dupes).toEqual([]);
     expect(unreadable).toEqual([]);
     expect(detectMs).not.toBeNull();
@@ -250,10 +250,10 @@ describe.skipIf(hostsSkipReason !== null)(`hosts: faults${hostsSkipReason ? ` (s
     for (const ms of gets) expect(ms).toBeLessThan(1000);
   });
 
-  // Fails until fencing closes the window in which a new home grants ids that a departed (cut-off,
-  // not yet fenced or not yet rejoined) member still holds: today the new home grants them, both
-  // sides hold the id sealed until the cut-off member rejoins, loses its re-claim and drops its
-  // copy (src/cluster: the stores' duplicate_ids and reclaim_lost counters). Flip to it() once fixed.
+  // A new home must not grant ids that a departed (cut-off, not yet rejoined) member still holds:
+  // `before` are refused through the tombstones of c's claims and events, `during` (self-homed at c)
+  // are never sealed, because c cannot record them at their successor a (docs/cluster.md, "Tombstones
+  // of departed members"). Without either fix both sides held those ids sealed (6 per run).
   it('no id is ever sealed on both sides of a partition: ids a cut-off member holds are not granted again elsewhere', async () => {
     const { hosts, cluster, stores } = await storesOnEtcd(['a', 'c']);
     const [a, c] = stores as [HostStore, HostStore];
