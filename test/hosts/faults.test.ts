@@ -396,10 +396,15 @@ describe.skipIf(hostsSkipReason !== null)(`hosts: faults${hostsSkipReason ? ` (s
     expect(after.length).toBeGreaterThan(0);
     expect(after.every((o) => o.ok && !o.found)).toBe(true);
     expect(b!.running).toBe(true);
-    // b still creates (ids homed at b: those homed at a fail closed until a's lease expires).
-    let own = newId();
-    while (homeNodeOf(own, ['a', 'b']) !== 'b') own = newId();
-    await reader.must('put', { id: own, size: 100 });
+    // b creates again once a's lease expired. Until then every create on b fails closed: ids homed
+    // at a need a as home, ids homed at b need a as successor (docs/cluster.md, "Successor records").
+    let own = '';
+    await timeUntil('b creates again (a left the view)', async () => {
+      const id = newId();
+      const ok = (await reader.call('put', { id, size: 100 })).ok;
+      if (ok) own = id;
+      return ok;
+    }, TTL_SECONDS * 1000 + 10_000);
     expect((await holder.must('get', { id: own, timeout_ms: 1000, hold: false })).found).toBe(true);
     // What b's client still holds stays readable: the fabric file outlives the store.
     for (const id of ids.slice(0, 2)) expect((await holder.must('hash', { id })).ok).toBe(true);
