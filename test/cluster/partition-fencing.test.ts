@@ -2,92 +2,21 @@
 // changes"): real etcd, real store processes on loopback, the TypeScript client. A store stopped
 // with SIGSTOP past its etcd TTL is the cut: the others drop it from the view while it still holds
 // its objects.
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { connect, type PlasmaClient } from '../../src/client/plasma-client.js';
+import type { PlasmaClient } from '../../src/client/plasma-client.js';
 import { PlasmaObjectExistsError } from '../../src/client/errors.js';
 import { homeNodeOf, successorNodeOf } from '../../src/cluster/home-node.js';
-import { createSecretFile, readSecretFile } from '../../src/cluster/peer-auth.js';
-import { queryStatus } from '../../src/cluster/status-client.js';
-import type { StatusReply } from '../../src/cluster/peer-service.js';
 import { ObjectId } from '../../src/protocol/object-id.js';
 import { etcdInstalled, startEtcd, type Etcd } from '../helpers/etcd.js';
-import { onCleanup, startStoreProcess, tempDir, type StoreProcess } from '../helpers/processes.js';
+import { bytes, client, putEventually, read, secretFile, startNode as startEtcdNode, status, waitMembers, type Node } from '../helpers/etcd-stores.js';
+import { onCleanup } from '../helpers/processes.js';
 
-const TTL = 3;
-
-interface Node {
-  name: string;
-  store: StoreProcess;
-  address: string;
-}
-
-function secretFile(): string {
-  const file = path.join(tempDir('pp-secret-'), 'cluster.secret');
-  createSecretFile(file);
-  return file;
-}
-
+/** A store on etcd that a failed test never leaves stopped. */
 async function startNode(etcd: Etcd, name: string, secret: string): Promise<Node> {
-  const store = await startStoreProcess('64MiB', [
-    '--node-name', name,
-    '--listen', '127.0.0.1:0',
-    '--etcd', etcd.url,
-    '--etcd-ttl', String(TTL),
-    '--secret-file', secret,
-    '--lease-ms', '3000',
-    '--log-level', 'info',
-  ]);
-  // A stopped store must not outlive a failed test stopped.
-  onCleanup(() => void store.child.kill('SIGCONT'));
-  const address = /grpc (\S+?)(,|\s|$)/.exec(store.stdout())![1]!;
-  return { name, store, address };
+  const node = await startEtcdNode(etcd, name, secret);
+  onCleanup(() => void node.store.child.kill('SIGCONT'));
+  return node;
 }
-
-function status(node: Node, secret: string): Promise<StatusReply> {
-  return queryStatus(node.address, { secret: readSecretFile(secret) });
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 40_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch (error) {
-      last = (error as Error).message;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (${last})` : ''}`);
-    await sleep(100);
-  }
-}
-
-/** Every node is live, sees exactly these members, and is connected to every other. */
-async function waitMembers(nodes: Node[], secret: string): Promise<void> {
-  const names = nodes.map((n) => n.name).sort();
-  await eventually(`members ${names.join(',')}`, async () => {
-    const replies = await Promise.all(nodes.map((n) => status(n, secret)));
-    const ok = replies.every(
-      (r) =>
-        r.membership?.live === true &&
-        r.membership.members === nodes.length &&
-        r.peers.map((p) => p.node).sort().join(',') === names.filter((n) => n !== r.node).join(',') &&
-        r.peers.every((p) => p.connected),
-    );
-    if (ok) return true;
-    throw new Error(replies.map((r) => `${r.node}: ${r.membership?.state} members ${r.membership?.members}`).join('; '));
-  });
-}
-
-async function client(node: Node): Promise<PlasmaClient> {
-  const c = await connect(node.store.socketPath);
-  onCleanup(() => c.close());
-  return c;
-}
-
-const bytes = (seed: number) => Uint8Array.from({ length: 1024 }, (_, i) => (i * 31 + seed) & 0xff);
 
 /** The create's outcome: 'sealed', 'exists' (ObjectExists: refused), or the other error. */
 async function tryPut(c: PlasmaClient, id: ObjectId, seed: number): Promise<string> {
@@ -100,11 +29,6 @@ async function tryPut(c: PlasmaClient, id: ObjectId, seed: number): Promise<stri
   }
 }
 
-/** Create, retrying while the membership settles (a fresh cluster refuses creates briefly). */
-async function putEventually(c: PlasmaClient, id: ObjectId, seed: number): Promise<void> {
-  await eventually(`create of ${id.hex}`, async () => (await tryPut(c, id, seed)) === 'sealed');
-}
-
 /** Fresh ids whose home (and successor) in a view of `names` are as asked. */
 function idsWhere(n: number, names: string[], home: string, successor?: string): ObjectId[] {
   const ids: ObjectId[] = [];
@@ -115,14 +39,6 @@ function idsWhere(n: number, names: string[], home: string, successor?: string):
     ids.push(id);
   }
   return ids;
-}
-
-async function read(c: PlasmaClient, id: ObjectId): Promise<Uint8Array | null> {
-  const buffer = await c.getOne(id, { timeoutMs: 2000 });
-  if (!buffer) return null;
-  const copy = Uint8Array.from(buffer.data);
-  buffer.release();
-  return copy;
 }
 
 async function counter(nodes: Node[], secret: string, name: 'duplicateIds' | 'reclaimLost'): Promise<number> {
