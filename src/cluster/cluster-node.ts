@@ -561,7 +561,9 @@ export class ClusterNode implements AttachedCluster {
     return false;
   }
 
+  /** With etcd only: a static membership keeps `lost` until the peer is back (gets fail fast). */
   private expireTombstones(): void {
+    if (!this.options.membership.dynamic) return;
     const now = Date.now();
     let expired = 0;
     for (const [key, tomb] of this.lost) {
@@ -569,7 +571,7 @@ export class ClusterNode implements AttachedCluster {
       this.lost.delete(key);
       expired++;
     }
-    if (expired > 0 && this.options.membership.dynamic) this.log.info('tombstones of departed members expired', { ids: expired });
+    if (expired > 0) this.log.info('tombstones of departed members expired', { ids: expired });
   }
 
   private duplicate(key: string, holder: string, other: string): void {
