@@ -36,6 +36,7 @@ interface StoreArgs extends EtcdArgs {
   cluster?: string;
   'lease-ms': number;
   'peer-timeout-ms': number;
+  'departed-ttl-ms': number;
   transport: 'auto' | 'shared' | 'copy';
   insecure: boolean;
   'tls-ca'?: string;
@@ -80,6 +81,7 @@ function clusterOptions(args: StoreArgs, log: Logger): ClusterOptions | undefine
     advertise: args.advertise,
     leaseMs: args['lease-ms'],
     peerTimeoutMs: args['peer-timeout-ms'],
+    departedTtlMs: args['departed-ttl-ms'],
     transport: args.transport,
     insecure: args.insecure,
     tls: args['tls-ca'] ? { ca: args['tls-ca'], cert: args['tls-cert']!, key: args['tls-key']! } : undefined,
@@ -120,6 +122,11 @@ export const storeCommand: CommandModule<object, StoreArgs> = {
       .option('cluster', { type: 'string', describe: 'cluster: JSON file {"nodes":[{"name","address"}]} (this node by --node-name)' })
       .option('lease-ms', { type: 'number', default: 10_000, describe: 'cluster: how long pins of a silent peer survive' })
       .option('peer-timeout-ms', { type: 'number', default: 1_000, describe: 'cluster: how fast a call to a dead peer fails' })
+      .option('departed-ttl-ms', {
+        type: 'number',
+        default: 600_000,
+        describe: 'cluster (etcd): how long ids of a member that left stay reserved for it; a member returning later drops those another node re-created',
+      })
       .option('transport', {
         type: 'string',
         choices: ['auto', 'shared', 'copy'] as const,

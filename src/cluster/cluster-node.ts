@@ -8,6 +8,7 @@
  * events travel on a peer channel (peer-channel.ts) next to gRPC, which remains their fallback.
  * See docs/cluster.md.
  */
+import { hash as digestOf } from 'node:crypto';
 import fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import xxhash, { type XXHashAPI } from 'xxhash-wasm';
@@ -33,7 +34,7 @@ import type { PeerTransport } from './peer-transport.js';
 import { RemoteGets } from './remote-gets.js';
 import { DataServer, DATA_PORT_HEADER, type TlsMaterial } from './data-channel.js';
 import { requireSecret, type TlsFiles } from './peer-auth.js';
-import { homeNodeOf } from './home-node.js';
+import { homeNodeOf, successorNodeOf } from './home-node.js';
 import type { MemberAddress, MemberRecord, Membership } from './membership.js';
 import { PeerLink } from './peer-link.js';
 import {
@@ -70,6 +71,26 @@ export interface ClusterOptions {
   chunkBytes?: number;
   /** The gRPC address peers use, when it differs from the listen address (0.0.0.0, NAT). */
   advertise?: string;
+  /** etcd: how long ids of a member that left stay reserved for it (tombstones; default 10 min). */
+  departedTtlMs?: number;
+}
+
+/**
+ * An id a peer held when it went away (link down, or left the view): nobody else may claim it.
+ * `node` is the member's name, or `sha1:HEX` (the SHA-1 of its name) when another member relayed it.
+ */
+interface Tombstone {
+  node: string;
+  since: number;
+}
+
+/** How a tombstone's owner travels between members (the wire carries 20 bytes, not a name). */
+function ownerHash(node: string): string {
+  return node.startsWith('sha1:') ? node.slice(5) : digestOf('sha1', node);
+}
+
+function ownedBy(tomb: Tombstone, node: string): boolean {
+  return tomb.node === node || (tomb.node.startsWith('sha1:') && tomb.node.slice(5) === digestOf('sha1', node));
 }
 
 /** At this node as home: who holds an id, and the settle round it was last asserted in. */
@@ -89,8 +110,13 @@ export class ClusterNode implements AttachedCluster {
   private readonly links = new Map<string, PeerLink>();
   /** key → the peer that sealed it (learnt from event streams). */
   private readonly directory = new Map<string, string>();
-  /** key → the peer that held it when that peer went down; cleared when it comes back. */
-  private readonly lost = new Map<string, string>();
+  /**
+   * key → the peer that held it when that peer went down or left the view (its sealed objects,
+   * the claims it held here as home or successor). With etcd these are tombstones: the id exists
+   * on a member that is away, so no claim for it is granted until that member settles again, a
+   * removal arrives, or departedTtlMs passes.
+   */
+  private readonly lost = new Map<string, Tombstone>();
   /** At this node as home: key → the node whose object holds the id. */
   private readonly claims = new Map<string, ClaimRecord>();
   /** Ids of local objects whose claim is certainly this node's (the only ones it may seal). */
@@ -138,6 +164,7 @@ export class ClusterNode implements AttachedCluster {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly leaseMs: number;
   private readonly timeoutMs: number;
+  private readonly departedTtlMs: number;
   private readonly chunkBytes: number;
   private hash!: XXHashAPI;
   /** Copy transport's bulk byte path (null until started). */
@@ -160,6 +187,7 @@ export class ClusterNode implements AttachedCluster {
     this.self = options.membership.self;
     this.leaseMs = options.leaseMs ?? 10_000;
     this.timeoutMs = options.peerTimeoutMs ?? 1_000;
+    this.departedTtlMs = options.departedTtlMs ?? 600_000;
     this.chunkBytes = options.chunkBytes ?? 4 * 1024 * 1024;
     const tls = options.tls;
     this.tlsMaterial = tls && { ca: fs.readFileSync(tls.ca), cert: fs.readFileSync(tls.cert), key: fs.readFileSync(tls.key) };
@@ -224,6 +252,7 @@ export class ClusterNode implements AttachedCluster {
     }
     this.every(Math.max(50, Math.floor(this.leaseMs / 3)), () => this.renewLeases());
     this.every(Math.max(50, Math.floor(this.leaseMs / 4)), () => this.expireLeases());
+    this.every(Math.max(50, Math.min(5_000, Math.floor(this.departedTtlMs / 4))), () => this.expireTombstones());
   }
 
   private peerClient!: PeerClientConstructor;
@@ -270,7 +299,7 @@ export class ClusterNode implements AttachedCluster {
     if (this.directory.has(key)) return false;
     const home = this.homeOf(key);
     if (home !== this.self.name && !this.links.get(home)?.connected) return true;
-    const owner = this.lost.get(key);
+    const owner = this.lost.get(key)?.node;
     return owner !== undefined && !this.links.get(owner)?.connected;
   }
 
@@ -360,8 +389,10 @@ export class ClusterNode implements AttachedCluster {
       const view = this.options.membership.viewId();
       const home = this.homeOf(key);
       let answer: HomeAnswer;
-      if (home === this.self.name) answer = this.claimHere(key, this.self.name, view);
-      else {
+      if (home === this.self.name) {
+        answer = this.claimHere(key, this.self.name, view);
+        if (answer === 'granted') answer = await this.recordAtSuccessor(key);
+      } else {
         const transport = this.links.get(home)?.peerTransport;
         answer = transport ? await transport.claim(key) : 'unreachable';
       }
@@ -373,11 +404,31 @@ export class ClusterNode implements AttachedCluster {
     }
   }
 
+  /**
+   * A claim this node granted itself as home is recorded at the id's successor before the seal is
+   * acknowledged: if this node is cut off, the successor becomes home and still knows the id is
+   * held (its record becomes a tombstone). No answer in time: the claim is withdrawn (fails closed).
+   */
+  private async recordAtSuccessor(key: string): Promise<HomeAnswer> {
+    const successor = successorNodeOf(key, this.homeNames);
+    if (!successor) return 'granted';
+    const transport = this.links.get(successor)?.peerTransport;
+    const answer = transport ? await transport.hold(key) : 'unreachable';
+    if (answer === 'granted') return 'granted';
+    if (this.claims.get(key)?.node === this.self.name) this.claims.delete(key);
+    if (answer === 'denied') this.counters.claimsDenied++;
+    return answer;
+  }
+
   unclaim(key: string): void {
     this.held.delete(key);
     const home = this.homeOf(key);
     if (home === this.self.name) {
       if (this.claims.get(key)?.node === this.self.name) this.claims.delete(key);
+      if (this.options.membership.dynamic) {
+        const successor = successorNodeOf(key, this.homeNames);
+        if (successor) this.links.get(successor)?.peerTransport?.unclaim(key);
+      }
       return;
     }
     this.links.get(home)?.peerTransport?.unclaim(key);
@@ -417,11 +468,17 @@ export class ClusterNode implements AttachedCluster {
         if (this.claims.get(key)?.node === node) this.claims.delete(key);
       },
       hold: (key) => this.hold(key, node),
+      tombstone: (owner, key, ageMs) => {
+        if (!this.options.membership.dynamic || this.lost.has(key)) return;
+        this.lost.set(key, { node: `sha1:${owner}`, since: Date.now() - ageMs });
+      },
       reclaim: (key, answer) => {
         this.deferredReclaims.push({ node, key, answer });
         this.evaluateDeferred();
       },
       settled: (view) => {
+        // Its holds preceded this: what it did not assert or re-claim it no longer has.
+        this.forgetLost(node);
         this.settledBy.set(node, view);
         this.rejoiningBy.delete(node);
         this.pruneSettled(node);
@@ -468,7 +525,7 @@ export class ClusterNode implements AttachedCluster {
       }
     }
     const owner = this.claims.get(key);
-    if (owner !== undefined && owner.node !== node) {
+    if ((owner !== undefined && owner.node !== node) || this.tombstoned(key, node)) {
       this.counters.claimsDenied++;
       return 'denied';
     }
@@ -478,8 +535,13 @@ export class ClusterNode implements AttachedCluster {
     return 'granted';
   }
 
-  /** A member asserts an id it holds (its home moved here): record it; a clash is a duplicate. */
+  /**
+   * A member asserts an id it holds (its home moved here, or this node is the successor of an id
+   * the member is home of): record it; a clash is a duplicate. An id held by a member that is
+   * away is refused without counting: for a successor record that is a claim denied in time.
+   */
   private hold(key: string, node: string): HomeAnswer {
+    if (this.tombstoned(key, node)) return 'denied';
     const owner = this.claims.get(key);
     if (owner !== undefined && owner.node !== node) {
       this.duplicate(key, owner.node, node);
@@ -487,6 +549,29 @@ export class ClusterNode implements AttachedCluster {
     }
     this.claims.set(key, { node, mark: this.markOf.get(node) ?? 0 });
     return 'granted';
+  }
+
+  /** With etcd: the id is held by a member other than `node` that is away (see lost). */
+  private tombstoned(key: string, node: string): boolean {
+    if (!this.options.membership.dynamic) return false;
+    const tomb = this.lost.get(key);
+    if (tomb === undefined || ownedBy(tomb, node)) return false;
+    if (Date.now() - tomb.since < this.departedTtlMs) return true;
+    this.lost.delete(key);
+    return false;
+  }
+
+  /** With etcd only: a static membership keeps `lost` until the peer is back (gets fail fast). */
+  private expireTombstones(): void {
+    if (!this.options.membership.dynamic) return;
+    const now = Date.now();
+    let expired = 0;
+    for (const [key, tomb] of this.lost) {
+      if (now - tomb.since < this.departedTtlMs) continue;
+      this.lost.delete(key);
+      expired++;
+    }
+    if (expired > 0) this.log.info('tombstones of departed members expired', { ids: expired });
   }
 
   private duplicate(key: string, holder: string, other: string): void {
@@ -529,7 +614,8 @@ export class ClusterNode implements AttachedCluster {
       registerSegment: (region, node) => this.store.segments.register(region.fd, region.mapLength, node),
       onEvent: (node, event) => this.onPeerEvent(node, event),
       onUp: (node) => {
-        this.forgetLost(node);
+        // With etcd its tombstones stay until it settles (its reclaims and holds come first).
+        if (!this.options.membership.dynamic) this.forgetLost(node);
         if (!this.options.membership.dynamic || this.links.get(node) !== link) return;
         if (this.state === 'live') this.settleWith(link);
         else if (this.state === 'rejoining') this.driveRejoin();
@@ -549,7 +635,13 @@ export class ClusterNode implements AttachedCluster {
     this.links.get(name)?.close();
     this.links.delete(name);
     this.forgetPeerObjects(name);
-    for (const [key, record] of this.claims) if (record.node === name) this.claims.delete(key);
+    // Ids it held (claimed here as home, or recorded here as successor) stay reserved for it.
+    const now = Date.now();
+    for (const [key, record] of this.claims) {
+      if (record.node !== name) continue;
+      this.claims.delete(key);
+      if (!this.lost.has(key)) this.lost.set(key, { node: name, since: now });
+    }
     const holder = this.holders.get(name);
     if (holder) {
       this.store.expirePeer(holder);
@@ -589,17 +681,39 @@ export class ClusterNode implements AttachedCluster {
     }
   }
 
-  /** Tell a peer every id this node holds that the peer is home of, then that we settled this view. */
+  /**
+   * Tell a peer every id this node holds that the peer is home of (or successor of, where this node
+   * is home), then that we settled this view.
+   */
   private settleWith(link: PeerLink): void {
     const transport = link.peerTransport;
     if (!transport) return;
     for (const key of this.held) {
-      if (this.homeOf(key) !== link.name) continue;
+      const home = this.homeOf(key);
+      if (home !== link.name && (home !== this.self.name || successorNodeOf(key, this.homeNames) !== link.name)) continue;
       void transport.hold(key).then((answer) => {
         if (answer === 'denied') this.counters.duplicateIds++;
       });
     }
+    this.relayTombstones(link, transport);
     transport.settled(this.options.membership.viewId());
+  }
+
+  /**
+   * Ids of departed members homed at this peer now (a member joined, or homes moved): it may never
+   * have seen them, so they travel before the settle, and it grants none of them.
+   */
+  private relayTombstones(link: PeerLink, transport: PeerTransport): void {
+    const now = Date.now();
+    const byOwner = new Map<string, [string, number][]>();
+    for (const [key, tomb] of this.lost) {
+      if (now - tomb.since >= this.departedTtlMs || ownedBy(tomb, link.name) || this.homeOf(key) !== link.name) continue;
+      const owner = ownerHash(tomb.node);
+      let entries = byOwner.get(owner);
+      if (!entries) byOwner.set(owner, (entries = []));
+      entries.push([key, now - tomb.since]);
+    }
+    for (const [owner, entries] of byOwner) transport.tombstones(owner, entries);
   }
 
   /**
@@ -645,8 +759,10 @@ export class ClusterNode implements AttachedCluster {
   private reclaimHere(key: string, node: string): HomeAnswer {
     if (this.homeOf(key) !== this.self.name) return 'retry';
     const owner = this.claims.get(key);
-    if (owner !== undefined && owner.node !== node) return 'denied';
+    if ((owner !== undefined && owner.node !== node) || this.tombstoned(key, node)) return 'denied';
     this.claims.set(key, { node, mark: this.markOf.get(node) ?? 0 });
+    const tomb = this.lost.get(key);
+    if (tomb && ownedBy(tomb, node)) this.lost.delete(key);
     return 'granted';
   }
 
@@ -790,6 +906,8 @@ export class ClusterNode implements AttachedCluster {
 
   private onPeerEvent(node: string, event: ObjectEvent): void {
     const key = event.id.toString('hex');
+    const tomb = this.lost.get(key);
+    if (tomb && ownedBy(tomb, node)) this.lost.delete(key);
     if (event.kind === 'SEALED') {
       this.directory.set(key, node);
       if (this.homeOf(key) === this.self.name) this.relearnClaim(key, node);
@@ -818,16 +936,17 @@ export class ClusterNode implements AttachedCluster {
 
   /** The peer went down: its objects are gone from the directory, remembered as lost. */
   private forgetPeerObjects(node: string): void {
+    const now = Date.now();
     for (const [key, owner] of this.directory) {
       if (owner !== node) continue;
       this.directory.delete(key);
-      this.lost.set(key, node);
+      if (!this.lost.has(key)) this.lost.set(key, { node, since: now });
     }
   }
 
   /** The peer is back: what it has now comes through its event stream again. */
   private forgetLost(node: string): void {
-    for (const [key, owner] of this.lost) if (owner === node) this.lost.delete(key);
+    for (const [key, tomb] of this.lost) if (ownedBy(tomb, node)) this.lost.delete(key);
   }
 
   private broadcast(event: ObjectEvent): void {

@@ -12,9 +12,10 @@
  * 16-byte token, then frames.
  *
  * Caller → callee, 25 bytes each: op (1 claim, 2 unclaim, 3 subscribe, 4 lookup id, 5 lookup end,
- * 6 unpin, 7 hold, 8 reclaim, 9 settled, 10 rejoining), sequence number (u32 LE), object id
- * (20 bytes; zero for subscribe and lookup end; for settled and rejoining the view id, u64 LE,
- * then zeros). A lookup is its ids under one sequence number, then an end. docs/cluster.md has
+ * 6 unpin, 7 hold, 8 reclaim, 9 settled, 10 rejoining, 11 tombstone owner, 12 tombstone), sequence
+ * number (u32 LE), object id (20 bytes; zero for subscribe and lookup end; for settled and
+ * rejoining the view id, u64 LE, then zeros; for tombstone owner the SHA-1 of a departed member's
+ * name; a tombstone's sequence is its age in ms, and it belongs to the last owner frame). A lookup is its ids under one sequence number, then an end. docs/cluster.md has
  * the full table and what hold, reclaim, settled and rejoining mean.
  * Callee → caller: 1 claim reply (to claim, hold and reclaim): sequence (u32 LE), denied (0),
  * granted (1) or retry (2) — 6 bytes;
@@ -46,6 +47,8 @@ const OP_HOLD = 7;
 const OP_RECLAIM = 8;
 const OP_SETTLED = 9;
 const OP_REJOINING = 10;
+const OP_TOMBSTONE_OWNER = 11;
+const OP_TOMBSTONE = 12;
 const ID_BYTES = 20;
 const REQUEST_BYTES = 1 + 4 + ID_BYTES;
 const FRAME_CLAIMED = 1;
@@ -136,6 +139,7 @@ export function serveChannel(socket: net.Socket, first: Buffer, handler: PeerHan
   let pending = first;
   let unsubscribe: (() => void) | null = null;
   const lookups = new Map<number, string[]>();
+  let tombstoneOwner: string | null = null;
   const onData = (chunk: Buffer) => {
     pending = pending.byteLength > 0 ? Buffer.concat([pending, chunk]) : chunk;
     let at = 0;
@@ -160,6 +164,10 @@ export function serveChannel(socket: net.Socket, first: Buffer, handler: PeerHan
         else handler.rejoining(view);
       } else if (op === OP_UNCLAIM) {
         handler.unclaim(key);
+      } else if (op === OP_TOMBSTONE_OWNER) {
+        tombstoneOwner = key;
+      } else if (op === OP_TOMBSTONE && tombstoneOwner !== null) {
+        handler.tombstone(tombstoneOwner, key, sequence);
       } else if (op === OP_LOOKUP) {
         let keys = lookups.get(sequence);
         if (!keys) lookups.set(sequence, (keys = []));
@@ -280,6 +288,12 @@ export class PeerChannel {
 
   unclaim(key: string): void {
     this.send(OP_UNCLAIM, 0, key);
+  }
+
+  /** Ids a departed member held (`ownerHash`: SHA-1 of its name, hex), with their ages in ms. */
+  tombstones(ownerHash: string, entries: Iterable<[key: string, ageMs: number]>): void {
+    this.send(OP_TOMBSTONE_OWNER, 0, ownerHash);
+    for (const [key, ageMs] of entries) this.send(OP_TOMBSTONE, Math.min(0xffffffff, Math.max(0, Math.round(ageMs))), key);
   }
 
   /** Pin these at the peer: where each lies (undefined: not there), in order. */

@@ -27,6 +27,11 @@ export interface PeerHandler {
   hold(key: string): HomeAnswer;
   /** The caller rejoins and asks to keep this sealed id: answer when the home can decide. */
   reclaim(key: string, answer: (result: HomeAnswer) => void): void;
+  /**
+   * The caller relays an id a departed member held (`ownerHash`: SHA-1 of that member's name, hex),
+   * which it learnt `ageMs` ago, because this node is its home now: treat it as held.
+   */
+  tombstone(ownerHash: string, key: string, ageMs: number): void;
   /** The caller sent every hold for `view` and claims in it from now on. */
   settled(view: bigint): void;
   /** The caller rejoins in `view`: its reclaims follow. */

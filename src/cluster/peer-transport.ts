@@ -21,6 +21,8 @@ export interface PeerTransport {
   hold(key: string): Promise<HomeAnswer>;
   /** Rejoining: ask to keep a sealed id. */
   reclaim(key: string, timeoutMs: number): Promise<HomeAnswer>;
+  /** Relay ids a departed member held (SHA-1 of its name, hex) whose home this peer is now. */
+  tombstones(ownerHash: string, entries: Iterable<[key: string, ageMs: number]>): void;
   /** Every hold for `view` has been sent. */
   settled(view: bigint): void;
   rejoining(view: bigint): void;
@@ -64,6 +66,10 @@ export class GrpcTransport implements PeerTransport {
 
   async reclaim(): Promise<HomeAnswer> {
     return 'unreachable';
+  }
+
+  tombstones(): void {
+    // Not over gRPC: nor is settled, so such a home grants nothing (fails closed).
   }
 
   settled(): void {
@@ -119,6 +125,10 @@ export class ChannelTransport implements PeerTransport {
 
   reclaim(key: string, timeoutMs: number): Promise<HomeAnswer> {
     return this.channel.reclaim(key, timeoutMs);
+  }
+
+  tombstones(ownerHash: string, entries: Iterable<[key: string, ageMs: number]>): void {
+    this.channel.tombstones(ownerHash, entries);
   }
 
   settled(view: bigint): void {

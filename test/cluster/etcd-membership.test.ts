@@ -1,18 +1,17 @@
 // Membership and fencing on a real etcd (docs/cluster.md, "Membership on etcd" and "Fencing"):
 // real etcd processes, real store processes, real sockets, the TypeScript client.
 import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { connect, type PlasmaClient } from '../../src/client/plasma-client.js';
+import type { PlasmaClient } from '../../src/client/plasma-client.js';
 import { PlasmaObjectExistsError, PlasmaStoreFullError } from '../../src/client/errors.js';
 import { homeNodeOf } from '../../src/cluster/home-node.js';
-import { createSecretFile, readSecretFile } from '../../src/cluster/peer-auth.js';
+import { readSecretFile } from '../../src/cluster/peer-auth.js';
 import { queryStatus } from '../../src/cluster/status-client.js';
 import { freePort } from '../../src/cluster/local-cluster.js';
 import type { StatusReply } from '../../src/cluster/peer-service.js';
 import { ObjectId } from '../../src/protocol/object-id.js';
-import { cliPath, onCleanup, startStoreProcess, tempDir, type StoreProcess } from '../helpers/processes.js';
+import { cliPath, onCleanup, startStoreProcess, tempDir } from '../helpers/processes.js';
 import { runJson } from '../cli/run-cli.js';
 
 // ---------------------------------------------------------------- a private etcd helper
@@ -70,109 +69,21 @@ async function startEtcd(): Promise<Etcd> {
   return { url, process: child, pause: () => child.kill('SIGSTOP'), resume: () => child.kill('SIGCONT') };
 }
 
-// ---------------------------------------------------------------- stores on etcd
+import {
+  TTL,
+  bytes,
+  client,
+  eventually,
+  put,
+  putEventually,
+  read,
+  secretFile,
+  sleep,
+  startNode,
+  status,
+  waitMembers,
 
-// Short enough for quick fencing tests, long enough that a store starved on a loaded machine
-// rarely fences itself by accident (it would then rejoin by itself).
-const TTL = 3;
-
-interface Node {
-  name: string;
-  store: StoreProcess;
-  address: string;
-}
-
-function secretFile(): string {
-  const file = path.join(tempDir('pp-secret-'), 'cluster.secret');
-  createSecretFile(file);
-  return file;
-}
-
-async function startNode(etcd: Etcd, name: string, secret: string, extra: string[] = [], ttl = TTL): Promise<Node> {
-  const store = await startStoreProcess('64MiB', [
-    '--node-name', name,
-    '--listen', '127.0.0.1:0',
-    '--etcd', etcd.url,
-    '--etcd-ttl', String(ttl),
-    '--secret-file', secret,
-    '--lease-ms', '3000',
-    '--log-level', 'info',
-    ...extra,
-  ]);
-  const address = /grpc (\S+?)(,|\s|$)/.exec(store.stdout())![1]!;
-  return { name, store, address };
-}
-
-function status(node: Node, secret: string): Promise<StatusReply> {
-  return queryStatus(node.address, { secret: readSecretFile(secret) });
-}
-
-async function sleep(ms: number): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Poll until `check` holds (it throws or returns false while not yet). */
-async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 40_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch (error) {
-      last = (error as Error).message;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (${last})` : ''}`);
-    await sleep(100);
-  }
-}
-
-/** Every node is live, sees exactly these members, and is connected to every other. */
-async function waitMembers(nodes: Node[], secret: string): Promise<void> {
-  const names = nodes.map((n) => n.name).sort();
-  await eventually(`members ${names.join(',')}`, async () => {
-    const replies = await Promise.all(nodes.map((n) => status(n, secret)));
-    const ok = replies.every(
-      (r) =>
-        r.membership?.live === true &&
-        r.membership.members === nodes.length &&
-        r.peers.map((p) => p.node).sort().join(',') === names.filter((n) => n !== r.node).join(',') &&
-        r.peers.every((p) => p.connected),
-    );
-    if (ok) return true;
-    const seen = replies.map((r) => `${r.node}: ${r.membership?.state} members ${r.membership?.members} view ${r.membership?.viewId} peers ${r.peers.map((p) => `${p.node}${p.connected ? '' : '(down)'}`).join(' ')}`);
-    throw new Error(seen.join('; '));
-  });
-}
-
-async function client(node: Node): Promise<PlasmaClient> {
-  const c = await connect(node.store.socketPath);
-  onCleanup(() => c.close());
-  return c;
-}
-
-function bytes(seed: number, size = 4096): Uint8Array {
-  return Uint8Array.from({ length: size }, (_, i) => (i * 31 + seed) & 0xff);
-}
-
-async function put(c: PlasmaClient, id: ObjectId, seed: number): Promise<void> {
-  await c.createAndSeal(id, bytes(seed));
-}
-
-async function read(c: PlasmaClient, id: ObjectId, timeoutMs = 2000): Promise<Uint8Array | null> {
-  const buffer = await c.getOne(id, { timeoutMs });
-  if (!buffer) return null;
-  const copy = Uint8Array.from(buffer.data);
-  buffer.release();
-  return copy;
-}
-
-/** Retry a create until it works (the membership may be settling); the last error otherwise. */
-async function putEventually(c: PlasmaClient, id: ObjectId, seed: number): Promise<void> {
-  await eventually(`create of ${id.hex}`, async () => {
-    await put(c, id, seed);
-    return true;
-  });
-}
+} from '../helpers/etcd-stores.js';
 
 describe('cluster: membership on etcd', { timeout: 120_000 }, () => {
   it('registers, discovers peers by watch, admits a third store and lets a stopped one go', async () => {
@@ -411,12 +322,15 @@ describe('cluster: fencing on etcd', { timeout: 120_000 }, () => {
     expect(Number(reply.membership!.duplicateIds)).toBe(0);
   });
 
-  it('a store cut off past its lease while others create the same id rejoins and keeps no duplicate', async () => {
+  it('a store cut off past its lease and past --departed-ttl-ms while others create the same id rejoins and keeps no duplicate', async () => {
     const etcd = await startEtcd();
     const secret = secretFile();
-    const a = await startNode(etcd, 'a', secret);
-    const b = await startNode(etcd, 'b', secret);
-    const c = await startNode(etcd, 'c', secret);
+    // Tombstones of a departed member expire at once here: its ids may be created again while it is
+    // away (test/cluster/partition-fencing.test.ts covers the default, where they are refused).
+    const ttl = ['--departed-ttl-ms', '1'];
+    const a = await startNode(etcd, 'a', secret, ttl);
+    const b = await startNode(etcd, 'b', secret, ttl);
+    const c = await startNode(etcd, 'c', secret, ttl);
     await waitMembers([a, b, c], secret);
     const [onA, onC] = [await client(a), await client(c)];
     const shared = ObjectId.random();
