@@ -1,6 +1,6 @@
 // Membership and fencing on a real etcd (docs/cluster.md, "Membership on etcd" and "Fencing"):
 // real etcd processes, real store processes, real sockets, the TypeScript client.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { PlasmaClient } from '../../src/client/plasma-client.js';
@@ -8,65 +8,17 @@ import { PlasmaObjectExistsError, PlasmaStoreFullError } from '../../src/client/
 import { homeNodeOf } from '../../src/cluster/home-node.js';
 import { readSecretFile } from '../../src/cluster/peer-auth.js';
 import { queryStatus } from '../../src/cluster/status-client.js';
-import { freePort } from '../../src/cluster/local-cluster.js';
 import type { StatusReply } from '../../src/cluster/peer-service.js';
 import { ObjectId } from '../../src/protocol/object-id.js';
 import { cliPath, onCleanup, startStoreProcess, tempDir } from '../helpers/processes.js';
 import { runJson } from '../cli/run-cli.js';
+import { etcdInstalled, startEtcd as startSharedEtcd, type Etcd } from '../helpers/etcd.js';
 
-// ---------------------------------------------------------------- a private etcd helper
-// (test/helpers/etcd.ts on the hosts branch replaces this when the branches meet)
-
-interface Etcd {
-  url: string;
-  process: ChildProcess;
-  /** SIGSTOP / SIGCONT: etcd stops answering without closing its sockets. */
-  pause(): void;
-  resume(): void;
-}
-
+/** A real etcd on loopback (test/helpers/etcd.ts), removed after the test that started it. */
 async function startEtcd(): Promise<Etcd> {
-  const dir = tempDir('pp-etcd-');
-  const [clientPort, peerPort] = [await freePort(), await freePort()];
-  const url = `http://127.0.0.1:${clientPort}`;
-  const peerUrl = `http://127.0.0.1:${peerPort}`;
-  const child = spawn(
-    '/usr/bin/etcd',
-    [
-      '--name', 'test',
-      '--data-dir', path.join(dir, 'data'),
-      '--listen-client-urls', url,
-      '--advertise-client-urls', url,
-      '--listen-peer-urls', peerUrl,
-      '--initial-advertise-peer-urls', peerUrl,
-      '--initial-cluster', `test=${peerUrl}`,
-      '--log-level', 'error',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  onCleanup(async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGCONT');
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
-  });
-  // Ready once it answers its health endpoint.
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    try {
-      const reply = await fetch(`${url}/health`);
-      if (reply.ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (child.exitCode !== null) throw new Error(`etcd exited: ${stderr}`);
-    if (Date.now() > deadline) throw new Error(`etcd did not start: ${stderr}`);
-    await sleep(50);
-  }
-  return { url, process: child, pause: () => child.kill('SIGSTOP'), resume: () => child.kill('SIGCONT') };
+  const etcd = await startSharedEtcd();
+  onCleanup(() => etcd.close());
+  return etcd;
 }
 
 import {
@@ -85,7 +37,7 @@ import {
 
 } from '../helpers/etcd-stores.js';
 
-describe('cluster: membership on etcd', { timeout: 120_000 }, () => {
+describe.skipIf(!etcdInstalled())('cluster: membership on etcd', { timeout: 120_000 }, () => {
   it('registers, discovers peers by watch, admits a third store and lets a stopped one go', async () => {
     const etcd = await startEtcd();
     const secret = secretFile();
