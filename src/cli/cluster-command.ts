@@ -8,7 +8,9 @@ import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { storeObjects } from '../client/admin-query.js';
 import { startLocalCluster } from '../cluster/local-cluster.js';
+import { readEtcdMembers } from '../cluster/etcd-membership.js';
 import { readClusterFile, type MemberAddress } from '../cluster/membership.js';
+import { readSecretFile, type PeerAccess } from '../cluster/peer-auth.js';
 import { accessFromClusterFile, queryStatus } from '../cluster/status-client.js';
 import { isLoopback, parseHostPort } from '../metrics/metrics-server.js';
 import type { AdminObject } from '../protocol/admin.js';
@@ -130,44 +132,72 @@ const up: CommandModule<object, UpArgs> = {
   },
 };
 
-interface ClusterArgs {
+interface ClusterArgs extends EtcdArgs {
   dir: string;
   cluster?: string;
   json: boolean;
   'secret-file'?: string;
+  'tls-ca'?: string;
+  'tls-cert'?: string;
+  'tls-key'?: string;
 }
 
 function clusterOptions<T>(y: Argv<T>) {
-  return y
+  return etcdFlags(y)
     .option('dir', { type: 'string', default: DEFAULT_DIR, describe: 'directory of `cluster up`' })
     .option('cluster', { type: 'string', describe: 'cluster file (default DIR/cluster.json)' })
     .option('json', { type: 'boolean', default: false, describe: 'print JSON for scripts' });
 }
 
-/** The members of the cluster the arguments name, or an error that says where none was found. */
-function membersOf(args: ClusterArgs): MemberAddress[] {
+/**
+ * The members of the cluster the arguments name: those registered in etcd (--etcd), else those of
+ * the cluster file; or an error that says where none was found.
+ */
+async function membersOf(args: ClusterArgs): Promise<MemberAddress[]> {
+  const etcd = etcdOptionsFrom(args);
+  if (etcd) {
+    const records = await readEtcdMembers(etcd);
+    if (records.length === 0) throw new Error(`no stores are registered under ${etcd.prefix}/members/ in etcd: start them with --etcd, or check --etcd-prefix`);
+    return records.map(({ name, address, socketPath }) => ({ name, address, socketPath }));
+  }
   const file = args.cluster ?? path.join(args.dir, 'cluster.json');
   if (!fs.existsSync(file)) {
     throw new Error(
       args.cluster
         ? `no cluster file ${file}: pass the file a cluster's stores were started with`
-        : `no cluster found at ${args.dir} (no cluster.json there): start one with \`plasmapool cluster up --dir ${args.dir}\`, or pass --cluster FILE`,
+        : `no cluster found at ${args.dir} (no cluster.json there): start one with \`plasmapool cluster up --dir ${args.dir}\`, or pass --cluster FILE or --etcd URL`,
     );
   }
   return readClusterFile(file);
+}
+
+/** How to authenticate to the stores: the cluster file's secret, or --secret-file, and TLS files. */
+function accessOf(args: ClusterArgs): PeerAccess {
+  const tlsFlags = [args['tls-ca'], args['tls-cert'], args['tls-key']];
+  if (tlsFlags.some(Boolean) && !tlsFlags.every(Boolean)) throw new Error('TLS needs all of --tls-ca, --tls-cert and --tls-key');
+  const tls = args['tls-ca'] ? { ca: args['tls-ca'], cert: args['tls-cert']!, key: args['tls-key']! } : undefined;
+  if (!args.etcd) return accessFromClusterFile(args.cluster ?? path.join(args.dir, 'cluster.json'), { secretFile: args['secret-file'], tls });
+  if (!args['secret-file'] && !tls) {
+    throw new Error('with --etcd there is no cluster file to name the secret: pass --secret-file FILE (the stores\' --secret-file), or --tls-ca/--tls-cert/--tls-key');
+  }
+  return { tls, secret: args['secret-file'] ? readSecretFile(args['secret-file']) : undefined };
 }
 
 const status: CommandModule<object, ClusterArgs> = {
   command: 'status',
   describe: 'show the nodes of a cluster: capacity, objects, peers and transports',
   builder: (y) =>
-    clusterOptions(y).option('secret-file', {
-      type: 'string',
-      describe: 'the cluster secret (default: the cluster file\'s "secretFile")',
-    }) as never,
+    clusterOptions(y)
+      .option('secret-file', {
+        type: 'string',
+        describe: 'the cluster secret (default: the cluster file\'s "secretFile"; required with --etcd unless TLS)',
+      })
+      .option('tls-ca', { type: 'string', describe: 'CA certificate (PEM) of a TLS cluster' })
+      .option('tls-cert', { type: 'string', describe: 'a client certificate (PEM) the cluster CA signed' })
+      .option('tls-key', { type: 'string', describe: 'its private key (PEM)' }) as never,
   handler: async (args) => {
-    const members = membersOf(args);
-    const access = accessFromClusterFile(args.cluster ?? path.join(args.dir, 'cluster.json'), { secretFile: args['secret-file'] });
+    const access = accessOf(args);
+    const members = await membersOf(args);
     let failures = 0;
     const rows: unknown[] = [];
     for (const member of members) {
@@ -196,7 +226,7 @@ const ls: CommandModule<object, ClusterArgs> = {
   describe: "list every node's objects (nodes need a socketPath in the cluster file, as `cluster up` writes)",
   builder: (y) => clusterOptions(y) as never,
   handler: async (args) => {
-    const members = membersOf(args);
+    const members = await membersOf(args);
     const objects: (AdminObject & { node: string })[] = [];
     const failures: { node: string; error: string }[] = [];
     for (const member of members) {

@@ -41,6 +41,51 @@ interface View {
   records: Map<string, MemberRecord>;
 }
 
+/** An etcd client with our deadlines and no circuit breaker (see the comment inside). */
+function newEtcdClient(options: EtcdOptions): Etcd3 {
+  const tls = options.tls;
+  const hosts = options.endpoints.map((url) => url.replace(/\/$/, ''));
+  const etcdOptions: IOptions = {
+    hosts,
+    dialTimeout: CALL_TIMEOUT_MS,
+    grpcOptions: { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1000 },
+    // No circuit breaker: it would keep us away from a restarted etcd for seconds. Each call
+    // has its own deadline; with several endpoints a failed call moves to the next one.
+    faultHandling: {
+      host: () => noop,
+      global: hosts.length > 1 ? retry(handleAll, { maxAttempts: hosts.length - 1 }) : noop,
+      watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1000 }).next(),
+    },
+  };
+  if (tls) {
+    etcdOptions.credentials = {
+      rootCertificate: fs.readFileSync(tls.ca),
+      ...(tls.cert && tls.key ? { certChain: fs.readFileSync(tls.cert), privateKey: fs.readFileSync(tls.key) } : {}),
+    };
+  }
+  return new Etcd3(etcdOptions);
+}
+
+/**
+ * The members registered in etcd right now, read once without a lease (for `cluster status` and
+ * `cluster ls`); throws naming etcd and the prefix when it cannot be read.
+ */
+export async function readEtcdMembers(options: EtcdOptions): Promise<MemberRecord[]> {
+  const prefix = `${(options.prefix ?? '/plasmapool').replace(/\/+$/, '')}/members/`;
+  const client = newEtcdClient(options);
+  try {
+    const values = await client.getAll().prefix(prefix).options({ deadline: Date.now() + 2 * CALL_TIMEOUT_MS }).strings();
+    return Object.entries(values)
+      .map(([key, value]) => ({ ...(JSON.parse(value) as MemberRecord), name: key.slice(prefix.length) }))
+      .filter((record) => typeof record.address === 'string' && /:\d+$/.test(record.address))
+      .sort((x, y) => x.name.localeCompare(y.name));
+  } catch (error) {
+    throw new Error(`cannot read the members under ${prefix} from etcd at ${options.endpoints.join(',')}: ${(error as Error).message}`);
+  } finally {
+    client.close();
+  }
+}
+
 export class EtcdMembership implements Membership {
   readonly dynamic = true;
   private readonly client: Etcd3;
@@ -89,27 +134,7 @@ export class EtcdMembership implements Membership {
     }
     // Covers clock rate differences and a late timer; the check itself is made on the spot.
     this.marginMs = Math.min(1000, 100 + this.ttlSeconds * 100);
-    const tls = options.tls;
-    const hosts = options.endpoints.map((url) => url.replace(/\/$/, ''));
-    const etcdOptions: IOptions = {
-      hosts,
-      dialTimeout: CALL_TIMEOUT_MS,
-      grpcOptions: { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1000 },
-      // No circuit breaker: it would keep us away from a restarted etcd for seconds. Each call
-      // has its own deadline; with several endpoints a failed call moves to the next one.
-      faultHandling: {
-        host: () => noop,
-        global: hosts.length > 1 ? retry(handleAll, { maxAttempts: hosts.length - 1 }) : noop,
-        watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1000 }).next(),
-      },
-    };
-    if (tls) {
-      etcdOptions.credentials = {
-        rootCertificate: fs.readFileSync(tls.ca),
-        ...(tls.cert && tls.key ? { certChain: fs.readFileSync(tls.cert), privateKey: fs.readFileSync(tls.key) } : {}),
-      };
-    }
-    this.client = new Etcd3(etcdOptions);
+    this.client = newEtcdClient(options);
   }
 
   get memberKeyPrefix(): string {

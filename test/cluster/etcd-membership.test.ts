@@ -214,6 +214,15 @@ describe('cluster: cluster up on etcd', { timeout: 120_000 }, () => {
       '/test-up/members/node-1',
       '/test-up/members/node-2',
     ]);
+    // cluster status and ls find the stores through etcd as well (no cluster file).
+    const viaEtcd = ['--etcd', etcd.url, '--etcd-prefix', '/test-up'];
+    const fromEtcd = await runJson<{ nodes: (StatusReply & { up: boolean })[] }>(['cluster', 'status', ...viaEtcd, '--secret-file', path.join(dir, 'cluster.secret')]);
+    expect(fromEtcd.nodes.map((n) => [n.node, n.up])).toEqual([['node-0', true], ['node-1', true], ['node-2', true]]);
+    const listedByCli = await runJson<{ objects: unknown[]; failures: unknown[] }>(['cluster', 'ls', ...viaEtcd]);
+    expect(listedByCli.failures).toEqual([]);
+    await expect(runJson(['cluster', 'status', '--etcd', etcd.url, '--etcd-prefix', '/nothing-here', '--secret-file', path.join(dir, 'cluster.secret')])).rejects.toThrow(
+      /no stores are registered under \/nothing-here\/members\/ in etcd/,
+    );
     up.kill('SIGTERM');
     await exited;
   });
