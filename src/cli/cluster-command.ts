@@ -31,6 +31,7 @@ interface UpArgs extends EtcdArgs {
   metrics?: string;
   'log-file'?: string;
   'log-level': string;
+  'departed-ttl-ms'?: number;
 }
 
 async function freePort(host: string): Promise<number> {
@@ -64,6 +65,7 @@ const up: CommandModule<object, UpArgs> = {
       .option('metrics', { type: 'string', describe: 'Prometheus metrics: node-i serves http://HOST:(PORT+i)/metrics (loopback; port 0 picks free ports)' })
       .option('log-file', { type: 'string', describe: 'append every store\'s logs (JSON lines) to this file instead of stderr' })
       .option('log-level', { type: 'string', choices: ['debug', 'info', 'warn', 'error', 'silent'], default: 'warn', describe: 'the stores\' log level' })
+      .option('departed-ttl-ms', { type: 'number', describe: 'with --etcd: how long ids of a member that left stay reserved for it (the stores\' --departed-ttl-ms)' })
       .config('config', 'read options from a JSON or YAML file (keys are the long flag names); flags override it', loadConfigFile)
       .check((args) => {
         if (!Number.isInteger(args.nodes) || args.nodes < 1 || args.nodes > 64) throw new Error('--nodes must be between 1 and 64');
@@ -81,6 +83,9 @@ const up: CommandModule<object, UpArgs> = {
       if (etcd) {
         etcdArgs = ['--etcd', etcd.endpoints.join(','), '--etcd-prefix', etcd.prefix!, '--etcd-ttl', String(etcd.ttlSeconds)];
         if (etcd.tls) etcdArgs.push('--etcd-ca', etcd.tls.ca, ...(etcd.tls.cert ? ['--etcd-cert', etcd.tls.cert, '--etcd-key', etcd.tls.key!] : []));
+        if (args['departed-ttl-ms'] !== undefined) etcdArgs.push('--departed-ttl-ms', String(args['departed-ttl-ms']));
+      } else if (args['departed-ttl-ms'] !== undefined) {
+        throw new Error('--departed-ttl-ms is for --etcd (a static cluster keeps no tombstones)');
       }
     } catch (error) {
       throw new UsageError((error as Error).message);

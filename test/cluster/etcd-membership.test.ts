@@ -1,6 +1,7 @@
 // Membership and fencing on a real etcd (docs/cluster.md, "Membership on etcd" and "Fencing"):
 // real etcd processes, real store processes, real sockets, the TypeScript client.
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { PlasmaClient } from '../../src/client/plasma-client.js';
@@ -180,7 +181,7 @@ describe('cluster: cluster up on etcd', { timeout: 120_000 }, () => {
   it('cluster up --etcd starts stores that find each other in etcd; status shows their membership', async () => {
     const etcd = await startEtcd();
     const dir = path.join(tempDir(), 'cluster');
-    const up = spawn(process.execPath, [cliPath, 'cluster', 'up', '--nodes', '3', '--memory', '64MiB', '--dir', dir, '--etcd', etcd.url, '--etcd-prefix', '/test-up'], {
+    const up = spawn(process.execPath, [cliPath, 'cluster', 'up', '--nodes', '3', '--memory', '64MiB', '--dir', dir, '--etcd', etcd.url, '--etcd-prefix', '/test-up', '--departed-ttl-ms', '60000'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -214,6 +215,20 @@ describe('cluster: cluster up on etcd', { timeout: 120_000 }, () => {
       '/test-up/members/node-1',
       '/test-up/members/node-2',
     ]);
+    // Every store got the flags cluster up forwards.
+    const storeCommands = fs
+      .readdirSync('/proc')
+      .filter((pid) => /^\d+$/.test(pid))
+      .map((pid) => {
+        try {
+          return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        } catch {
+          return [];
+        }
+      })
+      .filter((argv) => argv.includes('store') && argv.some((arg) => arg.startsWith(`${dir}/node-`)));
+    expect(storeCommands).toHaveLength(3);
+    for (const argv of storeCommands) expect(argv[argv.indexOf('--departed-ttl-ms') + 1]).toBe('60000');
     // cluster status and ls find the stores through etcd as well (no cluster file).
     const viaEtcd = ['--etcd', etcd.url, '--etcd-prefix', '/test-up'];
     const fromEtcd = await runJson<{ nodes: (StatusReply & { up: boolean })[] }>(['cluster', 'status', ...viaEtcd, '--secret-file', path.join(dir, 'cluster.secret')]);
