@@ -20,6 +20,7 @@ import { objectsTable } from './inspect-commands.js';
 import { writeJson } from './output.js';
 import { UsageError } from './usage-error.js';
 import { etcdFlags, etcdOptionsFrom, type EtcdArgs } from './etcd-flags.js';
+import { tlsFilesFrom, type TlsArgs } from './tls-flags.js';
 
 const DEFAULT_DIR = '/tmp/plasmapool-cluster';
 
@@ -137,14 +138,11 @@ const up: CommandModule<object, UpArgs> = {
   },
 };
 
-interface ClusterArgs extends EtcdArgs {
+interface ClusterArgs extends EtcdArgs, TlsArgs {
   dir: string;
   cluster?: string;
   json: boolean;
   'secret-file'?: string;
-  'tls-ca'?: string;
-  'tls-cert'?: string;
-  'tls-key'?: string;
 }
 
 function clusterOptions<T>(y: Argv<T>) {
@@ -178,9 +176,7 @@ async function membersOf(args: ClusterArgs): Promise<MemberAddress[]> {
 
 /** How to authenticate to the stores: the cluster file's secret, or --secret-file, and TLS files. */
 function accessOf(args: ClusterArgs): PeerAccess {
-  const tlsFlags = [args['tls-ca'], args['tls-cert'], args['tls-key']];
-  if (tlsFlags.some(Boolean) && !tlsFlags.every(Boolean)) throw new Error('TLS needs all of --tls-ca, --tls-cert and --tls-key');
-  const tls = args['tls-ca'] ? { ca: args['tls-ca'], cert: args['tls-cert']!, key: args['tls-key']! } : undefined;
+  const tls = tlsFilesFrom(args);
   if (!args.etcd) return accessFromClusterFile(args.cluster ?? path.join(args.dir, 'cluster.json'), { secretFile: args['secret-file'], tls });
   if (!args['secret-file'] && !tls) {
     throw new Error('with --etcd there is no cluster file to name the secret: pass --secret-file FILE (the stores\' --secret-file), or --tls-ca/--tls-cert/--tls-key');

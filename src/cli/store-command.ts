@@ -7,6 +7,7 @@ import os from 'node:os';
 import { parsePeerFlag, readClusterFile, StaticMembership, type MemberAddress, type Membership } from '../cluster/membership.js';
 import { EtcdMembership } from '../cluster/etcd-membership.js';
 import { etcdFlags, etcdOptionsFrom, type EtcdArgs } from './etcd-flags.js';
+import { tlsFilesFrom } from './tls-flags.js';
 import type { Logger } from '../util/log.js';
 import type { ClusterOptions } from '../cluster/cluster-node.js';
 import { readSecretFile } from '../cluster/peer-auth.js';
@@ -74,8 +75,7 @@ function clusterOptions(args: StoreArgs, log: Logger): ClusterOptions | undefine
   }
   const self = { name: nodeName, address: listen };
   const membership: Membership = etcd ? new EtcdMembership(self, etcd, log) : new StaticMembership(self, peers);
-  const tlsFlags = [args['tls-ca'], args['tls-cert'], args['tls-key']];
-  if (tlsFlags.some(Boolean) && !tlsFlags.every(Boolean)) throw new Error('TLS needs all of --tls-ca, --tls-cert and --tls-key');
+  const tls = tlsFilesFrom(args);
   return {
     membership,
     advertise: args.advertise,
@@ -84,7 +84,7 @@ function clusterOptions(args: StoreArgs, log: Logger): ClusterOptions | undefine
     departedTtlMs: args['departed-ttl-ms'],
     transport: args.transport,
     insecure: args.insecure,
-    tls: args['tls-ca'] ? { ca: args['tls-ca'], cert: args['tls-cert']!, key: args['tls-key']! } : undefined,
+    tls,
     secret: secretFile ? readSecretFile(secretFile) : undefined,
   };
 }

@@ -41,6 +41,13 @@ interface View {
   records: Map<string, MemberRecord>;
 }
 
+/** A registration's value; throws when it is not JSON or has no host:port address. */
+function memberRecordOf(value: string): MemberRecord {
+  const record = JSON.parse(value) as MemberRecord;
+  if (typeof record.address !== 'string' || !/:\d+$/.test(record.address)) throw new Error('no address');
+  return record;
+}
+
 /** An etcd client with our deadlines and no circuit breaker (see the comment inside). */
 function newEtcdClient(options: EtcdOptions): Etcd3 {
   const tls = options.tls;
@@ -75,10 +82,15 @@ export async function readEtcdMembers(options: EtcdOptions): Promise<MemberRecor
   const client = newEtcdClient(options);
   try {
     const values = await client.getAll().prefix(prefix).options({ deadline: Date.now() + 2 * CALL_TIMEOUT_MS }).strings();
-    return Object.entries(values)
-      .map(([key, value]) => ({ ...(JSON.parse(value) as MemberRecord), name: key.slice(prefix.length) }))
-      .filter((record) => typeof record.address === 'string' && /:\d+$/.test(record.address))
-      .sort((x, y) => x.name.localeCompare(y.name));
+    const records: MemberRecord[] = [];
+    for (const [key, value] of Object.entries(values)) {
+      try {
+        records.push({ ...memberRecordOf(value), name: key.slice(prefix.length) });
+      } catch {
+        // A malformed registration: the stores log it; a listing just leaves it out.
+      }
+    }
+    return records.sort((x, y) => x.name.localeCompare(y.name));
   } catch (error) {
     throw new Error(`cannot read the members under ${prefix} from etcd at ${options.endpoints.join(',')}: ${(error as Error).message}`);
   } finally {
@@ -383,8 +395,7 @@ export class EtcdMembership implements Membership {
       const name = kv.key.toString().slice(this.memberKeyPrefix.length);
       let record: MemberRecord;
       try {
-        record = JSON.parse(kv.value.toString()) as MemberRecord;
-        if (typeof record.address !== 'string' || !/:\d+$/.test(record.address)) throw new Error('no address');
+        record = memberRecordOf(kv.value.toString());
       } catch (error) {
         this.log.warn('ignoring a malformed registration in etcd', { key: kv.key.toString(), error: (error as Error).message });
         continue;
