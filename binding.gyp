@@ -25,6 +25,7 @@
         "native/src/fd_utils.cc",
         "native/src/object_index.cc",
         "native/src/region_index_writer.cc",
+        "native/src/flat_builder.cc",
         "native/src/dataplane_codec.cc",
         "native/src/dataplane.cc",
         "native/src/dataplane_hooks.cc",

@@ -133,6 +133,10 @@ void Channel::ReadSome() {
     }
     reader_->Commit(static_cast<size_t>(n), fds.empty() ? -1 : fds[0]);
     Deliver();
+    // A short read drained the socket (a stream socket returns all it holds, up to the space).
+    // Reading again would only return EAGAIN: one system call per wake-up saved. Level-triggered
+    // epoll reports the socket again if more arrived meanwhile.
+    if (static_cast<size_t>(n) < space) break;
   }
   if (eof_ && !Held()) Deliver();  // delivers what is complete, then closes
 }

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "flat_builder.h"
 #include "object_index.h"
 
 namespace plasmapool {
@@ -80,53 +81,38 @@ class Reader {
   size_t n_;
 };
 
-void Align(std::vector<uint8_t>* out, size_t alignment, size_t extra = 0) {
-  while ((out->size() + extra) % alignment != 0) out->push_back(0);
-}
-void Put32(std::vector<uint8_t>* out, uint32_t v) {
-  uint8_t b[4];
-  memcpy(b, &v, 4);
-  out->insert(out->end(), b, b + 4);
-}
-void Put64(std::vector<uint8_t>* out, uint64_t v) {
-  uint8_t b[8];
-  memcpy(b, &v, 8);
-  out->insert(out->end(), b, b + 8);
-}
-void Put16(std::vector<uint8_t>* out, uint16_t v) {
-  uint8_t b[2];
-  memcpy(b, &v, 2);
-  out->insert(out->end(), b, b + 2);
-}
-void Set32(std::vector<uint8_t>* out, size_t pos, uint32_t v) { memcpy(out->data() + pos, &v, 4); }
-// A uoffset at `pos` pointing forward to `target`.
-void Link(std::vector<uint8_t>* out, size_t pos, size_t target) { Set32(out, pos, static_cast<uint32_t>(target - pos)); }
-
-// Appends a 20-byte id as a string (length, bytes, NUL); returns its position.
-size_t PutId(std::vector<uint8_t>* out, const uint8_t* id) {
-  Align(out, 4);
-  size_t pos = out->size();
-  Put32(out, kObjectIdBytes);
-  out->insert(out->end(), id, id + kObjectIdBytes);
-  out->push_back(0);
-  return pos;
+// The one builder of this thread's replies (the data plane runs on the event loop's thread);
+// reused so that a reply allocates nothing once the buffer has grown to fit.
+FlatBuilder& Builder() {
+  thread_local FlatBuilder builder;
+  builder.Clear();
+  return builder;
 }
 
-// Root offset and vtable for a table of `fields` uoffset/int32 fields laid out 4 bytes apart
-// right after the soffset; returns the table position.
-size_t PutTableHead(std::vector<uint8_t>* out, uint16_t fields) {
-  out->clear();
-  Put32(out, 0);  // root offset, set below
-  size_t vtable = out->size();
-  Put16(out, static_cast<uint16_t>(4 + 2 * fields));
-  Put16(out, static_cast<uint16_t>(4 + 4 * fields));
-  for (uint16_t i = 0; i < fields; i++) Put16(out, static_cast<uint16_t>(4 + 4 * i));
-  Align(out, 4);
-  size_t table = out->size();
-  Link(out, 0, table);
-  Put32(out, static_cast<uint32_t>(table - vtable));  // soffset: vtable lies before the table
-  for (uint16_t i = 0; i < fields; i++) Put32(out, 0);
-  return table;
+uint32_t Id(FlatBuilder& b, const uint8_t* id) { return b.CreateString(id, kObjectIdBytes); }
+
+// createBinaryVector: the strings in order, then their uoffsets back to front.
+uint32_t IdVector(FlatBuilder& b, const std::vector<const uint8_t*>& ids) {
+  thread_local std::vector<uint32_t> strings;
+  strings.clear();
+  for (const uint8_t* id : ids) strings.push_back(Id(b, id));
+  b.StartVector(4, strings.size(), 4);
+  for (size_t i = strings.size(); i-- > 0;) b.AddOffset(strings[i]);
+  return b.EndVector();
+}
+
+// PlasmaObjectSpec, a 48-byte struct written inline (§2.3), as the generated createPlasmaObjectSpec.
+uint32_t ObjectSpec(FlatBuilder& b, int32_t segmentId, const ObjectLocation& o) {
+  b.Prep(8, 48);
+  b.Pad(4);
+  b.Write32(0);  // device_num
+  b.Write64(o.metadataSize);
+  b.Write64(o.offset + o.dataSize);  // metadata follows the data
+  b.Write64(o.dataSize);
+  b.Write64(o.offset);
+  b.Pad(4);
+  b.Write32(static_cast<uint32_t>(segmentId));
+  return b.Offset();
 }
 
 }  // namespace
@@ -295,137 +281,94 @@ bool ParseSingleIdRequest(const uint8_t* body, size_t length, const uint8_t** id
   return true;
 }
 
+// Each encoder calls the builder in the order of encodeReply in src/protocol/store-codec.ts (and
+// the generated create*/add* functions it uses), so the bytes are TypeScript's own.
+
 void EncodeGetReply(const std::vector<const uint8_t*>& ids, const std::vector<ObjectLocation>& objects,
                     int32_t segmentId, int64_t mmapSize, std::vector<uint8_t>* out) {
-  // Fields: object_ids, plasma_objects, store_fds, mmap_sizes, handles. Everything is laid out
-  // after the table, so every uoffset points forward as FlatBuffers requires.
-  size_t table = PutTableHead(out, 5);
-  size_t n = ids.size();
-
-  Align(out, 4);
-  size_t idVector = out->size();
-  Link(out, table + 4, idVector);
-  Put32(out, static_cast<uint32_t>(n));
-  out->resize(out->size() + 4 * n);
-
-  Align(out, 8, 4);  // struct elements 8-byte aligned
-  Link(out, table + 8, out->size());
-  Put32(out, static_cast<uint32_t>(n));
-  for (const ObjectLocation& o : objects) {
-    // PlasmaObjectSpec, 48 bytes (§2.3).
-    Put32(out, static_cast<uint32_t>(segmentId));
-    Put32(out, 0);
-    Put64(out, o.offset);
-    Put64(out, o.dataSize);
-    Put64(out, o.offset + o.dataSize);
-    Put64(out, o.metadataSize);
-    Put32(out, 0);
-    Put32(out, 0);
-  }
-
-  Align(out, 4);
-  Link(out, table + 12, out->size());
-  Put32(out, 1);
-  Put32(out, static_cast<uint32_t>(segmentId));
-
-  Align(out, 8, 4);
-  Link(out, table + 16, out->size());
-  Put32(out, 1);
-  Put64(out, static_cast<uint64_t>(mmapSize));
-
-  Align(out, 4);
-  Link(out, table + 20, out->size());
-  Put32(out, 0);
-
-  for (size_t i = 0; i < n; i++) {
-    size_t at = PutId(out, ids[i]);
-    Link(out, idVector + 4 + 4 * i, at);
-  }
-  Align(out, 8);
+  FlatBuilder& b = Builder();
+  uint32_t idVector = IdVector(b, ids);
+  b.StartVector(48, objects.size(), 8);
+  for (size_t i = objects.size(); i-- > 0;) ObjectSpec(b, segmentId, objects[i]);
+  uint32_t specs = b.EndVector();
+  b.StartVector(4, 1, 4);  // store_fds: the one segment every object lies in
+  b.AddInt32(static_cast<uint32_t>(segmentId));
+  uint32_t fds = b.EndVector();
+  b.StartVector(8, 1, 8);
+  b.AddInt64(static_cast<uint64_t>(mmapSize));
+  uint32_t sizes = b.EndVector();
+  b.StartVector(4, 0, 4);  // handles: none (no CUDA)
+  uint32_t handles = b.EndVector();
+  b.StartObject(5);
+  b.AddFieldOffset(0, idVector);
+  b.AddFieldOffset(1, specs);
+  b.AddFieldOffset(2, fds);
+  b.AddFieldOffset(3, sizes);
+  b.AddFieldOffset(4, handles);
+  b.Finish(b.EndObject(), out);
 }
 
 void EncodeCreateReply(const uint8_t* id, const ObjectLocation& o, int32_t segmentId, int64_t mmapSize,
                        std::vector<uint8_t>* out) {
-  // Table: soffset, object_id @4, plasma_object (48-byte struct, 8-aligned) @8, error @56,
-  // store_fd @60, mmap_size @64; 72 bytes. ipc_handle is absent (no CUDA).
-  out->clear();
-  Put32(out, 0);
-  size_t vtable = out->size();
-  for (uint16_t v : {uint16_t{14}, uint16_t{72}, uint16_t{4}, uint16_t{8}, uint16_t{56}, uint16_t{60}, uint16_t{64}}) {
-    Put16(out, v);
-  }
-  Align(out, 8);
-  size_t table = out->size();
-  Link(out, 0, table);
-  Put32(out, static_cast<uint32_t>(table - vtable));
-  Put32(out, 0);  // object_id, linked below
-  Put32(out, static_cast<uint32_t>(segmentId));
-  Put32(out, 0);
-  Put64(out, o.offset);
-  Put64(out, o.dataSize);
-  Put64(out, o.offset + o.dataSize);
-  Put64(out, o.metadataSize);
-  Put32(out, 0);
-  Put32(out, 0);
-  Put32(out, 0);  // error: OK
-  Put32(out, static_cast<uint32_t>(segmentId));
-  Put64(out, static_cast<uint64_t>(mmapSize));
-  size_t at = PutId(out, id);
-  Link(out, table + 4, at);
-  Align(out, 8);
+  FlatBuilder& b = Builder();
+  uint32_t idString = Id(b, id);
+  b.StartObject(6);
+  b.AddFieldOffset(0, idString);
+  b.AddFieldStruct(1, ObjectSpec(b, segmentId, o));
+  b.AddFieldInt32(3, segmentId, 0);  // store_fd; error OK is the default, so absent
+  b.AddFieldInt64(4, mmapSize, 0);
+  b.Finish(b.EndObject(), out);
 }
 
-void EncodeSealReply(const uint8_t* id, std::vector<uint8_t>* out) {
-  size_t table = PutTableHead(out, 2);  // object_id, error (0 = OK)
-  size_t at = PutId(out, id);
-  Link(out, table + 4, at);
-  Align(out, 8);
+namespace {
+
+// A table whose only field is an id (Seal and Abort replies; a Seal's error OK is the default).
+void EncodeIdOnlyReply(const uint8_t* id, int fields, std::vector<uint8_t>* out) {
+  FlatBuilder& b = Builder();
+  uint32_t idString = Id(b, id);
+  b.StartObject(fields);
+  b.AddFieldOffset(0, idString);
+  b.Finish(b.EndObject(), out);
 }
 
-void EncodeCreateAndSealReply(std::vector<uint8_t>* out) {
-  PutTableHead(out, 1);  // error: 0 = OK
-  Align(out, 8);
+// A table whose only field, error, is OK, the default: an empty table.
+void EncodeOkReply(std::vector<uint8_t>* out) {
+  FlatBuilder& b = Builder();
+  b.StartObject(1);
+  b.Finish(b.EndObject(), out);
 }
 
-void EncodeAbortReply(const uint8_t* id, std::vector<uint8_t>* out) {
-  size_t table = PutTableHead(out, 1);  // object_id
-  size_t at = PutId(out, id);
-  Link(out, table + 4, at);
-  Align(out, 8);
-}
+}  // namespace
+
+void EncodeSealReply(const uint8_t* id, std::vector<uint8_t>* out) { EncodeIdOnlyReply(id, 2, out); }
+
+void EncodeCreateAndSealReply(std::vector<uint8_t>* out) { EncodeOkReply(out); }
+
+void EncodeAbortReply(const uint8_t* id, std::vector<uint8_t>* out) { EncodeIdOnlyReply(id, 1, out); }
 
 void EncodeDeleteReply(const std::vector<const uint8_t*>& ids, const std::vector<int32_t>& errors,
                        std::vector<uint8_t>* out) {
-  size_t table = PutTableHead(out, 3);  // count, object_ids, errors
-  size_t n = ids.size();
-  Set32(out, table + 4, static_cast<uint32_t>(n));
-  Align(out, 4);
-  size_t idVector = out->size();
-  Link(out, table + 8, idVector);
-  Put32(out, static_cast<uint32_t>(n));
-  out->resize(out->size() + 4 * n);
-  Align(out, 4);
-  Link(out, table + 12, out->size());
-  Put32(out, static_cast<uint32_t>(n));
-  for (int32_t e : errors) Put32(out, static_cast<uint32_t>(e));
-  for (size_t i = 0; i < n; i++) {
-    size_t at = PutId(out, ids[i]);
-    Link(out, idVector + 4 + 4 * i, at);
-  }
-  Align(out, 8);
+  FlatBuilder& b = Builder();
+  uint32_t idVector = IdVector(b, ids);
+  b.StartVector(4, errors.size(), 4);
+  for (size_t i = errors.size(); i-- > 0;) b.AddInt32(static_cast<uint32_t>(errors[i]));
+  uint32_t errorVector = b.EndVector();
+  b.StartObject(3);
+  b.AddFieldInt32(0, static_cast<int32_t>(ids.size()), 0);
+  b.AddFieldOffset(1, idVector);
+  b.AddFieldOffset(2, errorVector);
+  b.Finish(b.EndObject(), out);
 }
 
-void EncodeCreateAndSealBatchReply(std::vector<uint8_t>* out) {
-  PutTableHead(out, 1);  // error: 0 = OK
-  Align(out, 8);
-}
+void EncodeCreateAndSealBatchReply(std::vector<uint8_t>* out) { EncodeOkReply(out); }
 
 void EncodeContainsReply(const uint8_t* id, bool has, std::vector<uint8_t>* out) {
-  size_t table = PutTableHead(out, 2);
-  Set32(out, table + 8, has ? 1 : 0);
-  size_t at = PutId(out, id);
-  Link(out, table + 4, at);
-  Align(out, 8);
+  FlatBuilder& b = Builder();
+  uint32_t idString = Id(b, id);
+  b.StartObject(2);
+  b.AddFieldOffset(0, idString);
+  b.AddFieldInt32(1, has ? 1 : 0, 0);
+  b.Finish(b.EndObject(), out);
 }
 
 }  // namespace plasmapool
