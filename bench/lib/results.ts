@@ -85,6 +85,9 @@ export interface SmallOpsFigures {
   cwsMedianUs: number;
   getReleaseMedianUs: number;
   cpuPerRequestUs: number;
+  /** The same two figures in a full store, where creates evict (--evicting-count). */
+  cwsEvictingMedianUs?: number | null;
+  cpuPerRequestEvictingUs?: number | null;
   instructionsPerRequest: number | null;
   get100MBMedianUs: number | null;
 }

@@ -13,13 +13,16 @@ machine state. Per store it measures, with the same pyarrow client:
              machine where timings are not (both stores then run under valgrind: use small counts,
              and read only this figure from such a run)
   get100MB   median µs of get_buffers + release of one --large-size object (100 MB)
+  cwsEvicting / cpuEvicting  with --evicting-count N: the median µs of 1 kB create+write+seal and
+             the store CPU per request in a store that is full (--evicting-memory, 4 MB), so that
+             every fifth-of-the-capacity worth of creates evicts (§9): a cache's steady state
   memPerObj  RssAnon growth of the store per 64 B object, over --memory-objects objects
 
 Prints a table and the plasmapool / reference ratios with issue 10's targets as PASS/FAIL, and
 writes JSON to --out if given.
 
   .venv/bin/python bench/py/small_ops.py [--rounds 3] [--count 6000] [--memory-objects 1000000]
-      [--instructions] [--plasmapool-root DIR] [--out FILE]
+      [--instructions] [--evicting-count N] [--plasmapool-root DIR] [--out FILE]
 
 --plasmapool-root runs the plasmapool of another built checkout (e.g. the commit before a change)
 in place of this one, for before/after figures measured the same way.
@@ -59,6 +62,8 @@ FIGURES = [
     ("cwsMedianUs", "1 kB create+write+seal µs"),
     ("getReleaseMedianUs", "1 kB get+release µs"),
     ("cpuPerRequestUs", "store CPU µs per request"),
+    ("cwsEvictingMedianUs", "1 kB create+write+seal, full store µs"),
+    ("cpuPerRequestEvictingUs", "store CPU µs per request, full store"),
     ("instructionsPerRequest", "store instructions per request (callgrind)"),
     ("get100MBMedianUs", "get+release 100 MB µs"),
     ("memPerObjectBytes", "store RssAnon B per 64 B object"),
@@ -127,9 +132,9 @@ def wait_for_socket(path, proc, seconds=20):
 
 
 class Store:
-    def __init__(self, kind, tmp, memory, node_args=(), prefix=(), root=ROOT):
+    def __init__(self, kind, tmp, memory, node_args=(), prefix=(), root=ROOT, name=None):
         self.kind = kind
-        self.socket = os.path.join(tmp, f"{kind}.sock")
+        self.socket = os.path.join(tmp, f"{name or kind}.sock")
         if kind == "reference":
             exe = os.path.join(pyarrow.__path__[0], "plasma-store-server")
             cmd = [*prefix, exe, "-m", str(memory), "-s", self.socket]
@@ -175,6 +180,23 @@ def one_round(store, count, size, rng, source):
     client.disconnect()
     # create, seal, release per object; get, release per object.
     return cws, gr, 5 * count
+
+
+def evicting_round(store, count, size, rng, source):
+    """count creates + writes + seals into a store that is full, so that they evict as they go (§9).
+    Returns the timings and the requests (create, seal, release per object)."""
+    client = plasma.connect(store.socket)
+    cws = []
+    for _ in range(count):
+        oid = plasma.ObjectID(rng.bytes(20))
+        t0 = time.perf_counter_ns()
+        buf = client.create(oid, size)
+        np.frombuffer(buf, dtype=np.uint8)[:] = source
+        client.seal(oid)
+        del buf
+        cws.append((time.perf_counter_ns() - t0) / 1e3)
+    client.disconnect()
+    return cws, 3 * count
 
 
 def large_get(store, size, gets):
@@ -223,6 +245,8 @@ def main():
     parser.add_argument("--memory-objects", type=int, default=100000)
     parser.add_argument("--large-size", type=int, default=100_000_000, help="object size of the large get (0: skip)")
     parser.add_argument("--large-gets", type=int, default=50)
+    parser.add_argument("--evicting-count", type=int, default=0, help="creates per round into a full store (0: skip)")
+    parser.add_argument("--evicting-memory", type=int, default=4 << 20, help="capacity of the full store, bytes")
     parser.add_argument("--instructions", action="store_true", help="count the stores' user-space instructions with perf stat")
     parser.add_argument("--plasmapool-root", default=ROOT, help="the built checkout whose plasmapool runs (default: this one)")
     parser.add_argument("--only", choices=["reference", "plasmapool"], default=None)
@@ -275,6 +299,22 @@ def main():
         if attached is not None:
             attached.send_signal(signal.SIGINT)
             attached.wait(30)
+        if args.evicting_count > 0:
+            full = {kind: Store(kind, tmp, args.evicting_memory, root=os.path.abspath(args.plasmapool_root), name=f"{kind}-full")
+                    for kind in kinds}
+            try:
+                for kind in kinds:  # fill twice over, unrecorded: from here on creates evict
+                    evicting_round(full[kind], 2 * args.evicting_memory // args.size, args.size, rng, source)
+                for r in range(args.rounds):
+                    for kind in (kinds if r % 2 == 0 else list(reversed(kinds))):
+                        c0 = cpu_seconds(full[kind].pid)
+                        cws, requests = evicting_round(full[kind], args.evicting_count, args.size, rng, source)
+                        results[kind]["cpuEvicting"] = results[kind].get("cpuEvicting", 0.0) + cpu_seconds(full[kind].pid) - c0
+                        results[kind]["requestsEvicting"] = results[kind].get("requestsEvicting", 0) + requests
+                        results[kind].setdefault("cwsEvicting", []).extend(cws)
+            finally:
+                for store in full.values():
+                    store.stop()
         if args.large_size > 0:
             for kind in kinds:
                 results[kind]["get100MB"] = large_get(stores[kind], args.large_size, args.large_gets)
@@ -298,6 +338,8 @@ def main():
             "getReleaseMedianUs": statistics.median(r["getRelease"]),
             "cpuPerRequestUs": r["cpu"] / r["requests"] * 1e6,
             "instructionsPerRequest": r["instructions"] / r["requests"] if r.get("instructions") else None,
+            "cwsEvictingMedianUs": statistics.median(r["cwsEvicting"]) if r.get("cwsEvicting") else None,
+            "cpuPerRequestEvictingUs": r["cpuEvicting"] / r["requestsEvicting"] * 1e6 if r.get("requestsEvicting") else None,
             "get100MBMedianUs": r.get("get100MB"),
             "memPerObjectBytes": r.get("memPerObj"),
         }
@@ -325,6 +367,7 @@ def main():
             verdict = "PASS" if ratio <= limit else "FAIL"
             print(f"  {verdict}  {title}: {ratio:.3f} (target <= {limit})")
     summary["config"] = {"rounds": args.rounds, "count": args.count, "size": args.size, "memoryObjects": args.memory_objects,
+                         "evictingCount": args.evicting_count, "evictingMemory": args.evicting_memory,
                          "largeSize": args.large_size, "plasmapoolRoot": os.path.abspath(args.plasmapool_root),
                          "loadAverage": os.getloadavg()}
     if args.out:

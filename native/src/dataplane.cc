@@ -1,5 +1,7 @@
 #include "dataplane.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include <ctime>
@@ -52,6 +54,7 @@ Napi::Function DataPlane::Init(Napi::Env env) {
                          InstanceMethod<&DataPlane::TakeEvents>("takeEvents"),
                          InstanceAccessor<&DataPlane::GetSize>("size"),
                          InstanceAccessor<&DataPlane::GetServed>("served"),
+                         InstanceAccessor<&DataPlane::GetEvictedNatively>("evictedNatively"),
                      });
 }
 
@@ -183,8 +186,9 @@ bool DataPlane::ServeContains(Channel* channel, const uint8_t* body, size_t leng
 
 bool DataPlane::ServeCreate(Channel* channel, uint32_t client, const uint8_t* body, size_t length) {
   // Only what needs no judgement: a single node without external store, a client without quota,
-  // that already has the region's descriptor, host memory, and an allocation that fits without
-  // eviction. Everything else (and every error reply) is TypeScript's.
+  // that already has the region's descriptor, host memory, and an allocation that fits, after
+  // evictions nobody must hear of (AllocateEvicting). Everything else (and every error reply) is
+  // TypeScript's.
   if (!creates_ || !index_.Creates(client) || !index_.FdSent(client)) return false;
   CreateRequest request;
   if (!ParseCreateRequest(body, length, &request) || request.deviceNum != 0) return false;
@@ -192,7 +196,7 @@ bool DataPlane::ServeCreate(Channel* channel, uint32_t client, const uint8_t* bo
   if (request.dataSize > kMaxSafe || request.metadataSize > kMaxSafe - request.dataSize) return false;
   if (index_.Find(request.id) != ObjectIndex::kNone) return false;
   uint64_t size = request.dataSize + request.metadataSize;
-  uint64_t offset = AllocateBytes(size);
+  uint64_t offset = AllocateEvicting(size, request.evictIfFull);
   if (offset == BestFitAllocator::kNoSpace) return false;
   uint32_t slot = index_.Insert(request.id, offset, request.dataSize, request.metadataSize, nullptr, 0, client);
   index_.at(slot).createTime = static_cast<uint32_t>(time(nullptr));
@@ -238,7 +242,7 @@ bool DataPlane::ServeCreateAndSeal(Channel* channel, uint32_t client, const uint
   if (base == nullptr || !ParseCreateAndSealRequest(body, length, &request)) return false;
   if (index_.Find(request.id) != ObjectIndex::kNone) return false;
   uint64_t size = uint64_t{request.dataSize} + request.metadataSize;
-  uint64_t offset = AllocateBytes(size);
+  uint64_t offset = AllocateEvicting(size, request.evictIfFull);
   if (offset == BestFitAllocator::kNoSpace) return false;
   if (offset + size > mapping_->length()) {  // the allocator works inside the region; never write outside it
     FreeBytes(offset, size);
@@ -396,6 +400,36 @@ uint64_t DataPlane::AllocateBytes(uint64_t size) {
   uint64_t offset = allocator_->Allocate(size);
   if (offset != BestFitAllocator::kNoSpace) allocated_ += size;
   return offset;
+}
+
+uint64_t DataPlane::AllocateEvicting(uint64_t size, bool evictIfFull) {
+  // Round by round as PlasmaStore.allocate() and EvictionPolicy.requireSpace(): at least a fifth
+  // of the capacity from the least recently used end, until it fits or the round fell short.
+  for (;;) {
+    uint64_t offset = AllocateBytes(size);
+    if (offset != BestFitAllocator::kNoSpace || !evictIfFull) return offset;
+    // Someone subscribed hears of every eviction (a deletion notification): TypeScript's.
+    if (promptSeals_) return BestFitAllocator::kNoSpace;
+    double required = static_cast<double>(allocated_) + static_cast<double>(size) - static_cast<double>(capacity_);
+    double toFree = std::max(required, std::floor(static_cast<double>(capacity_) / 5));
+    double bytes = 0;
+    victims_.clear();
+    for (uint32_t slot = index_.LruFront(); slot != ObjectIndex::kNone && bytes < toFree; slot = index_.at(slot).lruNext) {
+      const ObjectRecord& r = index_.at(slot);
+      // An object TypeScript keeps an entry for is TypeScript's to evict: hand over before
+      // changing anything in this round.
+      if (r.flags & (kRecordTsEntry | kRecordQuotaOwned)) return BestFitAllocator::kNoSpace;
+      victims_.push_back(slot);
+      bytes += static_cast<double>(r.dataSize + r.metadataSize);
+    }
+    for (uint32_t slot : victims_) {
+      const ObjectRecord& r = index_.at(slot);
+      evictedObjects_++;
+      evictedBytes_ += static_cast<double>(r.dataSize + r.metadataSize);
+      EraseRecord(slot);  // sealed, unpinned: in the LRU means nobody holds it
+    }
+    if (!(bytes >= required && bytes > 0)) return AllocateBytes(size);
+  }
 }
 
 void DataPlane::FreeBytes(uint64_t offset, uint64_t size) {
@@ -858,5 +892,13 @@ Napi::Value DataPlane::GetSize(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value DataPlane::GetServed(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), served_); }
+
+// [objects, bytes] evicted natively so far; TypeScript adds them to its own counts.
+Napi::Value DataPlane::GetEvictedNatively(const Napi::CallbackInfo& info) {
+  Napi::Array counts = Napi::Array::New(info.Env(), 2);
+  counts.Set(uint32_t{0}, Napi::Number::New(info.Env(), evictedObjects_));
+  counts.Set(uint32_t{1}, Napi::Number::New(info.Env(), evictedBytes_));
+  return counts;
+}
 
 }  // namespace plasmapool

@@ -73,6 +73,9 @@ class DataPlane : public Napi::ObjectWrap<DataPlane> {
   void AfterLastUnpin(uint32_t slot, bool fromJs);
   // Capacity accounting (§9: exact sizes) and the allocator, shared by both paths.
   uint64_t AllocateBytes(uint64_t size);
+  // AllocateBytes, evicting first as TypeScript's allocate() would (§9), where that needs no
+  // judgement; kNoSpace hands the request to TypeScript, which goes on from the same state.
+  uint64_t AllocateEvicting(uint64_t size, bool evictIfFull);
   void FreeBytes(uint64_t offset, uint64_t size);
 
   bool IdArg(const Napi::Value& value, const uint8_t** id);
@@ -113,6 +116,7 @@ class DataPlane : public Napi::ObjectWrap<DataPlane> {
   Napi::Value TakeEvents(const Napi::CallbackInfo& info);
   Napi::Value GetSize(const Napi::CallbackInfo& info);
   Napi::Value GetServed(const Napi::CallbackInfo& info);
+  Napi::Value GetEvictedNatively(const Napi::CallbackInfo& info);
 
   ObjectIndex index_;
   RegionIndexWriter regionIndex_;  // a named region's crash-recovery index (docs/recovery.md)
@@ -134,9 +138,12 @@ class DataPlane : public Napi::ObjectWrap<DataPlane> {
   bool flushing_ = false;
   bool urgent_ = false;  // an event whose effect the next request may observe (a deferred delete)
   double served_ = 0;  // requests answered natively (for tests and benchmarks)
+  double evictedObjects_ = 0;  // evictions carried out natively (TypeScript counts its own)
+  double evictedBytes_ = 0;
   // Scratch space reused across requests (no allocation per message).
   std::vector<const uint8_t*> ids_;
   std::vector<ObjectLocation> locations_;
+  std::vector<uint32_t> victims_;
   std::vector<uint8_t> reply_;
   std::vector<BatchItem> batch_;
   std::vector<uint32_t> slots_;

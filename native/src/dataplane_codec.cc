@@ -186,6 +186,7 @@ bool ParseCreateAndSealRequest(const uint8_t* body, size_t length, CreateAndSeal
   uint32_t len;
   if (!r.String(table + v[0], &start, &len) || len != kObjectIdBytes) return false;
   request->id = r.at(start);
+  request->evictIfFull = v[1] != 0 && *r.at(table + v[1]) != 0;
   request->data = nullptr;
   request->dataSize = 0;
   request->metadata = nullptr;

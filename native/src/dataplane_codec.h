@@ -48,6 +48,7 @@ bool ParseSealRequest(const uint8_t* body, size_t length, const uint8_t** id, co
 
 struct CreateAndSealRequest {
   const uint8_t* id;
+  bool evictIfFull;
   const uint8_t* data;
   uint32_t dataSize;
   const uint8_t* metadata;

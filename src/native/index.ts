@@ -407,6 +407,8 @@ export interface NativeDataPlane {
   readonly size: number;
   /** Requests answered natively so far. */
   readonly served: number;
+  /** [objects, bytes] evicted natively, by creates that needed room (docs/object-table.md §3). */
+  readonly evictedNatively: [number, number];
 }
 
 export interface NativeAddon {

@@ -32,15 +32,21 @@ abstract class LruAccounting {
     this.capacityBytes += delta;
   }
 
+  /** Evictions from this list so far: objects and bytes. */
+  protected evictionTotals(): readonly [number, number] {
+    return [this.evictions, this.bytesEvicted];
+  }
+
   /** The reference store's debug lines for this cache (§10.2). */
   debugString(): string {
     const used = 100 * (1 - this.remaining / this.originalCapacity);
+    const [evictions, bytesEvicted] = this.evictionTotals();
     return (
       `\n(${this.name}) capacity: ${this.capacity}` +
       `\n(${this.name}) used: ${formatLikeCppStream(used)}%` +
       `\n(${this.name}) num objects: ${this.size}` +
-      `\n(${this.name}) num evictions: ${this.evictions}` +
-      `\n(${this.name}) bytes evicted: ${this.bytesEvicted}`
+      `\n(${this.name}) num evictions: ${evictions}` +
+      `\n(${this.name}) bytes evicted: ${bytesEvicted}`
     );
   }
 }
@@ -112,6 +118,8 @@ export interface NativeLruSource {
   lruChoose(bytes: number): Buffer;
   readonly lruCount: number;
   readonly lruBytes: number;
+  /** [objects, bytes] the data plane evicted from the list itself, for a create that needed room. */
+  readonly evictedNatively: readonly [number, number];
 }
 
 /**
@@ -156,6 +164,11 @@ export class NativeLru extends LruAccounting {
     return { keys, bytes };
   }
 
+  /** Chosen here for TypeScript, plus those the data plane evicted on its own. */
+  protected override evictionTotals(): readonly [number, number] {
+    const [objects, bytes] = this.source.evictedNatively;
+    return [this.evictions + objects, this.bytesEvicted + bytes];
+  }
 }
 
 /** C++ ostream default formatting of a double: 6 significant digits, no trailing zeros. */

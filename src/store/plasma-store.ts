@@ -116,8 +116,12 @@ export class PlasmaStore {
         get lruBytes() {
           return dataPlane.lruBytes;
         },
+        get evictedNatively() {
+          return dataPlane.evictedNatively;
+        },
       },
     );
+    this.counters.countNativeEvictions(() => dataPlane.evictedNatively);
     // The region's index is written natively, before each seal is acknowledged, by whichever
     // path sealed (docs/recovery.md).
     if (this.index) {

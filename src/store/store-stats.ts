@@ -11,9 +11,10 @@ export type RequestObserver = (kind: string, seconds: number) => void;
 export type RemoteTransport = 'shared' | 'copy';
 
 export class StoreStats {
-  /** Objects evicted from memory (deleted, or spilled when there is an external store). */
-  evictions = 0;
-  evictedBytes = 0;
+  private ownEvictions = 0;
+  private ownEvictedBytes = 0;
+  /** Evictions the native data plane carried out itself (a create that needed room), counted there. */
+  private nativeEvictions: () => readonly [number, number] = () => [0, 0];
   /** Objects written to the external store on eviction. */
   spills = 0;
   spilledBytes = 0;
@@ -31,9 +32,23 @@ export class StoreStats {
   readonly requests = new Map<string, number>();
   private readonly observers: RequestObserver[] = [];
 
+  /** Objects evicted from memory (deleted, or spilled when there is an external store). */
+  get evictions(): number {
+    return this.ownEvictions + this.nativeEvictions()[0];
+  }
+
+  get evictedBytes(): number {
+    return this.ownEvictedBytes + this.nativeEvictions()[1];
+  }
+
+  /** Where the evictions done without TypeScript are counted: [objects, bytes]. */
+  countNativeEvictions(source: () => readonly [number, number]): void {
+    this.nativeEvictions = source;
+  }
+
   evicted(bytes: number, spilled: boolean): void {
-    this.evictions++;
-    this.evictedBytes += bytes;
+    this.ownEvictions++;
+    this.ownEvictedBytes += bytes;
     if (spilled) {
       this.spills++;
       this.spilledBytes += bytes;

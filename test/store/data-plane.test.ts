@@ -224,6 +224,47 @@ describe('native data plane', () => {
     expect(await c.contains(ids[1]!)).toBe(false);
   });
 
+  it('evicts natively for a create that needs room: what TypeScript would evict, counted where stat and the debug string look', async () => {
+    const object = 1 << 20;
+    const handle = await store(10 * object); // a fifth of it is two objects
+    const c = await client(handle);
+    const ids = Array.from({ length: 10 }, () => ObjectId.random());
+    for (const id of ids) await put(c, id, new Uint8Array(object).fill(1));
+    (await c.getOne(ids[0]!))!.release(); // the oldest becomes the most recently used
+    await settle(c);
+    let before = handle.store.nativeRequests;
+    await put(c, ObjectId.random(), new Uint8Array(object).fill(2));
+    await settle(c);
+    // Create (with its eviction), Seal and Release, all three native.
+    expect(handle.store.nativeRequests - before).toBe(3);
+    // §9: at least a fifth of the capacity, least recently used first: ids[1] and ids[2].
+    const present = await Promise.all(ids.map((id) => c.contains(id)));
+    expect(present).toEqual([true, false, false, true, true, true, true, true, true, true]);
+    expect(handle.store.counters.evictions).toBe(2);
+    expect(handle.store.counters.evictedBytes).toBe(2 * object);
+    expect(handle.store.allocated).toBe(9 * object);
+    expect(await c.debugString()).toContain('(global lru) num evictions: 2');
+    // With a subscriber the evictions are TypeScript's: it sends their deletion notifications.
+    const listener = await client(handle);
+    const notifications = listener.subscribe();
+    await settle(listener);
+    await put(c, ObjectId.random(), new Uint8Array(object).fill(3));
+    await put(c, ObjectId.random(), new Uint8Array(object).fill(4));
+    const gone = new Set<string>();
+    for await (const n of notifications) {
+      if (n.deleted) gone.add(n.id.hex);
+      if (gone.size === 2) break;
+    }
+    expect([...gone].sort()).toEqual([ids[3]!.hex, ids[4]!.hex].sort());
+    expect(handle.store.counters.evictions).toBe(4);
+    expect(await c.debugString()).toContain('(global lru) num evictions: 4');
+    // No room and nothing to evict: TypeScript's OutOfMemory, as before.
+    before = handle.store.nativeRequests;
+    const pinned = await Promise.all(ids.slice(5).map((id) => c.getOne(id)));
+    await expect(c.create(ObjectId.random(), 11 * object)).rejects.toThrow();
+    for (const buffer of pinned) buffer!.release();
+  });
+
   it('leaves misses, waiting gets and unknown releases to TypeScript', async () => {
     const handle = await store();
     const c = await client(handle);
