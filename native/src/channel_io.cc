@@ -1,5 +1,6 @@
 // NativeChannel, the event-loop half: poll callbacks, recvmsg and delivery in stream order,
 // flushing the write queue, and the close sequence. The JS-facing half is in channel.cc.
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -23,6 +24,28 @@ constexpr int kReadsPerWakeup = 16;
 // Room for more descriptors than Plasma ever sends in one message, so that a misbehaving peer's
 // extras are received (and closed) instead of truncated.
 constexpr size_t kMaxFdsPerRead = 16;
+// Times a wake-up gives way to the peer while a frame is half read (see ReadSome).
+constexpr int kYieldsPerWakeup = 4;
+
+// Whether giving way pays on this thread. It pays when the writer of the half frame shares our
+// CPU: it finishes the frame at once and we resume within microseconds. When a busy neighbour
+// shares the CPU instead, the yield hands it a whole time slice (milliseconds) while requests
+// wait; one such yield closes the gate for a second, so that a busy machine pays at most one
+// slow yield a second.
+class YieldGate {
+ public:
+  bool open(uint64_t now) const { return now >= closedUntil_; }
+  void Took(uint64_t start, uint64_t end) {
+    if (end - start > kSlowYieldNs) closedUntil_ = end + kClosedNs;
+  }
+
+ private:
+  static constexpr uint64_t kSlowYieldNs = 200 * 1000;       // far longer than writing a frame
+  static constexpr uint64_t kClosedNs = 1000 * 1000 * 1000;  // 1 s
+  uint64_t closedUntil_ = 0;
+};
+
+thread_local YieldGate yieldGate;  // the event loop's thread serves every channel
 // Frames delivered per loop iteration before the rest wait for the next one: a client that
 // pipelines thousands of requests cannot keep the loop from accepting and serving others.
 constexpr int kFramesPerWakeup = 64;
@@ -84,6 +107,7 @@ void Channel::ScheduleDelivery() {
 }
 
 void Channel::ReadSome() {
+  int yields = 0;
   for (int i = 0; i < kReadsPerWakeup && !closing_ && !paused_ && !eof_ && !Held(); i++) {
     size_t space = 0;
     uint8_t* dst = reader_->PrepareRead(&space);
@@ -102,7 +126,23 @@ void Channel::ReadSome() {
     ssize_t n = recvmsg(fd_, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        // Half a frame: the peer is writing it right now, in pieces (pyarrow's client writes a
+        // frame's header fields and body with separate writes). On its CPU, each piece would wake
+        // us and we would preempt it, read a few bytes and sleep again, several switches per
+        // message. Giving way lets it write the rest first; elsewhere the yield returns at once
+        // (and YieldGate stops it where it would hand the CPU to a busy neighbour).
+        if (reader_->HasPartialFrame() && !deferred_ && yields < kYieldsPerWakeup) {
+          uint64_t start = uv_hrtime();
+          if (yieldGate.open(start)) {
+            yields++;
+            sched_yield();
+            yieldGate.Took(start, uv_hrtime());
+            continue;
+          }
+        }
+        break;
+      }
       eof_ = true;
       eofReason_ = errno == ECONNRESET ? "connection reset by peer (ECONNRESET)" : "read failed: " + ErrnoText(errno);
       break;

@@ -56,6 +56,8 @@ class FrameReader {
   // After end of stream: why stopping here loses data (a partial frame), or "" at a boundary.
   std::string Leftover() const;
   bool HasBuffered() const { return end_ > start_ || !fds_.empty(); }
+  // Bytes of a frame whose rest has not arrived (after Next() answered kNeedMore).
+  bool HasPartialFrame() const { return end_ > start_; }
   size_t capacity() const { return cap_; }
   void set_max_frame_bytes(uint64_t max) { maxFrameBytes_ = max; }
   uint64_t max_frame_bytes() const { return maxFrameBytes_; }
