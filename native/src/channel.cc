@@ -3,10 +3,12 @@
 #include "channel.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -30,6 +32,7 @@ Napi::Function Channel::Init(Napi::Env env) {
                          InstanceMethod<&Channel::Start>("start"),
                          InstanceMethod<&Channel::SendFrame>("sendFrame"),
                          InstanceMethod<&Channel::SendFd>("sendFd"),
+                         InstanceMethod<&Channel::AwaitReadable>("awaitReadable"),
                          InstanceMethod<&Channel::PauseReading>("pauseReading"),
                          InstanceMethod<&Channel::ResumeReading>("resumeReading"),
                          InstanceMethod<&Channel::RefHandle>("ref"),
@@ -194,6 +197,22 @@ Napi::Value Channel::SendFrame(const Napi::CallbackInfo& info) {
   WriteQueue::Status status = writer_.WriteFrame(fd_, header, headerLength, body.Data(), body.ByteLength(), &err);
   AfterWrite(status, err);
   return Napi::Boolean::New(env, !closing_);
+}
+
+// Spin until the socket has bytes to read or `micros` (at most 1,000) have passed; true if it has.
+// A client that has sent a request and has nothing else to do waits for the reply here, awake,
+// instead of in the event loop: a CPU that goes idle is halted, and waking it again costs more
+// than the few microseconds the store takes to answer (docs/performance.md part 4).
+Napi::Value Channel::AwaitReadable(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  double micros = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0;
+  if (!(micros > 0) || closing_) return Napi::Boolean::New(env, false);
+  uint64_t deadline = uv_hrtime() + static_cast<uint64_t>(std::min(micros, 1000.0) * 1000);
+  struct pollfd p = {fd_, POLLIN, 0};
+  do {
+    if (poll(&p, 1, 0) > 0) return Napi::Boolean::New(env, true);
+  } while (uv_hrtime() < deadline);
+  return Napi::Boolean::New(env, false);
 }
 
 Napi::Value Channel::SendFd(const Napi::CallbackInfo& info) {

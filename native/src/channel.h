@@ -59,6 +59,7 @@ class Channel : public Napi::ObjectWrap<Channel> {
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value SendFrame(const Napi::CallbackInfo& info);
   Napi::Value SendFd(const Napi::CallbackInfo& info);
+  Napi::Value AwaitReadable(const Napi::CallbackInfo& info);
   Napi::Value PauseReading(const Napi::CallbackInfo& info);
   Napi::Value ResumeReading(const Napi::CallbackInfo& info);
   Napi::Value RefHandle(const Napi::CallbackInfo& info);

@@ -25,6 +25,13 @@ interface Queued {
   start(): void;
 }
 
+/**
+ * Requests of this process waiting for their replies, over all connections. A request waits for
+ * its reply awake (spinning) only when it is the only one: with others in flight the event loop
+ * has their replies to handle, and spinning would keep it from them.
+ */
+let requestsInFlight = 0;
+
 /** The connection to the store is gone (or never came up); the message says why. */
 export class PlasmaConnectionError extends StoreUnreachableError {
   override readonly name = 'PlasmaConnectionError';
@@ -36,7 +43,10 @@ export class Connection {
   private closedReason: string | null = null;
   private readonly closeListeners: ((reason: string) => void)[] = [];
 
-  private constructor(private readonly channel: NativeChannel) {
+  private constructor(
+    private readonly channel: NativeChannel,
+    private readonly replySpinMicros: number,
+  ) {
     channel.start({
       onFrame: (type, body) => this.onFrame(type, body),
       onFd: (fd) => this.onFd(fd),
@@ -47,10 +57,10 @@ export class Connection {
   }
 
   /** Connect, retrying while the socket is missing or refusing (the store may still be starting). */
-  static async open(socketPath: string, retries: number, retryDelayMs: number): Promise<Connection> {
+  static async open(socketPath: string, retries: number, retryDelayMs: number, replySpinMicros: number): Promise<Connection> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return new Connection(native.connect(socketPath, 'plasma'));
+        return new Connection(native.connect(socketPath, 'plasma'), replySpinMicros);
       } catch (error) {
         if (attempt >= retries) {
           throw new PlasmaConnectionError(
@@ -77,9 +87,13 @@ export class Connection {
       const start = () => {
         if (this.closedReason) return reject(new PlasmaConnectionError(this.closedReason));
         this.inFlight = { request, countFds, reply: null, fds: [], fdsNeeded: 0, resolve, reject };
+        requestsInFlight++;
         this.channel.ref();
         const { type, body } = encodeRequest(request);
         this.channel.sendFrame(type, body);
+        // The store answers in microseconds; a CPU left idle meanwhile is halted, and waking it
+        // costs more (docs/performance.md part 4). So the only request in flight waits awake.
+        if (this.replySpinMicros > 0 && requestsInFlight === 1) this.channel.awaitReadable(this.replySpinMicros);
       };
       if (this.inFlight || this.waiting.length > 0) this.waiting.push({ start });
       else start();
@@ -140,6 +154,7 @@ export class Connection {
     const current = this.inFlight!;
     if (current.fds.length < current.fdsNeeded) return;
     this.inFlight = null;
+    requestsInFlight--;
     this.channel.unref();
     current.resolve({ reply: current.reply!, fds: current.fds });
     this.waiting.shift()?.start();
@@ -158,6 +173,7 @@ export class Connection {
       for (const fd of this.inFlight.fds) native.closeFd(fd);
       this.inFlight.reject(error);
       this.inFlight = null;
+      requestsInFlight--;
     }
     for (const queued of this.waiting.splice(0)) queued.start();
     for (const listener of this.closeListeners.splice(0)) listener(reason);

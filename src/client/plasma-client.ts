@@ -18,6 +18,13 @@ export interface ConnectOptions {
   retries?: number;
   /** Delay between attempts in ms (default 100). */
   retryDelayMs?: number;
+  /**
+   * How long a request may wait for its reply awake, in µs, before it leaves the wait to the event
+   * loop (default 50, at most 1,000; 0: never). Only while it is the only request in flight in this
+   * process. A CPU that goes idle while the store answers is halted, and on a VM waking it again
+   * costs tens of microseconds; the store usually answers sooner.
+   */
+  replySpinMicros?: number;
 }
 
 /** Options of get() and getOne(). */
@@ -68,7 +75,11 @@ const aliasedMapping = new WeakMap<ArrayBuffer, NativeMapping>();
  * one request in flight per connection; open several clients for parallelism.
  */
 export async function connect(socketPath: string, options: ConnectOptions = {}): Promise<PlasmaClient> {
-  const connection = await Connection.open(socketPath, options.retries ?? 50, options.retryDelayMs ?? 100);
+  const spin = options.replySpinMicros ?? 50;
+  if (!(Number.isFinite(spin) && spin >= 0 && spin <= 1000)) {
+    throw new TypeError(`replySpinMicros must be between 0 and 1000 µs, got ${spin}`);
+  }
+  const connection = await Connection.open(socketPath, options.retries ?? 50, options.retryDelayMs ?? 100, spin);
   const { reply } = await connection.request({ kind: 'connect' });
   if (reply.kind !== 'connect') throw new PlasmaStoreError('unexpected reply to connect');
   return new PlasmaClient(socketPath, connection, reply.memoryCapacity);

@@ -229,6 +229,11 @@ export interface NativeChannel {
    */
   sendFrame(type: number, body: Uint8Array): boolean;
   /**
+   * Spin until the socket has bytes to read or `micros` (at most 1,000) have passed; true if it
+   * has. Delivery still happens from the event loop.
+   */
+  awaitReadable(micros: number): boolean;
+  /**
    * Queue one fd-carrier message (1 byte + SCM_RIGHTS). The fd is dup'd now (the caller keeps its
    * own); the duplicate is closed once sent or dropped. Returns false if the channel is closed or
    * ending; throws EBADF if fd is not open.

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { connect, ObjectId, ObjectReleasedError, PlasmaConnectionError, PlasmaStoreError } from '../../src/index.js';
+import { native } from '../../src/native/index.js';
 import { tempDir } from '../helpers/processes.js';
 import { connectClient, refCountOf, storeWithClient, waitFor } from './support.js';
 
@@ -33,6 +34,44 @@ describe('connect and close', () => {
     const failing = connect(socket, { retries: 1, retryDelayMs: 10 });
     await expect(failing).rejects.toThrow(PlasmaConnectionError);
     await expect(connect(socket, { retries: 0 })).rejects.toThrow(/plasmapool store -s/);
+  });
+
+  it('waits for a reply awake for at most replySpinMicros, and refuses a spin it cannot keep short', async () => {
+    const { store } = await storeWithClient('16MiB');
+    await expect(connect(store.socketPath, { replySpinMicros: 5000 })).rejects.toThrow(/replySpinMicros must be between 0 and 1000/);
+    await expect(connect(store.socketPath, { replySpinMicros: -1 })).rejects.toThrow(TypeError);
+    // Spinning or not, every request completes with the same answers.
+    for (const replySpinMicros of [0, 50, 1000]) {
+      const client = await connect(store.socketPath, { replySpinMicros });
+      const id = ObjectId.random();
+      const buffer = await client.create(id, 4);
+      buffer.data.set([1, 2, 3, 4]);
+      await client.seal(id);
+      buffer.release();
+      const [got] = await client.get([id], { timeoutMs: 0 });
+      expect([...got!.data]).toEqual([1, 2, 3, 4]);
+      got!.release();
+      client.close();
+    }
+  });
+
+  it('the native wait returns as soon as a reply is readable, and gives up after its bound', async () => {
+    const [a, b] = native.socketPair();
+    const reader = native.channelFromFd(a, 'plasma');
+    const writer = native.channelFromFd(b, 'plasma');
+    try {
+      let started = process.hrtime.bigint();
+      expect(reader.awaitReadable(2000)).toBe(false); // nothing sent: waits its bound (capped at 1 ms)
+      const waited = Number(process.hrtime.bigint() - started) / 1000;
+      expect(waited).toBeGreaterThanOrEqual(900);
+      writer.sendFrame(1, new Uint8Array(8));
+      started = process.hrtime.bigint();
+      expect(reader.awaitReadable(1000)).toBe(true);
+      expect(reader.awaitReadable(0)).toBe(false); // 0: no wait at all
+    } finally {
+      reader.close();
+      writer.close();
+    }
   });
 
   it('reports the store capacity', async () => {
