@@ -26,6 +26,9 @@ constexpr int kReadsPerWakeup = 16;
 constexpr size_t kMaxFdsPerRead = 16;
 // Times a wake-up gives way to the peer while a frame is half read (see ReadSome).
 constexpr int kYieldsPerWakeup = 4;
+// Frames delivered per loop iteration before the rest wait for the next one: a client that
+// pipelines thousands of requests cannot keep the loop from accepting and serving others.
+constexpr int kFramesPerWakeup = 64;
 
 // Whether giving way pays on this thread. It pays when the writer of the half frame shares our
 // CPU: it finishes the frame at once and we resume within microseconds. When a busy neighbour
@@ -46,9 +49,6 @@ class YieldGate {
 };
 
 thread_local YieldGate yieldGate;  // the event loop's thread serves every channel
-// Frames delivered per loop iteration before the rest wait for the next one: a client that
-// pipelines thousands of requests cannot keep the loop from accepting and serving others.
-constexpr int kFramesPerWakeup = 64;
 
 std::string WriteFailure(int err) {
   if (err == EPIPE || err == ECONNRESET) {
