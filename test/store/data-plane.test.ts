@@ -408,6 +408,47 @@ describe('native data plane', () => {
     expect((await reader.list()).length).toBe(4);
   });
 
+  it('on a named region, an object evicted natively leaves the index: a restart does not bring it back', async () => {
+    const file = path.join('/dev/shm', `pp-test-dataplane-evict-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
+    onCleanup(() => fs.rmSync(file, { force: true }));
+    const object = 1 << 20;
+    const open = async () => {
+      const handle = await startStore({
+        socketPath: path.join(tempDir('pp-dataplane-region-'), 'plasma.sock'),
+        memory: 10 * object,
+        regionPath: file,
+        log: createLogger('test'),
+      });
+      onCleanup(() => handle.close());
+      return handle;
+    };
+    const first = await open();
+    const c = await client(first);
+    const ids = Array.from({ length: 11 }, () => ObjectId.random());
+    for (const [n, id] of ids.slice(0, 10).entries()) await put(c, id, new Uint8Array(object).fill(n));
+    await settle(c);
+    const before = first.store.nativeRequests;
+    // Half an object more needs room: a fifth of the capacity goes, least recently used first.
+    // Most of the evicted bytes stay as they were, so only the index decides what comes back.
+    await put(c, ids[10]!, new Uint8Array(object / 2).fill(10));
+    await settle(c);
+    expect(first.store.nativeRequests - before).toBe(3); // create (evicting), seal, release
+    expect(first.store.counters.evictions).toBe(2);
+    const evicted = ids.slice(0, 2);
+    const kept = ids.slice(2);
+    c.close();
+    await first.close();
+    const second = await open();
+    const reader = await client(second);
+    for (const id of evicted) expect(await reader.contains(id)).toBe(false);
+    for (const id of kept) {
+      const buffer = (await reader.getOne(id, { timeoutMs: 0 }))!;
+      expect(buffer.data[0]).toBe(ids.indexOf(id));
+      buffer.release();
+    }
+    expect((await reader.list()).length).toBe(kept.length);
+  });
+
   it('answers every native request with the very bytes TypeScript would send', async () => {
     const handle = await store();
     const channel = native.connect(handle.socketPath, 'plasma');
