@@ -163,6 +163,16 @@ class Store:
                 self.proc.wait()
 
 
+def create_write_seal(client, oid, size, source):
+    """µs of one create + write + seal + dropping the buffer (which releases it)."""
+    t0 = time.perf_counter_ns()
+    buf = client.create(oid, size)
+    np.frombuffer(buf, dtype=np.uint8)[:] = source
+    client.seal(oid)
+    del buf
+    return (time.perf_counter_ns() - t0) / 1e3
+
+
 def one_round(store, count, size, rng, source):
     """count objects: create+write+seal each, then get+release each. Returns timings and requests."""
     client = plasma.connect(store.socket)
@@ -170,12 +180,7 @@ def one_round(store, count, size, rng, source):
     ids = [plasma.ObjectID(rng.bytes(20)) for _ in range(count)]
     cws, gr = [], []
     for oid in ids:
-        t0 = time.perf_counter_ns()
-        buf = client.create(oid, size)
-        np.frombuffer(buf, dtype=np.uint8)[:] = source
-        client.seal(oid)
-        del buf
-        cws.append((time.perf_counter_ns() - t0) / 1e3)
+        cws.append(create_write_seal(client, oid, size, source))
     for oid in ids:
         t0 = time.perf_counter_ns()
         [buf] = reader.get_buffers([oid])
@@ -192,15 +197,7 @@ def evicting_round(store, count, size, rng, source):
     """count creates + writes + seals into a store that is full, so that they evict as they go (§9).
     Returns the timings and the requests (create, seal, release per object)."""
     client = plasma.connect(store.socket)
-    cws = []
-    for _ in range(count):
-        oid = plasma.ObjectID(rng.bytes(20))
-        t0 = time.perf_counter_ns()
-        buf = client.create(oid, size)
-        np.frombuffer(buf, dtype=np.uint8)[:] = source
-        client.seal(oid)
-        del buf
-        cws.append((time.perf_counter_ns() - t0) / 1e3)
+    cws = [create_write_seal(client, plasma.ObjectID(rng.bytes(20)), size, source) for _ in range(count)]
     client.disconnect()
     return cws, 3 * count
 

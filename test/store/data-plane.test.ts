@@ -17,14 +17,23 @@ import { startStore, type StoreHandle } from '../../src/store/server.js';
 import { createLogger } from '../../src/util/log.js';
 import { onCleanup, tempDir } from '../helpers/processes.js';
 
-async function store(memory = 16 << 20): Promise<StoreHandle> {
+/** A store in this process; on `regionPath` (a named, crash-consistent region) if given. */
+async function store(memory = 16 << 20, regionPath?: string): Promise<StoreHandle> {
   const handle = await startStore({
     socketPath: path.join(tempDir('pp-dataplane-'), 'plasma.sock'),
     memory,
+    regionPath,
     log: createLogger('test'),
   });
   onCleanup(() => handle.close());
   return handle;
+}
+
+/** A region file name in /dev/shm, removed after the test. */
+function regionFile(): string {
+  const file = path.join('/dev/shm', `pp-test-dataplane-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
+  onCleanup(() => fs.rmSync(file, { force: true }));
+  return file;
 }
 
 async function client(handle: StoreHandle): Promise<PlasmaClient> {
@@ -368,18 +377,8 @@ describe('native data plane', () => {
   });
 
   it('on a named region, creates, seals and deletes natively, and writes the index record of every seal', async () => {
-    const file = path.join('/dev/shm', `pp-test-dataplane-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
-    onCleanup(() => fs.rmSync(file, { force: true }));
-    const open = async () => {
-      const handle = await startStore({
-        socketPath: path.join(tempDir('pp-dataplane-region-'), 'plasma.sock'),
-        memory: 16 << 20,
-        regionPath: file,
-        log: createLogger('test'),
-      });
-      onCleanup(() => handle.close());
-      return handle;
-    };
+    const file = regionFile();
+    const open = () => store(16 << 20, file);
     const first = await open();
     const c = await client(first);
     await put(c, ObjectId.random(), new Uint8Array(10)); // the descriptor
@@ -409,19 +408,9 @@ describe('native data plane', () => {
   });
 
   it('on a named region, an object evicted natively leaves the index: a restart does not bring it back', async () => {
-    const file = path.join('/dev/shm', `pp-test-dataplane-evict-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
-    onCleanup(() => fs.rmSync(file, { force: true }));
+    const file = regionFile();
     const object = 1 << 20;
-    const open = async () => {
-      const handle = await startStore({
-        socketPath: path.join(tempDir('pp-dataplane-region-'), 'plasma.sock'),
-        memory: 10 * object,
-        regionPath: file,
-        log: createLogger('test'),
-      });
-      onCleanup(() => handle.close());
-      return handle;
-    };
+    const open = () => store(10 * object, file);
     const first = await open();
     const c = await client(first);
     const ids = Array.from({ length: 11 }, () => ObjectId.random());
