@@ -88,6 +88,9 @@ export interface SmallOpsFigures {
   /** The same two figures in a full store, where creates evict (--evicting-count). */
   cwsEvictingMedianUs?: number | null;
   cpuPerRequestEvictingUs?: number | null;
+  /** contains() of an id the store does not hold: median µs and store CPU per request (--contains-count). */
+  containsMissMedianUs?: number | null;
+  cpuPerContainsMissUs?: number | null;
   instructionsPerRequest: number | null;
   get100MBMedianUs: number | null;
 }

@@ -17,12 +17,15 @@ machine state. Per store it measures, with the same pyarrow client:
              the store CPU per request in a store that is full (--evicting-memory, 4 MB), so that
              every fifth-of-the-capacity worth of creates evicts (§9): a cache's steady state
   memPerObj  RssAnon growth of the store per 64 B object, over --memory-objects objects
+  containsMiss / cpuContainsMiss  with --contains-count N (default 3000): the median µs of contains()
+             of an id that is not in the store, and the store CPU per such request: a client that
+             polls for an object before it exists
 
 Prints a table and the plasmapool / reference ratios with issue 10's targets as PASS/FAIL, and
 writes JSON to --out if given.
 
   .venv/bin/python bench/py/small_ops.py [--rounds 3] [--count 6000] [--memory-objects 1000000]
-      [--instructions] [--evicting-count N] [--pin same|cross] [--plasmapool-root DIR] [--out FILE]
+      [--instructions] [--contains-count N] [--evicting-count N] [--pin same|cross] [--plasmapool-root DIR] [--out FILE]
 
 --plasmapool-root runs the plasmapool of another built checkout (e.g. the commit before a change)
 in place of this one, for before/after figures measured the same way.
@@ -68,6 +71,8 @@ FIGURES = [
     ("cpuPerRequestUs", "store CPU µs per request"),
     ("cwsEvictingMedianUs", "1 kB create+write+seal, full store µs"),
     ("cpuPerRequestEvictingUs", "store CPU µs per request, full store"),
+    ("containsMissMedianUs", "contains of a missing id µs"),
+    ("cpuPerContainsMissUs", "store CPU µs per missing contains"),
     ("instructionsPerRequest", "store instructions per request (callgrind)"),
     ("get100MBMedianUs", "get+release 100 MB µs"),
     ("memPerObjectBytes", "store RssAnon B per 64 B object"),
@@ -202,6 +207,19 @@ def evicting_round(store, count, size, rng, source):
     return cws, 3 * count
 
 
+def contains_round(store, count, rng):
+    """count contains() of ids the store does not hold. Returns the timings and the requests."""
+    client = plasma.connect(store.socket)
+    ids = [plasma.ObjectID(rng.bytes(20)) for _ in range(count)]
+    times = []
+    for oid in ids:
+        t0 = time.perf_counter_ns()
+        client.contains(oid)
+        times.append((time.perf_counter_ns() - t0) / 1e3)
+    client.disconnect()
+    return times, count
+
+
 def large_get(store, size, gets):
     """Median µs of get_buffers + release of one object of `size` bytes (created, filled, sealed first)."""
     client = plasma.connect(store.socket)
@@ -249,6 +267,7 @@ def main():
     parser.add_argument("--large-size", type=int, default=100_000_000, help="object size of the large get (0: skip)")
     parser.add_argument("--large-gets", type=int, default=50)
     parser.add_argument("--evicting-count", type=int, default=0, help="creates per round into a full store (0: skip)")
+    parser.add_argument("--contains-count", type=int, default=3000, help="contains() of missing ids per round (0: skip)")
     parser.add_argument("--pin", choices=["same", "cross"], default=None,
                         help="pin every store to CPU 0 and this client to CPU 0 (same) or 1 (cross): without it the "
                         "scheduler picks, and the figures move between the two cases from run to run")
@@ -309,6 +328,14 @@ def main():
         if attached is not None:
             attached.send_signal(signal.SIGINT)
             attached.wait(30)
+        if args.contains_count > 0:
+            for r in range(args.rounds):
+                for kind in (kinds if r % 2 == 0 else list(reversed(kinds))):
+                    c0 = cpu_seconds(stores[kind].pid)
+                    times, requests = contains_round(stores[kind], args.contains_count, rng)
+                    results[kind]["cpuContainsMiss"] = results[kind].get("cpuContainsMiss", 0.0) + cpu_seconds(stores[kind].pid) - c0
+                    results[kind]["requestsContainsMiss"] = results[kind].get("requestsContainsMiss", 0) + requests
+                    results[kind].setdefault("containsMiss", []).extend(times)
         if args.evicting_count > 0:
             full = {kind: Store(kind, tmp, args.evicting_memory, root=os.path.abspath(args.plasmapool_root), name=f"{kind}-full", cpu=store_cpu)
                     for kind in kinds}
@@ -350,6 +377,8 @@ def main():
             "instructionsPerRequest": r["instructions"] / r["requests"] if r.get("instructions") else None,
             "cwsEvictingMedianUs": statistics.median(r["cwsEvicting"]) if r.get("cwsEvicting") else None,
             "cpuPerRequestEvictingUs": r["cpuEvicting"] / r["requestsEvicting"] * 1e6 if r.get("requestsEvicting") else None,
+            "containsMissMedianUs": statistics.median(r["containsMiss"]) if r.get("containsMiss") else None,
+            "cpuPerContainsMissUs": r["cpuContainsMiss"] / r["requestsContainsMiss"] * 1e6 if r.get("requestsContainsMiss") else None,
             "get100MBMedianUs": r.get("get100MB"),
             "memPerObjectBytes": r.get("memPerObj"),
         }
@@ -377,7 +406,7 @@ def main():
             verdict = "PASS" if ratio <= limit else "FAIL"
             print(f"  {verdict}  {title}: {ratio:.3f} (target <= {limit})")
     summary["config"] = {"rounds": args.rounds, "count": args.count, "size": args.size, "memoryObjects": args.memory_objects,
-                         "pin": args.pin, "evictingCount": args.evicting_count, "evictingMemory": args.evicting_memory,
+                         "pin": args.pin, "containsCount": args.contains_count, "evictingCount": args.evicting_count, "evictingMemory": args.evicting_memory,
                          "largeSize": args.large_size, "plasmapoolRoot": os.path.abspath(args.plasmapool_root),
                          "loadAverage": os.getloadavg()}
     if args.out:

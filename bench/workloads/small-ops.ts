@@ -2,7 +2,7 @@
  * Issue 10's small-object figures, measured by bench/py/small_ops.py: the pyarrow 11 client
  * against the reference store and plasmapool, alternating round by round in one run (1 kB
  * create+write+seal and get+release medians, store CPU per request, the same into a full store
- * that evicts as it goes, get+release of a 100 MB object). Memory per object comes from the
+ * that evicts as it goes, contains() of ids that are not there, get+release of a 100 MB object). Memory per object comes from the
  * memory section (pyarrow against both stores).
  */
 import { execFile } from 'node:child_process';

@@ -176,10 +176,14 @@ bool DataPlane::ServeRelease(uint32_t client, const uint8_t* body, size_t length
 bool DataPlane::ServeContains(Channel* channel, const uint8_t* body, size_t length) {
   const uint8_t* id;
   if (!ParseSingleIdRequest(body, length, &id)) return false;
-  // Not here: it may be evicted, or known to the cluster; TS answers.
   uint32_t slot = index_.Find(id);
-  if (slot == ObjectIndex::kNone || !(index_.at(slot).flags & kRecordSealed)) return false;
-  EncodeContainsReply(id, true, &reply_);
+  bool sealed = slot != ObjectIndex::kNone && (index_.at(slot).flags & kRecordSealed);
+  // Anything else may be known elsewhere, to TypeScript only: an evicted object lives in the
+  // external store, a peer's in the cluster. Where neither exists (exactly when creates_ holds),
+  // the records are the whole answer, as TypeScript's contains() would find: polling for an
+  // object that is not there yet is a hot request too.
+  if (!sealed && !creates_) return false;
+  EncodeContainsReply(id, sealed, &reply_);
   channel->WriteReply(kContainsReply, reply_.data(), reply_.size());
   return true;
 }

@@ -274,7 +274,7 @@ describe('native data plane', () => {
     for (const buffer of pinned) buffer!.release();
   });
 
-  it('leaves misses, waiting gets and unknown releases to TypeScript', async () => {
+  it('leaves waiting gets and unknown releases to TypeScript, and answers a missing id itself', async () => {
     const handle = await store();
     const c = await client(handle);
     const known = ObjectId.random();
@@ -283,6 +283,7 @@ describe('native data plane', () => {
     await settle(c);
     const before = handle.store.nativeRequests;
     const missing = ObjectId.random();
+    // A single store without an external store: no record means no object (native).
     expect(await c.contains(missing)).toBe(false);
     // One id missing: the whole get waits in TypeScript, then answers.
     const [a, b] = await c.get([known, missing], { timeoutMs: 20 });
@@ -290,8 +291,17 @@ describe('native data plane', () => {
     expect(b).toBeNull();
     a!.release();
     await settle(c);
-    // Only the release of `known` was native.
-    expect(handle.store.nativeRequests - before).toBe(1);
+    // The contains of `missing` and the release of `known` were native.
+    expect(handle.store.nativeRequests - before).toBe(2);
+    // An unsealed object is not contained either; the answer comes without TypeScript too.
+    const unsealed = ObjectId.random();
+    const buffer = await c.create(unsealed, 4);
+    const beforeUnsealed = handle.store.nativeRequests;
+    expect(await c.contains(unsealed)).toBe(false);
+    expect(handle.store.nativeRequests - beforeUnsealed).toBe(1);
+    await c.seal(unsealed);
+    expect(await c.contains(unsealed)).toBe(true);
+    buffer.release();
   });
 
   it('keeps no TypeScript entry for a sealed object: lookups, listings, stats and refcounts ask the native table', async () => {
@@ -500,13 +510,17 @@ describe('native data plane', () => {
     selfConsistent(await ask({ kind: 'get', objectIds: [sealed], timeoutMs: 0 }));
     selfConsistent(await ask({ kind: 'get', objectIds: [sealed, ids[1]!, sealed], timeoutMs: 0 }));
     same(await ask({ kind: 'contains', objectId: sealed }), { kind: 'contains', objectId: sealed, hasObject: true });
+    same(await ask({ kind: 'contains', objectId: unsealed }), { kind: 'contains', objectId: unsealed, hasObject: false });
+    const never = ObjectId.random();
+    same(await ask({ kind: 'contains', objectId: never }), { kind: 'contains', objectId: never, hasObject: false });
     const single = ObjectId.random();
     same(
       await ask({ kind: 'createAndSeal', objectId: single, evictIfFull: false, data: new Uint8Array(5), metadata: new Uint8Array(0), digest: new Uint8Array(8) }),
       { kind: 'createAndSeal', error: PlasmaError.OK },
     );
-    // All eleven native: create, abort, batch, create, delete, create, seal, get, get, contains, createAndSeal.
-    expect(handle.store.nativeRequests - before).toBe(11);
+    // All thirteen native: create, abort, batch, create, delete, create, seal, get, get, three
+    // contains (sealed, unsealed, never created), createAndSeal.
+    expect(handle.store.nativeRequests - before).toBe(13);
     expect(replies.every((r) => r.type !== MessageType.ConnectReply)).toBe(true);
   });
 });
