@@ -11,6 +11,7 @@ paired comparison. Per round and store:
                 clock ticks) over small_ops.one_round: 1 kB create+write+seal, get+release
   cws, gr       median µs of create+write+seal and of get+release in that round
   containsMiss  store CPU per contains() of an id the store does not hold (a polling client)
+  getMiss       store CPU per get_buffers([id], timeout_ms=0) of such an id (polling by get)
 
 Prints the medians (with the range over rounds) and, per build, the per-round ratios of its CPU to
 the reference's and their median.
@@ -43,16 +44,22 @@ def cpu_ns(pid):
     return total
 
 
-def contains_miss_cpu(store, count, rng):
-    """Store CPU µs per contains() of an id that is not there."""
+def miss_cpu(store, count, rng, ask):
+    """Store CPU µs per ask(client, id) of an id that is not there, on a fresh connection."""
     client = plasma.connect(store.socket)
     missing = plasma.ObjectID(rng.bytes(20))
     c0 = cpu_ns(store.pid)
     for _ in range(count):
-        client.contains(missing)
+        ask(client, missing)
     used = cpu_ns(store.pid) - c0
     client.disconnect()
     return used / count / 1e3
+
+
+MISSES = {
+    "containsMiss": lambda client, oid: client.contains(oid),
+    "getMiss": lambda client, oid: client.get_buffers([oid], timeout_ms=0),
+}
 
 
 def main():
@@ -79,7 +86,7 @@ def main():
             stores[name] = small_ops.Store(kind, tmp, 400_000_000, root=root or small_ops.ROOT, cpu=0, name=name)
         for store in stores.values():  # unrecorded warm-up (JIT, page faults of the region)
             small_ops.one_round(store, 1000, 1000, rng, source)
-        figures = {name: {"cpu": [], "cws": [], "gr": [], "containsMiss": []} for name in stores}
+        figures = {name: {"cpu": [], "cws": [], "gr": [], **{miss: [] for miss in MISSES}} for name in stores}
         for r in range(args.rounds):
             order = list(stores.items())
             for name, store in (order if r % 2 == 0 else reversed(order)):
@@ -88,7 +95,8 @@ def main():
                 figures[name]["cpu"].append((cpu_ns(store.pid) - c0) / requests / 1e3)
                 figures[name]["cws"].append(statistics.median(cws))
                 figures[name]["gr"].append(statistics.median(gr))
-                figures[name]["containsMiss"].append(contains_miss_cpu(store, args.count, rng))
+                for miss, ask in MISSES.items():
+                    figures[name][miss].append(miss_cpu(store, args.count, rng, ask))
     finally:
         for store in stores.values():
             store.stop()

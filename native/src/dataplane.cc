@@ -144,18 +144,30 @@ bool DataPlane::TryHandle(Channel* channel, uint32_t client, int64_t type, const
 }
 
 bool DataPlane::ServeGet(Channel* channel, uint32_t client, const uint8_t* body, size_t length) {
-  // The reply carries no descriptor: only for a connection that already has the region's (§4.2).
-  if (!index_.FdSent(client) || !ParseGetRequest(body, length, &ids_)) return false;
+  int64_t timeoutMs;
+  if (!ParseGetRequest(body, length, &ids_, &timeoutMs)) return false;
+  // §3.6: 0 answers at once, and so does any negative timeout but -1 (wait for ever).
+  bool immediate = timeoutMs == 0 || (timeoutMs < 0 && timeoutMs != -1);
   locations_.clear();
   for (const uint8_t* id : ids_) {
     uint32_t slot = index_.Find(id);
-    // A miss or an unsealed object: waiting, restoring, peers are TS's.
-    if (slot == ObjectIndex::kNone || !(index_.at(slot).flags & kRecordSealed)) return false;
+    if (slot == ObjectIndex::kNone || !(index_.at(slot).flags & kRecordSealed)) {
+      // Not here (or unsealed): waiting, restoring and asking peers are TS's. A get that answers
+      // at once answers "not available" natively where the records are the whole truth, as a
+      // contains does (creates_: single node, no external store).
+      if (!immediate || !creates_) return false;
+      locations_.push_back({0, 0, 0, false});
+      continue;
+    }
+    // The reply carries no descriptor: an object only for a connection that already has the
+    // region's (§4.2).
+    if (!index_.FdSent(client)) return false;
     const ObjectRecord& r = index_.at(slot);
     locations_.push_back({r.offset, r.dataSize, r.metadataSize});
   }
-  for (const uint8_t* id : ids_) {
-    uint32_t slot = index_.Find(id);
+  for (size_t i = 0; i < ids_.size(); i++) {
+    if (!locations_[i].found) continue;
+    uint32_t slot = index_.Find(ids_[i]);
     bool first = ObjectIndex::Pins(index_.at(slot)) == 0;
     if (index_.Pin(client, slot) && first) AfterFirstPin(slot, false);
   }

@@ -1,5 +1,6 @@
 #include "dataplane_codec.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "flat_builder.h"
@@ -103,27 +104,33 @@ uint32_t IdVector(FlatBuilder& b, const std::vector<const uint8_t*>& ids) {
 
 // PlasmaObjectSpec, a 48-byte struct written inline (§2.3), as the generated createPlasmaObjectSpec.
 uint32_t ObjectSpec(FlatBuilder& b, int32_t segmentId, const ObjectLocation& o) {
+  // Not found: segment 0, data size -1 (not available), everything else 0, as store-codec.ts.
+  uint64_t dataSize = o.found ? o.dataSize : ~uint64_t{0};
+  uint64_t metadataOffset = o.found ? o.offset + o.dataSize : 0;  // metadata follows the data
   b.Prep(8, 48);
   b.Pad(4);
   b.Write32(0);  // device_num
-  b.Write64(o.metadataSize);
-  b.Write64(o.offset + o.dataSize);  // metadata follows the data
-  b.Write64(o.dataSize);
-  b.Write64(o.offset);
+  b.Write64(o.found ? o.metadataSize : 0);
+  b.Write64(metadataOffset);
+  b.Write64(dataSize);
+  b.Write64(o.found ? o.offset : 0);
   b.Pad(4);
-  b.Write32(static_cast<uint32_t>(segmentId));
+  b.Write32(o.found ? static_cast<uint32_t>(segmentId) : 0);
   return b.Offset();
 }
 
 }  // namespace
 
-bool ParseGetRequest(const uint8_t* body, size_t length, std::vector<const uint8_t*>* ids) {
+bool ParseGetRequest(const uint8_t* body, size_t length, std::vector<const uint8_t*>* ids, int64_t* timeoutMs) {
   Reader r(body, length);
   uint64_t table;
   uint32_t voffsets[2];
   if (!r.Root(2, &table, voffsets)) return false;
-  // timeout_ms (int64): only checked, a native get never waits.
-  if (voffsets[1] != 0 && !r.Inside(table + voffsets[1], 8)) return false;
+  *timeoutMs = 0;
+  if (voffsets[1] != 0) {
+    if (!r.Inside(table + voffsets[1], 8)) return false;
+    memcpy(timeoutMs, r.at(table + voffsets[1]), 8);
+  }
   if (voffsets[0] == 0) return false;
   uint64_t vec;
   uint32_t count;
@@ -292,11 +299,12 @@ void EncodeGetReply(const std::vector<const uint8_t*>& ids, const std::vector<Ob
   b.StartVector(48, objects.size(), 8);
   for (size_t i = objects.size(); i-- > 0;) ObjectSpec(b, segmentId, objects[i]);
   uint32_t specs = b.EndVector();
-  b.StartVector(4, 1, 4);  // store_fds: the one segment every object lies in
-  b.AddInt32(static_cast<uint32_t>(segmentId));
+  size_t segments = std::any_of(objects.begin(), objects.end(), [](const ObjectLocation& o) { return o.found; }) ? 1 : 0;
+  b.StartVector(4, segments, 4);  // store_fds: the one segment every found object lies in
+  if (segments != 0) b.AddInt32(static_cast<uint32_t>(segmentId));
   uint32_t fds = b.EndVector();
-  b.StartVector(8, 1, 8);
-  b.AddInt64(static_cast<uint64_t>(mmapSize));
+  b.StartVector(8, segments, 8);
+  if (segments != 0) b.AddInt64(static_cast<uint64_t>(mmapSize));
   uint32_t sizes = b.EndVector();
   b.StartVector(4, 0, 4);  // handles: none (no CUDA)
   uint32_t handles = b.EndVector();

@@ -29,9 +29,10 @@ constexpr int64_t kContainsReply = 16;
 constexpr int64_t kCreateAndSealBatchRequest = 32;
 constexpr int64_t kCreateAndSealBatchReply = 33;
 
-// PlasmaGetRequest: the ids (pointers to 20 bytes inside body). False if the body is not one the
-// TypeScript verifier accepts with ids of exactly 20 bytes, or it has no ids.
-bool ParseGetRequest(const uint8_t* body, size_t length, std::vector<const uint8_t*>* ids);
+// PlasmaGetRequest: the ids (pointers to 20 bytes inside body) and timeout_ms (0 when absent).
+// False if the body is not one the TypeScript verifier accepts with ids of exactly 20 bytes, or it
+// has no ids.
+bool ParseGetRequest(const uint8_t* body, size_t length, std::vector<const uint8_t*>* ids, int64_t* timeoutMs);
 // PlasmaReleaseRequest / PlasmaContainsRequest: one 20-byte id.
 bool ParseSingleIdRequest(const uint8_t* body, size_t length, const uint8_t** id);
 
@@ -73,9 +74,12 @@ struct ObjectLocation {
   uint64_t offset;
   uint64_t dataSize;
   uint64_t metadataSize;
+  bool found = true;  // false: a Get position answered "not available" (§3.6)
 };
 
-// PlasmaGetReply with every position found in one segment (§3.6, §2.6: all fields present).
+// PlasmaGetReply (§3.6, §2.6: all fields present). Found positions lie in one segment, which
+// store_fds and mmap_sizes then list once; a position not found carries the not-available spec,
+// and with none found both lists are empty, as TypeScript's reply.
 void EncodeGetReply(const std::vector<const uint8_t*>& ids, const std::vector<ObjectLocation>& objects,
                     int32_t segmentId, int64_t mmapSize, std::vector<uint8_t>* out);
 // PlasmaCreateReply of a successful create (error OK, no CUDA handle).

@@ -274,7 +274,7 @@ describe('native data plane', () => {
     for (const buffer of pinned) buffer!.release();
   });
 
-  it('leaves waiting gets and unknown releases to TypeScript, and answers a missing id itself', async () => {
+  it('leaves waiting gets and unknown releases to TypeScript, and answers a missing id at once itself', async () => {
     const handle = await store();
     const c = await client(handle);
     const known = ObjectId.random();
@@ -293,6 +293,25 @@ describe('native data plane', () => {
     await settle(c);
     // The contains of `missing` and the release of `known` were native.
     expect(handle.store.nativeRequests - before).toBe(2);
+    // A get that answers at once needs no waiting: native, "not available" where nothing is.
+    const beforeImmediate = handle.store.nativeRequests;
+    const [found, absent] = await c.get([known, missing], { timeoutMs: 0 });
+    expect(found).not.toBeNull();
+    expect(Buffer.from(found!.data).equals(Buffer.alloc(10))).toBe(true);
+    expect(absent).toBeNull();
+    found!.release();
+    await settle(c);
+    expect(handle.store.nativeRequests - beforeImmediate).toBe(2); // the get and the release
+    // A connection without the region's descriptor: nothing found needs none (native); an object
+    // found does, and TypeScript sends it.
+    const fresh = await client(handle);
+    const beforeFresh = handle.store.nativeRequests;
+    expect(await fresh.get([missing], { timeoutMs: 0 })).toEqual([null]);
+    expect(handle.store.nativeRequests - beforeFresh).toBe(1);
+    const [viaTs] = await fresh.get([known, missing], { timeoutMs: 0 });
+    expect(Buffer.from(viaTs!.data).equals(Buffer.alloc(10))).toBe(true);
+    expect(handle.store.nativeRequests - beforeFresh).toBe(1);
+    viaTs!.release();
     // An unsealed object is not contained either; the answer comes without TypeScript too.
     const unsealed = ObjectId.random();
     const buffer = await c.create(unsealed, 4);
@@ -513,14 +532,20 @@ describe('native data plane', () => {
     same(await ask({ kind: 'contains', objectId: unsealed }), { kind: 'contains', objectId: unsealed, hasObject: false });
     const never = ObjectId.random();
     same(await ask({ kind: 'contains', objectId: never }), { kind: 'contains', objectId: never, hasObject: false });
+    // Gets that answer at once, with positions not available (§3.6): none found lists no segment.
+    const partly = await ask({ kind: 'get', objectIds: [sealed, never, unsealed], timeoutMs: 0 });
+    selfConsistent(partly);
+    expect((decodeReply(partly.type, partly.body) as Extract<Reply, { kind: 'get' }>).objects.map((o) => o !== null)).toEqual([true, false, false]);
+    const none = await ask({ kind: 'get', objectIds: [never], timeoutMs: -5 });
+    same(none, { kind: 'get', objectIds: [never], objects: [null], storeFds: [], mmapSizes: [] });
     const single = ObjectId.random();
     same(
       await ask({ kind: 'createAndSeal', objectId: single, evictIfFull: false, data: new Uint8Array(5), metadata: new Uint8Array(0), digest: new Uint8Array(8) }),
       { kind: 'createAndSeal', error: PlasmaError.OK },
     );
-    // All thirteen native: create, abort, batch, create, delete, create, seal, get, get, three
+    // All fifteen native: create, abort, batch, create, delete, create, seal, four gets, three
     // contains (sealed, unsealed, never created), createAndSeal.
-    expect(handle.store.nativeRequests - before).toBe(13);
+    expect(handle.store.nativeRequests - before).toBe(15);
     expect(replies.every((r) => r.type !== MessageType.ConnectReply)).toBe(true);
   });
 });
