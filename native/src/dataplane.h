@@ -130,7 +130,8 @@ class DataPlane : public Napi::ObjectWrap<DataPlane> {
   Napi::ObjectReference mappingRef_;    // keeps the Mapping object (not the memory) alive
   uint64_t allocated_ = 0;
   bool creates_ = false;      // single node, no external store: native Create/Seal allowed, and a
-                              // missing record is the whole answer to Contains
+                              // missing record is the whole answer to Contains and to a Get that
+                              // answers at once
   bool promptSeals_ = true;   // someone may wait for a seal or listen: deliver it before the next frame
   bool deletes_ = false;      // native Delete allowed (single node; the index, if any, written natively)
   Napi::FunctionReference onEvents_;

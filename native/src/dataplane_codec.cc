@@ -103,20 +103,25 @@ uint32_t IdVector(FlatBuilder& b, const std::vector<const uint8_t*>& ids) {
 }
 
 // PlasmaObjectSpec, a 48-byte struct written inline (§2.3), as the generated createPlasmaObjectSpec.
-uint32_t ObjectSpec(FlatBuilder& b, int32_t segmentId, const ObjectLocation& o) {
-  // Not found: segment 0, data size -1 (not available), everything else 0, as store-codec.ts.
-  uint64_t dataSize = o.found ? o.dataSize : ~uint64_t{0};
-  uint64_t metadataOffset = o.found ? o.offset + o.dataSize : 0;  // metadata follows the data
+uint32_t SpecFields(FlatBuilder& b, int32_t segment, uint64_t dataOffset, uint64_t dataSize, uint64_t metadataOffset,
+                    uint64_t metadataSize) {
   b.Prep(8, 48);
   b.Pad(4);
   b.Write32(0);  // device_num
-  b.Write64(o.found ? o.metadataSize : 0);
+  b.Write64(metadataSize);
   b.Write64(metadataOffset);
   b.Write64(dataSize);
-  b.Write64(o.found ? o.offset : 0);
+  b.Write64(dataOffset);
   b.Pad(4);
-  b.Write32(o.found ? static_cast<uint32_t>(segmentId) : 0);
+  b.Write32(static_cast<uint32_t>(segment));
   return b.Offset();
+}
+
+uint32_t ObjectSpec(FlatBuilder& b, int32_t segmentId, const ObjectLocation& o) {
+  // Not available (§3.6): data size -1 and every other field 0, as store-codec.ts writes it.
+  if (!o.found) return SpecFields(b, 0, 0, ~uint64_t{0}, 0, 0);
+  // The metadata follows the data.
+  return SpecFields(b, segmentId, o.offset, o.dataSize, o.offset + o.dataSize, o.metadataSize);
 }
 
 }  // namespace
@@ -299,7 +304,8 @@ void EncodeGetReply(const std::vector<const uint8_t*>& ids, const std::vector<Ob
   b.StartVector(48, objects.size(), 8);
   for (size_t i = objects.size(); i-- > 0;) ObjectSpec(b, segmentId, objects[i]);
   uint32_t specs = b.EndVector();
-  size_t segments = std::any_of(objects.begin(), objects.end(), [](const ObjectLocation& o) { return o.found; }) ? 1 : 0;
+  bool anyFound = std::any_of(objects.begin(), objects.end(), [](const ObjectLocation& o) { return o.found; });
+  size_t segments = anyFound ? 1 : 0;
   b.StartVector(4, segments, 4);  // store_fds: the one segment every found object lies in
   if (segments != 0) b.AddInt32(static_cast<uint32_t>(segmentId));
   uint32_t fds = b.EndVector();
