@@ -47,10 +47,8 @@ def cpu_ns(pid):
 def miss_cpu(store, count, rng, ask):
     """Store CPU µs per ask(client, id) of an id that is not there, on a fresh connection."""
     client = plasma.connect(store.socket)
-    missing = plasma.ObjectID(rng.bytes(20))
     c0 = cpu_ns(store.pid)
-    for _ in range(count):
-        ask(client, missing)
+    small_ops.ask_missing(client, count, rng, ask)
     used = cpu_ns(store.pid) - c0
     client.disconnect()
     return used / count / 1e3

@@ -207,15 +207,22 @@ def evicting_round(store, count, size, rng, source):
     return cws, 3 * count
 
 
-def contains_round(store, count, rng):
-    """count contains() of ids the store does not hold. Returns the timings and the requests."""
-    client = plasma.connect(store.socket)
+def ask_missing(client, count, rng, ask=lambda client, oid: client.contains(oid)):
+    """count ask(client, id) of ids the store does not hold (a client polling for objects that
+    do not exist yet): the µs of each."""
     ids = [plasma.ObjectID(rng.bytes(20)) for _ in range(count)]
     times = []
     for oid in ids:
         t0 = time.perf_counter_ns()
-        client.contains(oid)
+        ask(client, oid)
         times.append((time.perf_counter_ns() - t0) / 1e3)
+    return times
+
+
+def contains_round(store, count, rng):
+    """count contains() of ids the store does not hold. Returns the timings and the requests."""
+    client = plasma.connect(store.socket)
+    times = ask_missing(client, count, rng)
     client.disconnect()
     return times, count
 

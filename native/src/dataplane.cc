@@ -149,13 +149,13 @@ bool DataPlane::ServeGet(Channel* channel, uint32_t client, const uint8_t* body,
   // §3.6: 0 answers at once, and so does any negative timeout but -1 (wait for ever).
   bool immediate = timeoutMs == 0 || (timeoutMs < 0 && timeoutMs != -1);
   locations_.clear();
+  slots_.clear();  // the found records, pinned once every position is known to be ours
   for (const uint8_t* id : ids_) {
     uint32_t slot = index_.Find(id);
     if (slot == ObjectIndex::kNone || !(index_.at(slot).flags & kRecordSealed)) {
-      // Not here (or unsealed): waiting, restoring and asking peers are TS's. A get that answers
-      // at once answers "not available" natively where the records are the whole truth, as a
-      // contains does (creates_: single node, no external store).
-      if (!immediate || !creates_) return false;
+      // Not here (or unsealed): waiting, restoring and asking peers are TS's; a get that answers
+      // at once answers "not available" here when nobody else could know of the object.
+      if (!immediate || !MissesAreFinal()) return false;
       locations_.push_back({0, 0, 0, false});
       continue;
     }
@@ -164,10 +164,9 @@ bool DataPlane::ServeGet(Channel* channel, uint32_t client, const uint8_t* body,
     if (!index_.FdSent(client)) return false;
     const ObjectRecord& r = index_.at(slot);
     locations_.push_back({r.offset, r.dataSize, r.metadataSize});
+    slots_.push_back(slot);
   }
-  for (size_t i = 0; i < ids_.size(); i++) {
-    if (!locations_[i].found) continue;
-    uint32_t slot = index_.Find(ids_[i]);
+  for (uint32_t slot : slots_) {
     bool first = ObjectIndex::Pins(index_.at(slot)) == 0;
     if (index_.Pin(client, slot) && first) AfterFirstPin(slot, false);
   }
@@ -190,11 +189,9 @@ bool DataPlane::ServeContains(Channel* channel, const uint8_t* body, size_t leng
   if (!ParseSingleIdRequest(body, length, &id)) return false;
   uint32_t slot = index_.Find(id);
   bool sealed = slot != ObjectIndex::kNone && (index_.at(slot).flags & kRecordSealed);
-  // Anything else may be known elsewhere, to TypeScript only: an evicted object lives in the
-  // external store, a peer's in the cluster. Where neither exists (exactly when creates_ holds),
-  // the records are the whole answer, as TypeScript's contains() would find: polling for an
-  // object that is not there yet is a hot request too.
-  if (!sealed && !creates_) return false;
+  // Polling for an object that is not there yet is a hot request too; "no" is ours to say only
+  // when nobody else could know of the object.
+  if (!sealed && !MissesAreFinal()) return false;
   EncodeContainsReply(id, sealed, &reply_);
   channel->WriteReply(kContainsReply, reply_.data(), reply_.size());
   return true;

@@ -77,6 +77,10 @@ class DataPlane : public Napi::ObjectWrap<DataPlane> {
   // judgement; kNoSpace hands the request to TypeScript, which goes on from the same state.
   uint64_t AllocateEvicting(uint64_t size, bool evictIfFull);
   void FreeBytes(uint64_t offset, uint64_t size);
+  // Whether a missing (or unsealed) record is the whole answer to a Contains or a Get that answers
+  // at once. It is when creates are native: on a single node without external store, no evicted
+  // object waits in the external store and no peer holds one; otherwise TypeScript answers.
+  bool MissesAreFinal() const { return creates_; }
 
   bool IdArg(const Napi::Value& value, const uint8_t** id);
   bool ClientArg(const Napi::Value& value, uint32_t* client);
@@ -129,9 +133,7 @@ class DataPlane : public Napi::ObjectWrap<DataPlane> {
   Mapping* mapping_ = nullptr;          // the region's mapping, for CreateAndSeal's copy
   Napi::ObjectReference mappingRef_;    // keeps the Mapping object (not the memory) alive
   uint64_t allocated_ = 0;
-  bool creates_ = false;      // single node, no external store: native Create/Seal allowed, and a
-                              // missing record is the whole answer to Contains and to a Get that
-                              // answers at once
+  bool creates_ = false;      // native Create/Seal allowed (single node, no external store)
   bool promptSeals_ = true;   // someone may wait for a seal or listen: deliver it before the next frame
   bool deletes_ = false;      // native Delete allowed (single node; the index, if any, written natively)
   Napi::FunctionReference onEvents_;
